@@ -1,0 +1,97 @@
+/**
+ * Diemcau's configuration: every setting, its default and its environment
+ * variable. `loadConfig()` reads the environment once at start-up; a bad value
+ * stops the server with a message that names the variable.
+ */
+import os from 'node:os';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+export const configSchema = z.object({
+  /** HTTP and WebSocket listen address and port. */
+  host: z.string().default('0.0.0.0'),
+  port: port.default(3000),
+  /** Base URL printed in invitation links (defaults to http://<announced address>:<port>). */
+  publicUrl: z.url().optional(),
+  /** Address browsers reach the media server at (ICE candidates). */
+  announcedAddress: z.string().optional(),
+  /** Media listen address. */
+  rtcListenIp: z.string().default('0.0.0.0'),
+  /** First UDP/TCP port of the media servers; worker i listens on rtcBasePort + i. */
+  rtcBasePort: port.default(44444),
+  /** Port range for plain RTP transports (hardware encoders, recorder). */
+  rtcMinPort: port.default(40000),
+  rtcMaxPort: port.default(40999),
+  /** One mediasoup worker per core by default. */
+  workers: z.coerce.number().int().min(1).max(64).default(Math.max(1, os.availableParallelism())),
+  /** Where schedules, recordings and the token secret live. */
+  dataDir: z.string().default('./data'),
+  /** Secret that signs role tokens; generated and kept in dataDir when unset. */
+  tokenSecret: z.string().min(32).optional(),
+  /** Invitation lifetime for tokens minted by the server. */
+  tokenTtlHours: z.coerce.number().positive().default(24 * 7),
+  /** Create the demo session at start and print its links. Turn off in production. */
+  demo: bool.default(true),
+  /** Incoming bitrate cap per WebRTC send transport (bps); weak links need headroom. */
+  maxIncomingBitrate: z.coerce.number().int().positive().default(1_500_000),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type Config = z.infer<typeof configSchema>;
+
+/** Environment variable → setting. */
+export const envNames: Record<keyof Config, string> = {
+  host: 'DIEMCAU_HOST',
+  port: 'PORT',
+  publicUrl: 'DIEMCAU_PUBLIC_URL',
+  announcedAddress: 'DIEMCAU_ANNOUNCED_ADDRESS',
+  rtcListenIp: 'DIEMCAU_RTC_LISTEN_IP',
+  rtcBasePort: 'DIEMCAU_RTC_PORT',
+  rtcMinPort: 'DIEMCAU_RTC_MIN_PORT',
+  rtcMaxPort: 'DIEMCAU_RTC_MAX_PORT',
+  workers: 'DIEMCAU_WORKERS',
+  dataDir: 'DIEMCAU_DATA_DIR',
+  tokenSecret: 'DIEMCAU_TOKEN_SECRET',
+  tokenTtlHours: 'DIEMCAU_TOKEN_TTL_HOURS',
+  demo: 'DIEMCAU_DEMO',
+  maxIncomingBitrate: 'DIEMCAU_MAX_INCOMING_BITRATE',
+  logLevel: 'LOG_LEVEL',
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Builds the configuration from the environment, with explicit overrides on top. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(envNames)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const parsed = configSchema.safeParse({ ...raw, ...overrides });
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = issue.path[0] as keyof Config;
+      return `${envNames[key] ?? String(key)}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration\n  ${lines.join('\n  ')}`);
+  }
+  return parsed.data;
+}
+
+/** The first non-internal IPv4 address, else loopback. */
+export function guessAnnouncedAddress(): string {
+  for (const addresses of Object.values(os.networkInterfaces())) {
+    for (const a of addresses ?? []) {
+      if (a.family === 'IPv4' && !a.internal) return a.address;
+    }
+  }
+  return '127.0.0.1';
+}

@@ -1,0 +1,32 @@
+/**
+ * Error codes a client can receive. Each reply error carries one of these so
+ * that the UI can say what happened in the user's language.
+ */
+import { z } from 'zod';
+
+export const errorCodeSchema = z.enum([
+  'bad-request', // the message does not match the protocol
+  'unknown-method',
+  'unauthorized', // missing, invalid or expired token
+  'forbidden', // the role does not allow the action
+  'not-joined',
+  'not-found', // transport, producer, consumer or peer does not exist
+  'conflict', // e.g. the session has ended
+  'media-error', // mediasoup refused the operation
+  'internal',
+]);
+export type ErrorCode = z.infer<typeof errorCodeSchema>;
+
+export const errorBodySchema = z.object({
+  code: errorCodeSchema,
+  message: z.string(),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** WebSocket close codes used by the server (4000-4999 are application codes). */
+export const closeCodes = {
+  unauthorized: 4401,
+  replaced: 4409, // the same identity joined from another tab or device
+  removed: 4403, // the operator removed this peer
+  sessionEnded: 4410,
+} as const;

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SignJWT, jwtVerify } from 'jose';
+import { tokenClaimsSchema, type TokenClaims } from '../../protocol/index.js';
+import { UnauthorizedError } from '../errors.js';
+
+/**
+ * Signs and checks role tokens (HS256 JWTs). An invitation link is a token:
+ * it names the session, the point's identity, its display name and its role.
+ */
+export class TokenService {
+  readonly #key: Uint8Array;
+  readonly #ttlSeconds: number;
+
+  constructor(secret: string, ttlHours: number) {
+    this.#key = new TextEncoder().encode(secret);
+    this.#ttlSeconds = Math.round(ttlHours * 3600);
+  }
+
+  /** Uses the configured secret, else the one kept in the data folder (created once). */
+  static secretFrom(dataDir: string, configured?: string): string {
+    if (configured) return configured;
+    const file = path.join(dataDir, 'token-secret');
+    try {
+      return fs.readFileSync(file, 'utf8').trim();
+    } catch {
+      fs.mkdirSync(dataDir, { recursive: true });
+      const secret = randomBytes(32).toString('base64url');
+      fs.writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+      return secret;
+    }
+  }
+
+  async sign(claims: TokenClaims, ttlSeconds = this.#ttlSeconds): Promise<string> {
+    const valid = tokenClaimsSchema.parse(claims);
+    return new SignJWT({ sid: valid.sid, role: valid.role, name: valid.name })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(valid.sub)
+      .setIssuer('diemcau')
+      .setIssuedAt()
+      .setExpirationTime(`${ttlSeconds}s`)
+      .sign(this.#key);
+  }
+
+  async verify(token: string | undefined | null): Promise<TokenClaims> {
+    if (!token) throw new UnauthorizedError('a token is required');
+    try {
+      const { payload } = await jwtVerify(token, this.#key, { issuer: 'diemcau', algorithms: ['HS256'] });
+      return tokenClaimsSchema.parse(payload);
+    } catch (error) {
+      const expired = (error as { code?: string }).code === 'ERR_JWT_EXPIRED';
+      throw new UnauthorizedError(expired ? 'the invitation has expired' : 'the token is not valid');
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import type { ErrorCode } from '../protocol/index.js';
+
+/** An error whose code and message are meant for the client that caused it. */
+export class DiemcauError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DiemcauError';
+  }
+}
+
+export class ForbiddenError extends DiemcauError {
+  constructor(message: string) {
+    super('forbidden', message);
+    this.name = 'ForbiddenError';
+  }
+}
+
+export class NotFoundError extends DiemcauError {
+  constructor(message: string) {
+    super('not-found', message);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class UnauthorizedError extends DiemcauError {
+  constructor(message: string) {
+    super('unauthorized', message);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+export class ConflictError extends DiemcauError {
+  constructor(message: string) {
+    super('conflict', message);
+    this.name = 'ConflictError';
+  }
+}

@@ -1,0 +1,30 @@
+import type { RequestHandler } from 'express';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Server } from '../Server.js';
+
+/** Prometheus metrics: sessions, peers, and the load on each media worker. */
+export function createMetrics(server: Server): RequestHandler {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'diemcau_' });
+  new Gauge({
+    name: 'diemcau_worker_peers',
+    help: 'Peers placed on each media worker',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const slot of server.pool.slots) this.set({ worker: String(slot.index) }, slot.load);
+    },
+  });
+  new Gauge({
+    name: 'diemcau_signaling_connections',
+    help: 'Open signaling WebSockets',
+    registers: [registry],
+    collect() {
+      this.set(server.signaling.connections.size);
+    },
+  });
+  return async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  };
+}

@@ -1,0 +1,37 @@
+import { ConfigError, loadConfig } from '../config/schema.js';
+import { Server } from './Server.js';
+
+let config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  throw error;
+}
+
+const server = await new Server(config).start();
+if (server.demo) {
+  const d = server.demo;
+  const lines = [
+    '',
+    `  Diemcau is running at ${server.url}`,
+    '',
+    `  Demo session "${d.sessionId}" — open each link in its own tab:`,
+    `    Studio (provincial hall):  ${d.studio}`,
+    `    Operator console:          ${d.operator}`,
+    ...d.points.map((p) => `    Connection point ${p.name}: ${p.url}`),
+    '',
+  ];
+  console.log(lines.join('\n'));
+}
+
+const stop = async () => {
+  server.logger.info('shutting down');
+  await server.close();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -1,0 +1,109 @@
+import { EventEmitter } from 'node:events';
+import * as mediasoup from 'mediasoup';
+import type { types } from 'mediasoup';
+import type { Logger } from '../logger.js';
+
+export interface WorkerPoolOptions {
+  count: number;
+  rtcListenIp: string;
+  announcedAddress: string;
+  /** Worker i's WebRtcServer listens on basePort + i (UDP and TCP). */
+  rtcBasePort: number;
+  rtcMinPort: number;
+  rtcMaxPort: number;
+  logger: Logger;
+}
+
+/** One slot per core: its worker and the WebRtcServer every transport on it shares. */
+export interface WorkerSlot {
+  index: number;
+  worker: types.Worker;
+  webRtcServer: types.WebRtcServer;
+  /** Consumers currently placed on this worker, for spreading receivers. */
+  load: number;
+}
+
+export interface WorkerPoolEvents {
+  /** A worker died; the slot already runs a fresh worker. */
+  workerReplaced: [index: number, error: Error];
+}
+
+/**
+ * Runs one mediasoup worker per core and replaces any that dies. Sessions
+ * listen for `workerReplaced` and rebuild what they had on it.
+ */
+export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
+  readonly #options: WorkerPoolOptions;
+  readonly #slots: WorkerSlot[] = [];
+  #closed = false;
+
+  constructor(options: WorkerPoolOptions) {
+    super();
+    this.#options = options;
+  }
+
+  get slots(): readonly WorkerSlot[] {
+    return this.#slots;
+  }
+
+  async start(): Promise<void> {
+    for (let i = 0; i < this.#options.count; i++) {
+      this.#slots.push(await this.#createSlot(i));
+    }
+    this.#options.logger.info(
+      { workers: this.#slots.length, worker: mediasoup.workerBin, version: mediasoup.version },
+      'media workers running',
+    );
+  }
+
+  /** The slot with the fewest consumers: where the next receiver goes. */
+  leastLoaded(): WorkerSlot {
+    return this.#slots.reduce((best, slot) => (slot.load < best.load ? slot : best));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const slot of this.#slots) slot.worker.close();
+    this.#slots.length = 0;
+  }
+
+  async #createSlot(index: number): Promise<WorkerSlot> {
+    const { logger } = this.#options;
+    const worker = await mediasoup.createWorker({
+      logLevel: 'warn',
+      rtcMinPort: this.#options.rtcMinPort,
+      rtcMaxPort: this.#options.rtcMaxPort,
+      appData: { index },
+    });
+    // Port 0 means "any free port" (tests run several servers side by side).
+    const port = this.#options.rtcBasePort === 0 ? undefined : this.#options.rtcBasePort + index;
+    const listen = { ip: this.#options.rtcListenIp, announcedAddress: this.#options.announcedAddress, port };
+    const webRtcServer = await worker.createWebRtcServer({
+      listenInfos: [
+        { ...listen, protocol: 'udp' },
+        { ...listen, protocol: 'tcp' },
+      ],
+    });
+    const slot: WorkerSlot = { index, worker, webRtcServer, load: 0 };
+    worker.on('died', (error) => {
+      if (this.#closed) return;
+      logger.error({ worker: index, pid: worker.pid, err: error }, 'media worker died; starting a new one');
+      void this.#replace(index, error);
+    });
+    return slot;
+  }
+
+  async #replace(index: number, error: Error): Promise<void> {
+    // The port of the dead worker's WebRtcServer is free again once it exits.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.#slots[index] = await this.#createSlot(index);
+        break;
+      } catch (err) {
+        if (this.#closed || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    this.emit('workerReplaced', index, error);
+  }
+}

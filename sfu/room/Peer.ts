@@ -1,0 +1,101 @@
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import type { MediaSource, NotificationData, NotificationMethod, ReceiveMode, Role } from '../../protocol/index.js';
+
+export interface PeerOptions {
+  identity: string;
+  name: string;
+  role: Role;
+  /** Index of the worker slot whose router carries this peer's transports. */
+  slotIndex: number;
+  /** Plain-RTP peers (encoders, recorder, tests) get consumers already running. */
+  plain?: boolean;
+}
+
+export interface PeerEvents {
+  notification: [message: { [M in NotificationMethod]: { notification: M; data: NotificationData[M] } }[NotificationMethod]];
+  close: [reason: string];
+}
+
+export type ProducerInfo = {
+  source: MediaSource;
+  identity: string;
+};
+
+export type ConsumerInfo = {
+  identity: string;
+  source: MediaSource;
+  program: boolean;
+};
+
+/**
+ * One participant of a session: its transports, what it sends and what it
+ * receives. The Room decides what a peer may send and receive; the Peer only
+ * holds the mediasoup objects and closes them with itself.
+ */
+export class Peer extends EventEmitter<PeerEvents> {
+  readonly identity: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly slotIndex: number;
+  readonly plain: boolean;
+  readonly joinedAt = Date.now();
+  rtpCapabilities?: types.RtpCapabilities;
+  receiveMode: ReceiveMode = 'auto';
+  readonly transports = new Map<string, types.Transport>();
+  readonly producers = new Map<string, types.Producer<ProducerInfo>>();
+  /** Keyed by the producer it receives. */
+  readonly consumers = new Map<string, types.Consumer<ConsumerInfo>>();
+  /** What the browser last reported of its link. */
+  clientStats: Record<string, number> = {};
+  #closed = false;
+
+  constructor(options: PeerOptions) {
+    super();
+    this.identity = options.identity;
+    this.name = options.name;
+    this.role = options.role;
+    this.slotIndex = options.slotIndex;
+    this.plain = options.plain ?? false;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get recvTransport(): types.Transport | undefined {
+    for (const t of this.transports.values()) if ((t.appData as { direction?: string }).direction === 'recv') return t;
+    return undefined;
+  }
+
+  producerOf(kind: 'audio' | 'video', source?: MediaSource): types.Producer<ProducerInfo> | undefined {
+    for (const p of this.producers.values()) {
+      if (p.kind === kind && !p.closed && (source === undefined || p.appData.source === source)) return p;
+    }
+    return undefined;
+  }
+
+  notify<M extends NotificationMethod>(notification: M, data: NotificationData[M]): void {
+    if (this.#closed) return;
+    this.emit('notification', { notification, data } as never);
+  }
+
+  transport(id: string): types.Transport | undefined {
+    return this.transports.get(id);
+  }
+
+  /** Closes every transport (and with them every producer and consumer). */
+  closeMedia(): void {
+    for (const transport of this.transports.values()) transport.close();
+    this.transports.clear();
+    this.producers.clear();
+    this.consumers.clear();
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.closeMedia();
+    this.emit('close', reason);
+  }
+}

@@ -1,0 +1,566 @@
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import {
+  alwaysOnAir,
+  type MediaSource,
+  type ReceiveMode,
+  type SessionSnapshot,
+  type SessionStatus,
+} from '../../protocol/index.js';
+import { ConflictError, DiemcauError, NotFoundError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { mediaCodecs } from '../media/codecs.js';
+import type { WorkerPool } from '../media/WorkerPool.js';
+import { Peer, type ConsumerInfo, type PeerOptions, type ProducerInfo } from './Peer.js';
+
+export interface RoomOptions {
+  id: string;
+  title: string;
+  pool: WorkerPool;
+  logger: Logger;
+  maxIncomingBitrate: number;
+}
+
+export interface RoomEvents {
+  /** Status, floor, hands or presence changed. */
+  snapshot: [snapshot: SessionSnapshot];
+  activeSpeaker: [identity: string | null];
+  /** A peer joined or left; identity and whether it is present now. */
+  presence: [identity: string, present: boolean];
+  close: [];
+}
+
+interface SlotRouter {
+  router: types.Router;
+  speakerObserver: types.ActiveSpeakerObserver;
+}
+
+/**
+ * One live session: its routers (one per media worker), its peers, and the
+ * rules of the program — who is on air, who is heard, who receives what.
+ *
+ * Every change that can alter what someone should receive ends in
+ * `#reconcile()`, which compares each peer's consumers with what the program
+ * says it should receive and creates or closes consumers until they match.
+ * Floor rules are enforced here, not in the browser: a point's microphone is
+ * paused at the SFU and consumed by nobody unless it holds the floor.
+ */
+export class Room extends EventEmitter<RoomEvents> {
+  readonly id: string;
+  readonly title: string;
+  readonly #pool: WorkerPool;
+  readonly #log: Logger;
+  readonly #maxIncomingBitrate: number;
+  readonly #routers = new Map<number, SlotRouter>();
+  readonly #peers = new Map<string, Peer>();
+  /** Pipes already made: `${producerId}>${slotIndex}`. */
+  readonly #pipes = new Map<string, Promise<void>>();
+  readonly #hands = new Set<string>();
+  #status: SessionStatus = 'waiting';
+  #floor: string | null = null;
+  #activeSpeaker: string | null = null;
+  #reconciling: Promise<void> = Promise.resolve();
+  #reconcileQueued = false;
+  #snapshotTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+  readonly #onWorkerReplaced = (index: number) => void this.#restartMedia(`media worker ${index} restarted`);
+
+  private constructor(options: RoomOptions) {
+    super();
+    this.id = options.id;
+    this.title = options.title;
+    this.#pool = options.pool;
+    this.#log = options.logger.child({ session: options.id });
+    this.#maxIncomingBitrate = options.maxIncomingBitrate;
+  }
+
+  static async create(options: RoomOptions): Promise<Room> {
+    const room = new Room(options);
+    await room.#createRouters();
+    options.pool.on('workerReplaced', room.#onWorkerReplaced);
+    return room;
+  }
+
+  get status(): SessionStatus {
+    return this.#status;
+  }
+
+  get floor(): string | null {
+    return this.#floor;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get rtpCapabilities(): types.RtpCapabilities {
+    return this.#routers.values().next().value!.router.rtpCapabilities;
+  }
+
+  get peers(): ReadonlyMap<string, Peer> {
+    return this.#peers;
+  }
+
+  peer(identity: string): Peer | undefined {
+    return this.#peers.get(identity);
+  }
+
+  /** Routers by worker slot, for tests and the recorder. */
+  router(slotIndex: number): types.Router | undefined {
+    return this.#routers.get(slotIndex)?.router;
+  }
+
+  // ---- Presence ---------------------------------------------------------------
+
+  /**
+   * Adds a peer. A peer with the same identity (a reloaded page, a second
+   * device) is closed first, so no ghost stays behind.
+   */
+  join(options: Omit<PeerOptions, 'slotIndex'> & { rtpCapabilities?: types.RtpCapabilities; receiveMode?: ReceiveMode }): Peer {
+    if (this.#closed || this.#status === 'ended') throw new ConflictError('the session has ended');
+    const previous = this.#peers.get(options.identity);
+    if (previous) this.#removePeer(previous, 'replaced');
+    const slot = this.#pool.leastLoaded();
+    slot.load++;
+    const peer = new Peer({ ...options, slotIndex: slot.index });
+    peer.rtpCapabilities = options.rtpCapabilities;
+    peer.receiveMode = options.receiveMode ?? 'auto';
+    peer.once('close', () => {
+      const current = this.#pool.slots[peer.slotIndex];
+      if (current) current.load = Math.max(0, current.load - 1);
+    });
+    this.#peers.set(peer.identity, peer);
+    this.#log.info({ identity: peer.identity, role: peer.role, worker: slot.index }, 'peer joined');
+    this.emit('presence', peer.identity, true);
+    this.#changed();
+    return peer;
+  }
+
+  leave(peer: Peer, reason = 'left'): void {
+    if (this.#peers.get(peer.identity) === peer) this.#removePeer(peer, reason);
+  }
+
+  #removePeer(peer: Peer, reason: string): void {
+    this.#peers.delete(peer.identity);
+    peer.close(reason);
+    this.#log.info({ identity: peer.identity, reason }, 'peer left');
+    this.emit('presence', peer.identity, false);
+    this.#changed();
+  }
+
+  // ---- Transports and producers --------------------------------------------------
+
+  async createWebRtcTransport(peer: Peer, direction: 'send' | 'recv'): Promise<types.WebRtcTransport> {
+    const { router } = this.#slotRouter(peer.slotIndex);
+    const webRtcServer = this.#pool.slots[peer.slotIndex]!.webRtcServer;
+    const transport = await router.createWebRtcTransport({
+      webRtcServer,
+      enableUdp: true,
+      enableTcp: true,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 600_000,
+      appData: { direction },
+    });
+    if (direction === 'send') await transport.setMaxIncomingBitrate(this.#maxIncomingBitrate).catch(() => {});
+    this.#adopt(peer, transport, direction);
+    return transport;
+  }
+
+  /** An RTP transport for a hardware encoder, the recorder or a test. */
+  async createPlainTransport(
+    peer: Peer,
+    direction: 'send' | 'recv',
+    options: { enableSrtp?: boolean } = {},
+  ): Promise<types.PlainTransport> {
+    const { router } = this.#slotRouter(peer.slotIndex);
+    const transport = await router.createPlainTransport({
+      listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+      rtcpMux: true,
+      comedia: direction === 'send',
+      ...options,
+      appData: { direction },
+    });
+    this.#adopt(peer, transport, direction);
+    return transport;
+  }
+
+  #adopt(peer: Peer, transport: types.Transport, direction: 'send' | 'recv'): void {
+    peer.transports.set(transport.id, transport);
+    transport.observer.once('close', () => peer.transports.delete(transport.id));
+    if (direction === 'recv') this.#scheduleReconcile();
+  }
+
+  async produce(
+    peer: Peer,
+    transportId: string,
+    kind: 'audio' | 'video',
+    rtpParameters: types.RtpParameters,
+    source: MediaSource,
+  ): Promise<types.Producer<ProducerInfo>> {
+    const transport = this.#transportOf(peer, transportId);
+    const existing = peer.producerOf(kind, source);
+    if (existing) existing.close();
+    // A point is heard only with the floor: its microphone starts paused.
+    const muted = kind === 'audio' && !this.#mayBeHeard(peer);
+    const producer = await transport.produce<ProducerInfo>({
+      kind,
+      rtpParameters,
+      paused: muted,
+      appData: { source, identity: peer.identity },
+    });
+    peer.producers.set(producer.id, producer);
+    producer.observer.once('close', () => {
+      peer.producers.delete(producer.id);
+      for (const key of this.#pipes.keys()) if (key.startsWith(`${producer.id}>`)) this.#pipes.delete(key);
+      this.#scheduleReconcile();
+      this.#changed();
+    });
+    if (kind === 'audio') {
+      await this.#slotRouter(peer.slotIndex).speakerObserver.addProducer({ producerId: producer.id }).catch(() => {});
+    }
+    if (muted) peer.notify('producer.paused', { producerId: producer.id, paused: true });
+    this.#scheduleReconcile();
+    this.#changed();
+    return producer;
+  }
+
+  closeProducer(peer: Peer, producerId: string): void {
+    const producer = peer.producers.get(producerId);
+    if (!producer) throw new NotFoundError(`no producer ${producerId}`);
+    producer.close();
+  }
+
+  async resumeConsumer(peer: Peer, consumerId: string): Promise<void> {
+    const consumer = [...peer.consumers.values()].find((c) => c.id === consumerId);
+    if (!consumer) throw new NotFoundError(`no consumer ${consumerId}`);
+    await consumer.resume();
+  }
+
+  async setReceiveMode(peer: Peer, mode: ReceiveMode): Promise<void> {
+    peer.receiveMode = mode;
+    for (const consumer of peer.consumers.values()) {
+      if (consumer.kind === 'video') await this.#applyLayers(consumer, mode);
+    }
+    this.#scheduleReconcile();
+    this.#changed();
+  }
+
+  // ---- Session control -----------------------------------------------------------
+
+  goLive(): void {
+    if (this.#status === 'ended') throw new ConflictError('the session has ended');
+    if (this.#status === 'live') return;
+    this.#status = 'live';
+    this.#log.info('session on air');
+    this.#scheduleReconcile();
+    this.#changed();
+  }
+
+  raiseHand(peer: Peer, raised: boolean): void {
+    if (raised) this.#hands.add(peer.identity);
+    else this.#hands.delete(peer.identity);
+    this.#changed();
+  }
+
+  /** Gives the floor to a present peer: its picture and voice go on air. */
+  async giveFloor(identity: string): Promise<void> {
+    const peer = this.#peers.get(identity);
+    if (!peer) throw new NotFoundError(`${identity} is not in the session`);
+    if (peer.role !== 'point') throw new ConflictError('only a connection point can be given the floor');
+    const previous = this.#floor;
+    this.#floor = identity;
+    this.#hands.delete(identity);
+    this.#log.info({ identity, previous }, 'floor given');
+    if (previous && previous !== identity) await this.#applyMicRules(this.#peers.get(previous));
+    await this.#applyMicRules(peer);
+    this.#scheduleReconcile();
+    this.#changed();
+  }
+
+  /** Takes the floor back: the program returns to the studio. */
+  async takeFloor(): Promise<void> {
+    const previous = this.#floor;
+    this.#floor = null;
+    this.#log.info({ previous }, 'floor taken back');
+    if (previous) await this.#applyMicRules(this.#peers.get(previous));
+    this.#scheduleReconcile();
+    this.#changed();
+  }
+
+  remove(identity: string): void {
+    const peer = this.#peers.get(identity);
+    if (!peer) throw new NotFoundError(`${identity} is not in the session`);
+    this.#hands.delete(identity);
+    if (this.#floor === identity) void this.takeFloor();
+    this.#removePeer(peer, 'removed');
+  }
+
+  /** Ends the session for everyone. */
+  end(): void {
+    if (this.#status === 'ended') return;
+    this.#status = 'ended';
+    this.#log.info('session ended');
+    this.#flushSnapshot();
+    this.close();
+  }
+
+  snapshot(): SessionSnapshot {
+    return {
+      sessionId: this.id,
+      title: this.title,
+      status: this.#status,
+      programSource: this.#programVideo()?.appData.identity ?? null,
+      floor: this.#floor,
+      handsRaised: [...this.#hands],
+      peers: [...this.#peers.values()]
+        .filter((p) => !p.plain || p.role !== 'operator')
+        .map((p) => ({
+          identity: p.identity,
+          name: p.name,
+          role: p.role,
+          handRaised: this.#hands.has(p.identity),
+          sending: { audio: !!p.producerOf('audio'), video: !!p.producerOf('video') },
+          receiveMode: p.receiveMode,
+          joinedAt: p.joinedAt,
+        })),
+    };
+  }
+
+  get activeSpeaker(): string | null {
+    return this.#activeSpeaker;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pool.off('workerReplaced', this.#onWorkerReplaced);
+    if (this.#snapshotTimer) clearTimeout(this.#snapshotTimer);
+    for (const peer of [...this.#peers.values()]) peer.close(this.#status === 'ended' ? 'ended' : 'closed');
+    this.#peers.clear();
+    for (const { router } of this.#routers.values()) router.close();
+    this.#routers.clear();
+    this.emit('close');
+  }
+
+  // ---- Program rules -------------------------------------------------------------
+
+  #mayBeHeard(peer: Peer): boolean {
+    return alwaysOnAir(peer.role) || this.#floor === peer.identity;
+  }
+
+  async #applyMicRules(peer: Peer | undefined): Promise<void> {
+    if (!peer) return;
+    const mic = peer.producerOf('audio');
+    if (!mic) return;
+    const heard = this.#mayBeHeard(peer);
+    if (heard && mic.paused) await mic.resume();
+    else if (!heard && !mic.paused) await mic.pause();
+    peer.notify('producer.paused', { producerId: mic.id, paused: !heard });
+  }
+
+  /** The picture on air: the floor holder's camera, else the studio's. */
+  #programVideo(): types.Producer<ProducerInfo> | undefined {
+    const holder = this.#floor ? this.#peers.get(this.#floor) : undefined;
+    const fromHolder = holder?.producerOf('video', 'screen') ?? holder?.producerOf('video');
+    if (fromHolder) return fromHolder;
+    for (const peer of this.#peers.values()) {
+      if (peer.role !== 'studio') continue;
+      const video = peer.producerOf('video', 'screen') ?? peer.producerOf('video');
+      if (video) return video;
+    }
+    return undefined;
+  }
+
+  /** Everything a peer should receive now: the program picture and every voice on air. */
+  #wanted(receiver: Peer): Map<string, { producer: types.Producer<ProducerInfo>; program: boolean }> {
+    const wanted = new Map<string, { producer: types.Producer<ProducerInfo>; program: boolean }>();
+    if (this.#status !== 'live' || !receiver.rtpCapabilities) return wanted;
+    const video = this.#programVideo();
+    if (video && receiver.receiveMode !== 'audio-only') wanted.set(video.id, { producer: video, program: true });
+    for (const peer of this.#peers.values()) {
+      if (!this.#mayBeHeard(peer)) continue;
+      const audio = peer.producerOf('audio');
+      if (audio) wanted.set(audio.id, { producer: audio, program: true });
+    }
+    for (const own of receiver.producers.keys()) wanted.delete(own);
+    return wanted;
+  }
+
+  #scheduleReconcile(): void {
+    if (this.#reconcileQueued || this.#closed) return;
+    this.#reconcileQueued = true;
+    this.#reconciling = this.#reconciling.then(async () => {
+      this.#reconcileQueued = false;
+      if (this.#closed) return;
+      try {
+        await this.#reconcile();
+      } catch (error) {
+        this.#log.error({ err: error }, 'reconcile failed');
+      }
+    });
+  }
+
+  /** Resolves once every scheduled reconcile has run (tests, recorder). */
+  async settled(): Promise<void> {
+    while (true) {
+      const current = this.#reconciling;
+      await current;
+      if (current === this.#reconciling && !this.#reconcileQueued) return;
+    }
+  }
+
+  async #reconcile(): Promise<void> {
+    for (const receiver of [...this.#peers.values()]) {
+      const transport = receiver.recvTransport;
+      if (!transport || receiver.closed) continue;
+      const wanted = this.#wanted(receiver);
+      for (const [producerId, consumer] of receiver.consumers) {
+        if (!wanted.has(producerId) || consumer.closed) {
+          consumer.close();
+          receiver.consumers.delete(producerId);
+          receiver.notify('consumer.closed', { consumerId: consumer.id });
+        }
+      }
+      for (const [producerId, { producer, program }] of wanted) {
+        if (receiver.consumers.has(producerId)) continue;
+        try {
+          await this.#consume(receiver, transport, producer, program);
+        } catch (error) {
+          // A receiver that left while we were consuming is not an error.
+          if (receiver.closed || transport.closed) break;
+          this.#log.warn({ err: error, identity: receiver.identity, producerId }, 'could not consume');
+        }
+      }
+    }
+  }
+
+  async #consume(
+    receiver: Peer,
+    transport: types.Transport,
+    producer: types.Producer<ProducerInfo>,
+    program: boolean,
+  ): Promise<void> {
+    const source = this.#peers.get(producer.appData.identity);
+    if (!source) return;
+    await this.#pipe(producer, source.slotIndex, receiver.slotIndex);
+    const router = this.#slotRouter(receiver.slotIndex).router;
+    if (!router.canConsume({ producerId: producer.id, rtpCapabilities: receiver.rtpCapabilities! })) {
+      this.#log.warn({ identity: receiver.identity, producerId: producer.id }, 'receiver cannot decode this codec');
+      return;
+    }
+    // Browsers resume after their consumer exists, so the first packets are not lost.
+    const consumer = await transport.consume<ConsumerInfo>({
+      producerId: producer.id,
+      rtpCapabilities: receiver.rtpCapabilities!,
+      paused: !receiver.plain,
+      appData: { identity: producer.appData.identity, source: producer.appData.source, program },
+    });
+    if (receiver.closed || transport.closed) {
+      consumer.close();
+      return;
+    }
+    receiver.consumers.set(producer.id, consumer);
+    const forget = () => {
+      if (receiver.consumers.get(producer.id) === consumer) {
+        receiver.consumers.delete(producer.id);
+        receiver.notify('consumer.closed', { consumerId: consumer.id });
+      }
+    };
+    consumer.on('producerclose', forget);
+    consumer.on('transportclose', () => receiver.consumers.delete(producer.id));
+    if (consumer.kind === 'video') {
+      await this.#applyLayers(consumer, receiver.receiveMode);
+      await consumer.setPriority(program ? 255 : 1).catch(() => {});
+    }
+    receiver.notify('consumer.new', {
+      consumerId: consumer.id,
+      producerId: producer.id,
+      kind: consumer.kind,
+      rtpParameters: consumer.rtpParameters as unknown as Record<string, unknown>,
+      identity: producer.appData.identity,
+      source: producer.appData.source,
+      program,
+    });
+  }
+
+  async #applyLayers(consumer: types.Consumer, mode: ReceiveMode): Promise<void> {
+    if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
+    // 'low' pins the lowest layer; 'auto' lets mediasoup follow the receiver's bandwidth.
+    const spatialLayer = mode === 'low' ? 0 : 2;
+    await consumer.setPreferredLayers({ spatialLayer }).catch(() => {});
+  }
+
+  /** Makes a producer available on another worker's router (pipeToRouter). */
+  async #pipe(producer: types.Producer, fromSlot: number, toSlot: number): Promise<void> {
+    if (fromSlot === toSlot) return;
+    const key = `${producer.id}>${toSlot}`;
+    let pending = this.#pipes.get(key);
+    if (!pending) {
+      const from = this.#slotRouter(fromSlot).router;
+      const to = this.#slotRouter(toSlot).router;
+      pending = from.pipeToRouter({ producerId: producer.id, router: to }).then(() => undefined);
+      this.#pipes.set(key, pending);
+      pending.catch(() => this.#pipes.delete(key));
+    }
+    await pending;
+  }
+
+  // ---- Routers ---------------------------------------------------------------------
+
+  #slotRouter(slotIndex: number): SlotRouter {
+    const entry = this.#routers.get(slotIndex);
+    if (!entry) throw new DiemcauError('media-error', 'the media server is restarting');
+    return entry;
+  }
+
+  #transportOf(peer: Peer, transportId: string): types.Transport {
+    const transport = peer.transport(transportId);
+    if (!transport) throw new NotFoundError(`no transport ${transportId}`);
+    return transport;
+  }
+
+  async #createRouters(): Promise<void> {
+    for (const slot of this.#pool.slots) {
+      const router = await slot.worker.createRouter({ mediaCodecs, appData: { session: this.id } });
+      const speakerObserver = await router.createActiveSpeakerObserver({ interval: 300 });
+      speakerObserver.on('dominantspeaker', ({ producer }) => {
+        const identity = (producer.appData as unknown as ProducerInfo).identity ?? null;
+        if (identity === this.#activeSpeaker) return;
+        this.#activeSpeaker = identity;
+        this.emit('activeSpeaker', identity);
+        for (const peer of this.#peers.values()) peer.notify('activeSpeaker', { identity });
+      });
+      this.#routers.set(slot.index, { router, speakerObserver });
+    }
+  }
+
+  /**
+   * A media worker died: every router of this session is rebuilt and every
+   * peer is asked to rejoin. Who holds the floor and whose hand is up survive.
+   */
+  async #restartMedia(reason: string): Promise<void> {
+    if (this.#closed) return;
+    this.#log.warn({ reason }, 'restarting the session media');
+    for (const { router } of this.#routers.values()) router.close();
+    this.#routers.clear();
+    this.#pipes.clear();
+    for (const peer of this.#peers.values()) peer.closeMedia();
+    await this.#createRouters();
+    for (const peer of this.#peers.values()) peer.notify('media.restart', { reason });
+  }
+
+  #changed(): void {
+    if (this.#snapshotTimer || this.#closed) return;
+    // Many changes arrive together (a join brings transports and producers):
+    // send one snapshot for them.
+    this.#snapshotTimer = setTimeout(() => this.#flushSnapshot(), 30);
+  }
+
+  #flushSnapshot(): void {
+    if (this.#snapshotTimer) clearTimeout(this.#snapshotTimer);
+    this.#snapshotTimer = null;
+    const snapshot = this.snapshot();
+    this.emit('snapshot', snapshot);
+    for (const peer of this.#peers.values()) peer.notify('session.snapshot', snapshot);
+  }
+}

@@ -1,0 +1,168 @@
+import type { types } from 'mediasoup';
+import {
+  can,
+  type Action,
+  type ParsedRequestData,
+  type RequestMethod,
+  type ResponseData,
+  type TokenClaims,
+} from '../../protocol/index.js';
+import { DiemcauError, ForbiddenError } from '../errors.js';
+import type { Peer } from '../room/Peer.js';
+import type { Room } from '../room/Room.js';
+
+/** What a handler sees: who is asking, in which session, as which peer. */
+export interface HandlerContext {
+  claims: TokenClaims;
+  room: Room;
+  peer: Peer | undefined;
+  /** Makes this connection the given peer (join) or none (leave). */
+  attach(peer: Peer | undefined): void;
+}
+
+type Handler<M extends RequestMethod> = (ctx: HandlerContext, data: ParsedRequestData<M>) => Promise<ResponseData[M]> | ResponseData[M];
+
+/** The permission each request needs; checked before the handler runs. */
+export const requiredAction: Record<RequestMethod, Action> = {
+  'router.capabilities': 'session.join',
+  join: 'session.join',
+  'transport.create': 'media.receive',
+  'transport.connect': 'media.receive',
+  'transport.restartIce': 'media.receive',
+  produce: 'media.send',
+  'producer.close': 'media.send',
+  'consumer.resume': 'media.receive',
+  'receive.setMode': 'media.receive',
+  'hand.raise': 'hand.raise',
+  'session.goLive': 'session.goLive',
+  'session.end': 'session.end',
+  'floor.give': 'floor.give',
+  'floor.take': 'floor.take',
+  'peer.remove': 'peer.remove',
+  'stats.report': 'stats.report',
+  leave: 'session.join',
+};
+
+function joined(ctx: HandlerContext): Peer {
+  if (!ctx.peer || ctx.peer.closed) throw new DiemcauError('not-joined', 'join the session first');
+  return ctx.peer;
+}
+
+const empty = {} as Record<string, never>;
+
+export const handlers: { [M in RequestMethod]: Handler<M> } = {
+  'router.capabilities': (ctx) => ({ rtpCapabilities: ctx.room.rtpCapabilities as unknown as Record<string, unknown> }),
+
+  join: (ctx, data) => {
+    const peer = ctx.room.join({
+      identity: ctx.claims.sub,
+      name: ctx.claims.name,
+      role: ctx.claims.role,
+      rtpCapabilities: data.rtpCapabilities as unknown as types.RtpCapabilities,
+      receiveMode: data.receiveMode,
+    });
+    ctx.attach(peer);
+    return { identity: peer.identity, name: peer.name, role: peer.role, snapshot: ctx.room.snapshot() };
+  },
+
+  'transport.create': async (ctx, data) => {
+    const peer = joined(ctx);
+    if (data.direction === 'send' && !can(peer.role, 'media.send')) {
+      throw new ForbiddenError(`a ${peer.role} cannot send media`);
+    }
+    const t = await ctx.room.createWebRtcTransport(peer, data.direction);
+    return {
+      id: t.id,
+      iceParameters: t.iceParameters as unknown as Record<string, unknown>,
+      iceCandidates: t.iceCandidates as unknown as Record<string, unknown>[],
+      dtlsParameters: t.dtlsParameters as unknown as Record<string, unknown>,
+    };
+  },
+
+  'transport.connect': async (ctx, data) => {
+    const transport = transportOf(joined(ctx), data.transportId) as types.WebRtcTransport;
+    await transport.connect({ dtlsParameters: data.dtlsParameters as unknown as types.DtlsParameters });
+    return empty;
+  },
+
+  'transport.restartIce': async (ctx, data) => {
+    const transport = transportOf(joined(ctx), data.transportId) as types.WebRtcTransport;
+    const iceParameters = await transport.restartIce();
+    return { iceParameters: iceParameters as unknown as Record<string, unknown> };
+  },
+
+  produce: async (ctx, data) => {
+    const peer = joined(ctx);
+    const producer = await ctx.room.produce(
+      peer,
+      data.transportId,
+      data.kind,
+      data.rtpParameters as unknown as types.RtpParameters,
+      data.source,
+    );
+    return { producerId: producer.id };
+  },
+
+  'producer.close': (ctx, data) => {
+    ctx.room.closeProducer(joined(ctx), data.producerId);
+    return empty;
+  },
+
+  'consumer.resume': async (ctx, data) => {
+    await ctx.room.resumeConsumer(joined(ctx), data.consumerId);
+    return empty;
+  },
+
+  'receive.setMode': async (ctx, data) => {
+    await ctx.room.setReceiveMode(joined(ctx), data.mode);
+    return empty;
+  },
+
+  'hand.raise': (ctx, data) => {
+    ctx.room.raiseHand(joined(ctx), data.raised);
+    return empty;
+  },
+
+  'session.goLive': (ctx) => {
+    ctx.room.goLive();
+    return empty;
+  },
+
+  'session.end': (ctx) => {
+    ctx.room.end();
+    return empty;
+  },
+
+  'floor.give': async (ctx, data) => {
+    await ctx.room.giveFloor(data.identity);
+    return empty;
+  },
+
+  'floor.take': async (ctx) => {
+    await ctx.room.takeFloor();
+    return empty;
+  },
+
+  'peer.remove': (ctx, data) => {
+    ctx.room.remove(data.identity);
+    return empty;
+  },
+
+  'stats.report': (ctx, data) => {
+    const peer = joined(ctx);
+    peer.clientStats = { ...data, at: Date.now() };
+    return empty;
+  },
+
+  leave: (ctx) => {
+    if (ctx.peer) ctx.room.leave(ctx.peer);
+    ctx.attach(undefined);
+    return empty;
+  },
+};
+
+function transportOf(peer: Peer, id: string): types.Transport {
+  const transport = peer.transport(id);
+  if (!transport) throw new DiemcauError('not-found', `no transport ${id}`);
+  return transport;
+}

@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../config/schema.js';
+import type { Role } from '../../protocol/index.js';
+import { createLogger } from '../../sfu/logger.js';
+import { Server } from '../../sfu/Server.js';
+
+/** A whole Diemcau server on loopback with free ports and its own data folder. */
+export async function startServer(overrides: Partial<Config> = {}): Promise<Server & { stop(): Promise<void> }> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-test-'));
+  const config = loadConfig(
+    {},
+    {
+      host: '127.0.0.1',
+      port: 0,
+      announcedAddress: '127.0.0.1',
+      rtcListenIp: '127.0.0.1',
+      rtcBasePort: 0,
+      workers: 2,
+      dataDir,
+      demo: false,
+      logLevel: 'warn',
+      ...overrides,
+    },
+  );
+  const server = await new Server(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'warn')).start();
+  return Object.assign(server, {
+    async stop() {
+      await server.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+/** Mints a token for a role in a session. */
+export function tokenFor(server: Server, sid: string, sub: string, role: Role, name = sub): Promise<string> {
+  return server.tokens.sign({ sid, sub, role, name });
+}

@@ -1,0 +1,125 @@
+/**
+ * A session fed by ffmpeg through a real mediasoup worker: points receive the
+ * studio; the floor switches what they receive and who is heard.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Room } from '../../sfu/room/Room.js';
+import { joinPlain, type PlainParticipant } from '../helpers/plainPeer.js';
+import { sleep, waitFor } from '../helpers/rtp.js';
+import { startServer } from '../helpers/server.js';
+
+let server: Awaited<ReturnType<typeof startServer>>;
+let room: Room;
+let studio: PlainParticipant;
+let pointA: PlainParticipant;
+let pointB: PlainParticipant;
+
+/**
+ * Packets that reached `who` for a producer, counted over `ms` once the first
+ * arrived (a new video consumer waits for the encoder's next keyframe, and
+ * ffmpeg ignores keyframe requests).
+ */
+async function flowing(who: PlainParticipant, producerId: string, ms = 1500): Promise<number> {
+  const ssrc = who.ssrcOf(producerId);
+  if (ssrc === undefined) return 0;
+  const start = who.sink!.count(ssrc);
+  await waitFor('first packet', () => who.sink!.count(ssrc) > start, 5000).catch(() => {});
+  const before = who.sink!.count(ssrc);
+  await sleep(ms);
+  return who.sink!.count(ssrc) - before;
+}
+
+const consumedBy = (who: PlainParticipant) => [...who.peer.consumers.keys()].sort();
+
+beforeAll(async () => {
+  server = await startServer({ workers: 2 });
+  server.sessions.create({ id: 'floor', title: 'Floor test' });
+  room = await server.sessions.room('floor');
+  studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: { pattern: 'testsrc', frequency: 440 } });
+  pointA = await joinPlain(room, { identity: 'a', role: 'point', send: { pattern: 'smptebars', frequency: 880 }, receive: true });
+  pointB = await joinPlain(room, { identity: 'b', role: 'point', receive: true });
+});
+
+afterAll(async () => {
+  await Promise.all([studio, pointA, pointB].map((p) => p?.stop()));
+  await server?.stop();
+});
+
+describe('a live session', () => {
+  it('spreads participants over the media workers', () => {
+    const slots = new Set([studio, pointA, pointB].map((p) => p.peer.slotIndex));
+    expect(slots.size).toBe(2);
+  });
+
+  it('sends nothing before the studio goes on air', async () => {
+    await room.settled();
+    expect(pointB.peer.consumers.size).toBe(0);
+  });
+
+  it('brings the studio picture and voice to every point once live', async () => {
+    room.goLive();
+    await room.settled();
+    expect(consumedBy(pointB)).toEqual([studio.videoProducerId, studio.audioProducerId].sort());
+    expect(await flowing(pointB, studio.videoProducerId!)).toBeGreaterThan(20);
+    expect(await flowing(pointB, studio.audioProducerId!)).toBeGreaterThan(20);
+    // A point without the floor is not heard: its microphone is paused at the SFU.
+    expect(pointA.peer.producers.get(pointA.audioProducerId!)!.paused).toBe(true);
+    expect(pointB.peer.consumers.has(pointA.audioProducerId!)).toBe(false);
+    expect(room.snapshot().programSource).toBe('studio');
+  });
+
+  it('puts the point with the floor on air for everyone else', async () => {
+    await room.giveFloor('a');
+    await room.settled();
+    expect(room.snapshot()).toMatchObject({ floor: 'a', programSource: 'a' });
+    expect(consumedBy(pointB)).toEqual([pointA.videoProducerId, pointA.audioProducerId, studio.audioProducerId].sort());
+    expect(await flowing(pointB, pointA.videoProducerId!)).toBeGreaterThan(20);
+    expect(await flowing(pointB, pointA.audioProducerId!)).toBeGreaterThan(20);
+    expect(pointA.peer.producers.get(pointA.audioProducerId!)!.paused).toBe(false);
+    // The point with the floor hears the studio and does not receive itself.
+    expect(consumedBy(pointA)).toEqual([studio.audioProducerId]);
+  });
+
+  it('returns the program to the studio when the floor is taken back', async () => {
+    await room.takeFloor();
+    await room.settled();
+    expect(room.snapshot()).toMatchObject({ floor: null, programSource: 'studio' });
+    expect(consumedBy(pointB)).toEqual([studio.videoProducerId, studio.audioProducerId].sort());
+    expect(await flowing(pointB, studio.videoProducerId!)).toBeGreaterThan(20);
+    expect(pointA.peer.producers.get(pointA.audioProducerId!)!.paused).toBe(true);
+  });
+
+  it('gives a point on a weak link audio only when it asks', async () => {
+    await room.setReceiveMode(pointB.peer, 'audio-only');
+    await room.settled();
+    expect(consumedBy(pointB)).toEqual([studio.audioProducerId]);
+    await room.setReceiveMode(pointB.peer, 'low');
+    await room.settled();
+    expect(consumedBy(pointB)).toContain(studio.videoProducerId);
+    expect(await flowing(pointB, studio.videoProducerId!)).toBeGreaterThan(20);
+  });
+
+  it('keeps raised hands and the floor by identity', async () => {
+    room.raiseHand(pointA.peer, true);
+    expect(room.snapshot().handsRaised).toEqual(['a']);
+    await room.giveFloor('a');
+    expect(room.snapshot().handsRaised).toEqual([]);
+    await room.takeFloor();
+  });
+
+  it('refuses the floor to someone absent or to the studio', async () => {
+    await expect(room.giveFloor('nobody')).rejects.toMatchObject({ code: 'not-found' });
+    await expect(room.giveFloor('studio')).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('replaces a peer that joins again with the same identity, leaving no ghost', async () => {
+    const before = room.peers.size;
+    const again = await joinPlain(room, { identity: 'b', role: 'point', receive: true });
+    expect(room.peers.size).toBe(before);
+    expect(pointB.peer.closed).toBe(true);
+    await room.settled();
+    expect(await flowing(again, studio.videoProducerId!)).toBeGreaterThan(20);
+    pointB.sink?.close();
+    pointB = again;
+  });
+});

@@ -1,0 +1,433 @@
+import { Device, types as ms } from 'mediasoup-client';
+import {
+  can,
+  closeCodes,
+  type NotificationMessage,
+  type ReceiveMode,
+  type Role,
+  type SessionSnapshot,
+} from '@protocol';
+import { Emitter } from './Emitter';
+import { RequestError, SignalingClient } from './SignalingClient';
+
+/** What the page shows about the connection. */
+export type ConnectionState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'failed';
+
+/** Why the connection ended for good: the page says this to the user. */
+export type FailureReason = 'token-invalid' | 'replaced' | 'removed' | 'session-ended' | 'media-denied' | 'error';
+
+export interface ClientState {
+  connection: ConnectionState;
+  failure: FailureReason | null;
+  failureDetail: string;
+  identity: string;
+  role: Role | null;
+  snapshot: SessionSnapshot | null;
+  activeSpeaker: string | null;
+  /** The SFU holds this point's microphone paused (no floor). */
+  micHeldBySfu: boolean;
+  receiveMode: ReceiveMode;
+  /** Identity whose picture the program stream shows now. */
+  programIdentity: string | null;
+  reconnects: number;
+}
+
+export type ConferenceEvents = {
+  change: [state: ClientState];
+  /** The program stream's tracks changed. */
+  program: [stream: MediaStream];
+};
+
+// Three simulcast layers: a weak link still gets a picture (the lowest),
+// a projector in a good room gets 720p.
+const cameraEncodings: RTCRtpEncodingParameters[] = [
+  { scaleResolutionDownBy: 4, maxBitrate: 150_000, maxFramerate: 15 },
+  { scaleResolutionDownBy: 2, maxBitrate: 500_000, maxFramerate: 30 },
+  { scaleResolutionDownBy: 1, maxBitrate: 1_200_000, maxFramerate: 30 },
+];
+
+export interface ConferenceOptions {
+  token: string;
+  /** Base URL of the server's WebSocket, e.g. ws://host:3000/ws */
+  signalingUrl: string;
+  receiveMode?: ReceiveMode;
+  /** Camera and mic to send; asked for lazily when the role may send. */
+  getLocalMedia?: () => Promise<MediaStream>;
+}
+
+/**
+ * A browser's side of a session: joins over signaling, sends camera and mic
+ * when the role may, receives the program, and keeps doing so through network
+ * trouble — ICE restart first, then a full rejoin as the same identity.
+ */
+export class ConferenceClient extends Emitter<ConferenceEvents> {
+  readonly state: ClientState;
+  readonly programStream = new MediaStream();
+  localStream: MediaStream | null = null;
+  readonly #options: ConferenceOptions;
+  #signaling: SignalingClient | null = null;
+  #device: Device | null = null;
+  #sendTransport: ms.Transport | null = null;
+  #recvTransport: ms.Transport | null = null;
+  #recvReady: Promise<ms.Transport> | null = null;
+  readonly #consumers = new Map<string, ms.Consumer>();
+  readonly #producers = new Map<string, ms.Producer>();
+  #generation = 0;
+  #stopped = false;
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #statsTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(options: ConferenceOptions) {
+    super();
+    this.#options = options;
+    this.state = {
+      connection: 'idle',
+      failure: null,
+      failureDetail: '',
+      identity: '',
+      role: null,
+      snapshot: null,
+      activeSpeaker: null,
+      micHeldBySfu: false,
+      receiveMode: options.receiveMode ?? 'auto',
+      programIdentity: null,
+      reconnects: 0,
+    };
+  }
+
+  // ---- Public actions ------------------------------------------------------------
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    await this.#join('connecting');
+  }
+
+  async raiseHand(raised: boolean): Promise<void> {
+    await this.#request('hand.raise', { raised });
+  }
+
+  async setReceiveMode(mode: ReceiveMode): Promise<void> {
+    this.#set({ receiveMode: mode });
+    await this.#request('receive.setMode', { mode });
+  }
+
+  async goLive(): Promise<void> {
+    await this.#request('session.goLive', {});
+  }
+
+  async endSession(): Promise<void> {
+    await this.#request('session.end', {});
+  }
+
+  async giveFloor(identity: string): Promise<void> {
+    await this.#request('floor.give', { identity });
+  }
+
+  async takeFloor(): Promise<void> {
+    await this.#request('floor.take', {});
+  }
+
+  async removePeer(identity: string): Promise<void> {
+    await this.#request('peer.remove', { identity });
+  }
+
+  /** Decoding figures of what this page receives (for the UI and for tests). */
+  async receiveStats(): Promise<{ framesDecoded: number; audioPackets: number; programIdentity: string | null }> {
+    let framesDecoded = 0;
+    let audioPackets = 0;
+    for (const consumer of this.#consumers.values()) {
+      const stats = await consumer.getStats();
+      stats.forEach((s: { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number }) => {
+        if (s.type !== 'inbound-rtp') return;
+        if (s.kind === 'video') framesDecoded += s.framesDecoded ?? 0;
+        if (s.kind === 'audio') audioPackets += s.packetsReceived ?? 0;
+      });
+    }
+    return { framesDecoded, audioPackets, programIdentity: this.state.programIdentity };
+  }
+
+  /** Drops the connection as a dead network would; the client recovers by itself. */
+  simulateNetworkLoss(): void {
+    this.#sendTransport?.close();
+    this.#recvTransport?.close();
+    this.#signaling?.close();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    void this.#signaling?.request('leave', {}).catch(() => {});
+    this.#teardown();
+    this.localStream?.getTracks().forEach((t) => t.stop());
+    this.localStream = null;
+    this.#set({ connection: 'idle' });
+  }
+
+  // ---- Joining -----------------------------------------------------------------------
+
+  async #join(phase: 'connecting' | 'reconnecting'): Promise<void> {
+    const generation = ++this.#generation;
+    this.#teardown();
+    this.#set({ connection: phase });
+    const url = `${this.#options.signalingUrl}?token=${encodeURIComponent(this.#options.token)}`;
+    const signaling = new SignalingClient(url);
+    this.#signaling = signaling;
+    signaling.on('notification', (m) => void this.#onNotification(m, generation));
+    signaling.on('close', (code, reason) => this.#onClose(code, reason, generation));
+    try {
+      await signaling.opened;
+      const { rtpCapabilities } = await signaling.request('router.capabilities', {});
+      const device = new Device();
+      await device.load({ routerRtpCapabilities: rtpCapabilities as unknown as ms.RtpCapabilities });
+      this.#device = device;
+      const joined = await signaling.request('join', {
+        rtpCapabilities: device.rtpCapabilities as unknown as Record<string, unknown> & { codecs: never[] },
+        receiveMode: this.state.receiveMode,
+      });
+      if (generation !== this.#generation) return;
+      this.#set({ identity: joined.identity, role: joined.role, snapshot: joined.snapshot, failure: null });
+      this.#recvReady = this.#createTransport('recv', generation);
+      await this.#recvReady;
+      if (can(joined.role, 'media.send')) await this.#startSending(generation);
+      if (generation !== this.#generation) return;
+      this.#set({ connection: 'live' });
+      this.#startStatsReports(generation);
+    } catch (error) {
+      if (generation !== this.#generation || this.#stopped) return;
+      if (error instanceof DOMException && (error.name === 'NotAllowedError' || error.name === 'NotFoundError')) {
+        this.#fail('media-denied', error.message);
+        return;
+      }
+      this.#scheduleRejoin(error);
+    }
+  }
+
+  async #createTransport(direction: 'send' | 'recv', generation: number): Promise<ms.Transport> {
+    const signaling = this.#signaling!;
+    const options = await signaling.request('transport.create', { direction });
+    const params = options as unknown as ms.TransportOptions;
+    const transport =
+      direction === 'send' ? this.#device!.createSendTransport(params) : this.#device!.createRecvTransport(params);
+    transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+      signaling
+        .request('transport.connect', {
+          transportId: transport.id,
+          dtlsParameters: dtlsParameters as unknown as { fingerprints: { algorithm: string; value: string }[] },
+        })
+        .then(() => callback(), errback);
+    });
+    if (direction === 'send') {
+      transport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
+        signaling
+          .request('produce', {
+            transportId: transport.id,
+            kind,
+            rtpParameters: rtpParameters as unknown as { codecs: Record<string, unknown>[] },
+            source: (appData as { source: 'camera' | 'mic' | 'screen' }).source,
+          })
+          .then(({ producerId }) => callback({ id: producerId }), errback);
+      });
+      this.#sendTransport = transport;
+    } else {
+      this.#recvTransport = transport;
+    }
+    transport.on('connectionstatechange', (state) => this.#watchTransport(transport, state, generation));
+    return transport;
+  }
+
+  async #startSending(generation: number): Promise<void> {
+    if (!this.localStream) {
+      const get = this.#options.getLocalMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } }));
+      this.localStream = await get();
+      this.#set({});
+    }
+    const transport = await this.#createTransport('send', generation);
+    const video = this.localStream.getVideoTracks()[0];
+    const audio = this.localStream.getAudioTracks()[0];
+    if (video && this.#device!.canProduce('video')) {
+      const producer = await transport.produce({
+        track: video,
+        encodings: cameraEncodings,
+        codecOptions: { videoGoogleStartBitrate: 800 },
+        appData: { source: 'camera' },
+        stopTracks: false,
+      });
+      this.#producers.set(producer.id, producer);
+    }
+    if (audio && this.#device!.canProduce('audio')) {
+      const producer = await transport.produce({
+        track: audio,
+        codecOptions: { opusStereo: false, opusDtx: true, opusFec: true },
+        appData: { source: 'mic' },
+        stopTracks: false,
+      });
+      this.#producers.set(producer.id, producer);
+    }
+  }
+
+  // ---- Recovery ---------------------------------------------------------------------------
+
+  /**
+   * ICE went away: wait a moment (it often comes back alone), then restart ICE;
+   * if that does not bring it back, rejoin from scratch.
+   */
+  #watchTransport(transport: ms.Transport, state: string, generation: number): void {
+    if (generation !== this.#generation || this.#stopped) return;
+    if (state !== 'disconnected' && state !== 'failed') return;
+    const delay = state === 'failed' ? 0 : 2000;
+    setTimeout(async () => {
+      if (generation !== this.#generation || transport.closed) return;
+      if (transport.connectionState === 'connected') return;
+      this.#set({ connection: 'reconnecting' });
+      try {
+        const { iceParameters } = await this.#signaling!.request('transport.restartIce', { transportId: transport.id });
+        await transport.restartIce({ iceParameters: iceParameters as unknown as ms.IceParameters });
+      } catch {
+        this.#scheduleRejoin(new Error('ICE restart failed'));
+        return;
+      }
+      setTimeout(() => {
+        if (generation !== this.#generation || transport.closed) return;
+        if (transport.connectionState === 'connected') this.#set({ connection: 'live' });
+        else this.#scheduleRejoin(new Error('ICE restart did not reconnect'));
+      }, 6000);
+    }, delay);
+  }
+
+  #onClose(code: number, reason: string, generation: number): void {
+    if (generation !== this.#generation || this.#stopped) return;
+    if (code === closeCodes.unauthorized) return this.#fail('token-invalid', reason);
+    if (code === closeCodes.replaced) return this.#fail('replaced', reason);
+    if (code === closeCodes.removed) return this.#fail('removed', reason);
+    if (code === closeCodes.sessionEnded) return this.#fail('session-ended', reason);
+    this.#scheduleRejoin(new Error(reason || 'connection lost'));
+  }
+
+  #scheduleRejoin(error: unknown): void {
+    if (this.#stopped || this.state.connection === 'failed') return;
+    if (this.#retryTimer) return;
+    const attempt = this.state.reconnects;
+    const delay = Math.min(500 * 2 ** attempt, 8000);
+    console.warn('diemcau: rejoining', error);
+    this.#generation++;
+    this.#teardown();
+    this.#set({ connection: 'reconnecting', reconnects: attempt + 1 });
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      void this.#join('reconnecting');
+    }, delay);
+  }
+
+  #fail(reason: FailureReason, detail: string): void {
+    this.#generation++;
+    this.#teardown();
+    this.#set({ connection: 'failed', failure: reason, failureDetail: detail });
+  }
+
+  #teardown(): void {
+    if (this.#statsTimer) clearInterval(this.#statsTimer);
+    this.#statsTimer = null;
+    this.#sendTransport?.close();
+    this.#recvTransport?.close();
+    this.#sendTransport = null;
+    this.#recvTransport = null;
+    this.#recvReady = null;
+    this.#consumers.clear();
+    this.#producers.clear();
+    for (const track of this.programStream.getTracks()) this.programStream.removeTrack(track);
+    this.#signaling?.close();
+    this.#signaling = null;
+    this.emit('program', this.programStream);
+  }
+
+  // ---- Notifications ---------------------------------------------------------------------
+
+  async #onNotification(message: NotificationMessage, generation: number): Promise<void> {
+    if (generation !== this.#generation) return;
+    switch (message.notification) {
+      case 'session.snapshot':
+        this.#set({ snapshot: message.data });
+        if (this.state.connection === 'live' && message.data.status === 'ended') this.#fail('session-ended', '');
+        break;
+      case 'activeSpeaker':
+        this.#set({ activeSpeaker: message.data.identity });
+        break;
+      case 'producer.paused':
+        this.#set({ micHeldBySfu: message.data.paused });
+        break;
+      case 'consumer.new':
+        await this.#onNewConsumer(message.data, generation);
+        break;
+      case 'consumer.closed':
+        this.#dropConsumer(message.data.consumerId);
+        break;
+      case 'consumer.paused':
+        break;
+      case 'media.restart':
+        this.#scheduleRejoin(new Error(message.data.reason));
+        break;
+    }
+  }
+
+  async #onNewConsumer(
+    data: Extract<NotificationMessage, { notification: 'consumer.new' }>['data'],
+    generation: number,
+  ): Promise<void> {
+    const transport = await this.#recvReady;
+    if (!transport || generation !== this.#generation) return;
+    const consumer = await transport.consume({
+      id: data.consumerId,
+      producerId: data.producerId,
+      kind: data.kind,
+      rtpParameters: data.rtpParameters as unknown as ms.RtpParameters,
+      appData: { identity: data.identity, program: data.program },
+    });
+    this.#consumers.set(consumer.id, consumer);
+    if (consumer.kind === 'video') {
+      // One program picture at a time: the new one replaces the old.
+      for (const track of this.programStream.getVideoTracks()) this.programStream.removeTrack(track);
+      this.#set({ programIdentity: data.identity });
+    }
+    this.programStream.addTrack(consumer.track);
+    this.emit('program', this.programStream);
+    await this.#signaling?.request('consumer.resume', { consumerId: consumer.id }).catch(() => {});
+  }
+
+  #dropConsumer(consumerId: string): void {
+    const consumer = this.#consumers.get(consumerId);
+    if (!consumer) return;
+    this.#consumers.delete(consumerId);
+    if (this.programStream.getTracks().includes(consumer.track)) this.programStream.removeTrack(consumer.track);
+    consumer.close();
+    if (consumer.kind === 'video' && !this.programStream.getVideoTracks().length) this.#set({ programIdentity: null });
+    this.emit('program', this.programStream);
+  }
+
+  #startStatsReports(generation: number): void {
+    if (!this.state.role || !can(this.state.role, 'stats.report')) return;
+    this.#statsTimer = setInterval(async () => {
+      if (generation !== this.#generation || !this.#sendTransport) return;
+      const report: { availableOutgoingBitrate?: number; roundTripTime?: number } = {};
+      (await this.#sendTransport.getStats()).forEach((s: { type: string; state?: string; availableOutgoingBitrate?: number; currentRoundTripTime?: number }) => {
+        if (s.type === 'candidate-pair' && s.state === 'succeeded') {
+          report.availableOutgoingBitrate = s.availableOutgoingBitrate;
+          report.roundTripTime = s.currentRoundTripTime;
+        }
+      });
+      await this.#signaling?.request('stats.report', report).catch(() => {});
+    }, 2000);
+  }
+
+  async #request<M extends Parameters<SignalingClient['request']>[0]>(
+    method: M,
+    data: Parameters<SignalingClient['request']>[1] & object,
+  ): Promise<unknown> {
+    if (!this.#signaling) throw new RequestError('not-joined', 'not connected');
+    return this.#signaling.request(method, data as never);
+  }
+
+  #set(patch: Partial<ClientState>): void {
+    Object.assign(this.state, patch);
+    this.emit('change', this.state);
+  }
+}
