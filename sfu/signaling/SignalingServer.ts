@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { closeCodes } from '../../protocol/index.js';
 import type { TokenService } from '../auth/TokenService.js';
 import { DiemcauError } from '../errors.js';
@@ -44,13 +44,20 @@ export class SignalingServer {
   }
 
   async #accept(ws: WebSocket, token: string | null): Promise<void> {
+    // The browser may send before the token is checked: hold those frames.
+    const early: [RawData, boolean][] = [];
+    const hold = (data: RawData, isBinary: boolean) => early.push([data, isBinary]);
+    ws.on('message', hold);
     try {
       const claims = await this.tokens.verify(token);
       const room = await this.sessions.room(claims.sid);
       const connection = new Connection(ws, claims, room, this.logger);
       this.#connections.add(connection);
       ws.once('close', () => this.#connections.delete(connection));
+      ws.off('message', hold);
+      for (const [data, isBinary] of early) ws.emit('message', data, isBinary);
     } catch (error) {
+      ws.off('message', hold);
       const code = error instanceof DiemcauError && error.code === 'conflict' ? closeCodes.sessionEnded : closeCodes.unauthorized;
       const reason = error instanceof DiemcauError ? error.message : 'cannot join';
       ws.close(code, reason.slice(0, 120));

@@ -1,0 +1,104 @@
+/**
+ * The whole flow in real Chromium tabs: the studio goes on air, two commune
+ * points watch and hear it, the operator gives the floor to one point and
+ * takes it back, and a point whose connection dies comes back on its own.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectDecoding, launchBrowser, newPage, receiveStats } from '../helpers/browser.js';
+import { waitFor } from '../helpers/rtp.js';
+import { startServer } from '../helpers/server.js';
+
+let server: Awaited<ReturnType<typeof startServer>>;
+let browser: Browser;
+let studio: Page;
+let operator: Page;
+let pointA: Page;
+let pointB: Page;
+const sid = 'e2e';
+
+async function open(path: string, sub: string, role: 'studio' | 'point' | 'operator', name: string): Promise<Page> {
+  const page = await newPage(browser, server.url);
+  const url = await server.invitation({ sid, sub, role, name });
+  await page.goto(url.replace(/^https?:\/\/[^/]+/, server.url).replace(/\/(studio|point|operator)\?/, `${path}?`));
+  return page;
+}
+
+const connectionState = (page: Page) => page.getByTestId('connection-state').getAttribute('data-state');
+
+beforeAll(async () => {
+  server = await startServer({ workers: 2 });
+  server.sessions.create({ id: sid, title: 'Phiên họp thử nghiệm' });
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('a provincial session in the browser', () => {
+  it('the studio joins and goes on air', async () => {
+    studio = await open('/studio', 'studio', 'studio', 'Hội trường tỉnh');
+    await studio.getByTestId('join').click();
+    await waitFor('studio live', async () => (await connectionState(studio)) === 'live', 20_000);
+    await studio.getByTestId('go-live').click();
+    const room = await server.sessions.room(sid);
+    await waitFor('session on air', () => room.status === 'live');
+  });
+
+  it('each point joins with one click and decodes the studio', async () => {
+    pointA = await open('/point', 'a', 'point', 'Xã A');
+    pointB = await open('/point', 'b', 'point', 'Xã B');
+    await pointA.getByTestId('join').click();
+    await pointB.getByTestId('join').click();
+    await expectDecoding(pointA, 'studio');
+    await expectDecoding(pointB, 'studio');
+    expect(await connectionState(pointA)).toBe('live');
+  });
+
+  it('the operator sees the points and gives the floor to a raised hand', async () => {
+    await pointA.getByTestId('raise-hand').click();
+    operator = await open('/operator', 'operator', 'operator', 'Điều hành');
+    await operator.getByTestId('peer-row-a').waitFor({ timeout: 15_000 });
+    await operator.getByTestId('peer-row-b').waitFor();
+    await waitFor('hand raised', async () => (await server.sessions.room(sid)).snapshot().handsRaised.includes('a'));
+    await operator.getByTestId('give-floor-a').click();
+    await pointA.getByTestId('has-floor').waitFor({ timeout: 10_000 });
+    await expectDecoding(pointB, 'a');
+    await expectDecoding(studio, 'a');
+  });
+
+  it('taking the floor back returns everyone to the studio', async () => {
+    await operator.getByTestId('take-floor').click();
+    await expectDecoding(pointB, 'studio');
+    await expectDecoding(pointA, 'studio');
+    await waitFor('studio no longer receives a', async () => (await receiveStats(studio)).programIdentity === null);
+  });
+
+  it('a point whose media transport dies at the SFU recovers by itself', async () => {
+    const room = await server.sessions.room(sid);
+    const before = room.peer('b')!;
+    before.closeMedia();
+    await waitFor('point b reconnecting', async () => (await connectionState(pointB)) === 'reconnecting', 30_000);
+    await waitFor('point b live again', async () => (await connectionState(pointB)) === 'live', 30_000);
+    await expectDecoding(pointB, 'studio');
+  });
+
+  it('a point whose network drops reconnects as the same point, without a ghost', async () => {
+    const room = await server.sessions.room(sid);
+    const connection = [...server.signaling.connections].find((c) => c.peer?.identity === 'a')!;
+    connection.terminate();
+    await waitFor('point a live again', async () => (await connectionState(pointA)) === 'live' && !!room.peer('a'), 30_000);
+    await expectDecoding(pointA, 'studio');
+    expect([...room.peers.keys()].sort()).toEqual(['a', 'b', 'operator', 'studio']);
+  });
+
+  it('a reloaded point page rejoins as the same point', async () => {
+    await pointB.reload();
+    await pointB.getByTestId('join').click();
+    await expectDecoding(pointB, 'studio');
+    const room = await server.sessions.room(sid);
+    expect([...room.peers.keys()].filter((k) => k === 'b')).toHaveLength(1);
+  });
+});

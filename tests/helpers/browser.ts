@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const candidates = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'];
+
+/** Debian's Chromium, headless, with a fake camera and microphone. */
+export async function launchBrowser(): Promise<Browser> {
+  const executablePath = process.env.CHROMIUM_PATH ?? candidates.find((p) => fs.existsSync(p));
+  if (!executablePath) throw new Error('Chromium not found: run `npm test` (it installs it) or apt-get install chromium');
+  return chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      '--autoplay-policy=no-user-gesture-required',
+      '--allow-loopback-in-peer-connection',
+    ],
+  });
+}
+
+/** A new tab with its own profile, camera and microphone allowed. */
+export async function newPage(browser: Browser, origin: string): Promise<Page> {
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  await context.grantPermissions(['camera', 'microphone'], { origin });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.error('[page error]', e.message));
+  return page;
+}
+
+export interface ReceiveStats {
+  framesDecoded: number;
+  audioPackets: number;
+  programIdentity: string | null;
+}
+
+/** What the page's media client is decoding right now. */
+export function receiveStats(page: Page): Promise<ReceiveStats> {
+  return page.evaluate(() => (window as unknown as { diemcau: { receiveStats(): Promise<ReceiveStats> } }).diemcau.receiveStats());
+}
+
+/**
+ * Waits until the page decodes the program from `identity`: the program
+ * comes from that identity and both video frames and audio packets grow.
+ */
+export async function expectDecoding(page: Page, identity: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ReceiveStats | undefined;
+  while (Date.now() < deadline) {
+    const a = await receiveStats(page).catch(() => undefined);
+    await page.waitForTimeout(700);
+    const b = await receiveStats(page).catch(() => undefined);
+    last = b;
+    if (a && b && b.programIdentity === identity && b.framesDecoded > a.framesDecoded && b.audioPackets > a.audioPackets) return;
+  }
+  throw new Error(`page did not decode ${identity}'s program in time; last stats: ${JSON.stringify(last)}`);
+}
