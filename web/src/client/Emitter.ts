@@ -5,11 +5,11 @@ export class Emitter<Events extends Record<string, unknown[]>> {
   on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): () => void {
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, (set = new Set()));
-    set.add(listener as (...args: never[]) => void);
-    return () => set.delete(listener as (...args: never[]) => void);
+    set.add(listener as unknown as (...args: never[]) => void);
+    return () => set.delete(listener as unknown as (...args: never[]) => void);
   }
 
   protected emit<E extends keyof Events>(event: E, ...args: Events[E]): void {
-    for (const listener of this.#listeners.get(event) ?? []) (listener as (...a: Events[E]) => void)(...args);
+    for (const listener of this.#listeners.get(event) ?? []) (listener as unknown as (...a: Events[E]) => void)(...args);
   }
 }

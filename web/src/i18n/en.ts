@@ -98,6 +98,8 @@ const en: Messages = {
     ownPreview: 'Your camera',
     audioOnly: 'Audio only',
     connecting: 'Connecting…',
+    reconnecting: 'Network trouble — reconnecting…',
+    selfOnAir: 'You are on air',
     waiting: 'Waiting for the province to go on air',
     tapForSound: 'Click to turn on sound',
     title: 'Program',

@@ -96,6 +96,8 @@ const vi = {
     ownPreview: 'Camera của bạn',
     audioOnly: 'Chỉ âm thanh',
     connecting: 'Đang kết nối…',
+    reconnecting: 'Mạng chập chờn — đang kết nối lại…',
+    selfOnAir: 'Bạn đang lên sóng',
     waiting: 'Đang chờ tỉnh bắt đầu phát sóng',
     tapForSound: 'Bấm để bật âm thanh',
     title: 'Chương trình',

@@ -1,0 +1,817 @@
+/**
+ * Fan-out benchmark: one studio producer (ffmpeg, H.264 ~1 Mbit/s 640x360 25 fps
+ * + Opus) forwarded to N receivers over SRTP PlainTransports, each receiving
+ * the video and the audio (2 consumer streams per receiver).
+ *
+ * For each N, two setups run one after the other, each with its own ffmpeg:
+ *   diemcau  the platform: Server + Room, 2 media workers, viewers spread
+ *            over the workers by Room.join, producer piped with pipeToRouter,
+ *            consumers made by the Room's reconcile once the session is live;
+ *   bare     a minimal mediasoup script: 1 worker, 1 router, N consumers.
+ *
+ * The receiving UDP sockets live in a child process (this file run with
+ * --receiver) so that they do not share an event loop with mediasoup's
+ * control channel; it counts RTP packets and sequence-number gaps per SSRC
+ * (the RTP header is not encrypted under SRTP; RTCP is ignored).
+ *
+ *   node --import tsx bench/fanout.ts [--n 50,100,200,400,800] [--seconds 10] [--only diemcau|bare] [--json out.json]
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+// ================================================================================
+// Receiver process
+// ================================================================================
+
+interface StreamState {
+  ssrc: number;
+  pt: number;
+  count: number;
+  bytes: number;
+  /** Highest extended sequence number seen. */
+  maxExt: number;
+  markCount: number;
+  markExt: number;
+  markBytes: number;
+}
+
+interface SocketState {
+  socket: dgram.Socket;
+  port: number;
+  streams: Map<number, StreamState>;
+  last?: StreamState;
+  rtcp: number;
+}
+
+/** Per receiver socket: [payloadType, packets, expected (seq span), bytes] per SSRC since the mark. */
+export type SocketReport = [pt: number, packets: number, expected: number, bytes: number][];
+
+type ReceiverRequest =
+  | { id: number; type: 'bind'; count: number; recvBufferSize: number }
+  | { id: number; type: 'mark' }
+  | { id: number; type: 'report' }
+  | { id: number; type: 'close' };
+
+function receiverMain(): void {
+  const sockets: SocketState[] = [];
+  const reply = (id: number, data: unknown) => process.send!({ id, data });
+
+  const onPacket = (s: SocketState, msg: Buffer) => {
+    if (msg.length < 12 || msg[0]! >> 6 !== 2) return;
+    const b1 = msg[1]!;
+    if (b1 >= 192 && b1 <= 223) {
+      s.rtcp++; // RTCP multiplexed on the same port (SR, SDES, BYE…)
+      return;
+    }
+    const ssrc = msg.readUInt32BE(8);
+    let st = s.last;
+    if (!st || st.ssrc !== ssrc) {
+      st = s.streams.get(ssrc);
+      if (!st) {
+        const seq0 = msg.readUInt16BE(2);
+        // Created after the mark: the window counts it from its first packet.
+        st = { ssrc, pt: b1 & 0x7f, count: 0, bytes: 0, maxExt: seq0 - 1, markCount: 0, markExt: seq0 - 1, markBytes: 0 };
+        s.streams.set(ssrc, st);
+      }
+      s.last = st;
+    }
+    const seq = msg.readUInt16BE(2);
+    const delta = (seq - (st.maxExt & 0xffff)) & 0xffff;
+    if (delta !== 0 && delta < 0x8000) st.maxExt += delta; // forward; late or duplicate packets do not move it
+    st.count++;
+    st.bytes += msg.length;
+  };
+
+  process.on('message', async (req: ReceiverRequest) => {
+    switch (req.type) {
+      case 'bind': {
+        for (let i = 0; i < req.count; i++) {
+          const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: req.recvBufferSize });
+          const state: SocketState = { socket, port: 0, streams: new Map(), rtcp: 0 };
+          socket.on('message', (msg) => onPacket(state, msg));
+          socket.on('error', () => {});
+          await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+          socket.setRecvBufferSize(req.recvBufferSize);
+          state.port = socket.address().port;
+          sockets.push(state);
+        }
+        reply(req.id, sockets.map((s) => s.port));
+        break;
+      }
+      case 'mark':
+        for (const s of sockets) {
+          for (const st of s.streams.values()) {
+            st.markCount = st.count;
+            st.markExt = st.maxExt;
+            st.markBytes = st.bytes;
+          }
+        }
+        reply(req.id, null);
+        break;
+      case 'report': {
+        const report: SocketReport[] = sockets.map((s) =>
+          [...s.streams.values()].map((st) => [st.pt, st.count - st.markCount, st.maxExt - st.markExt, st.bytes - st.markBytes]),
+        );
+        reply(req.id, report);
+        break;
+      }
+      case 'close':
+        for (const s of sockets) s.socket.close();
+        reply(req.id, null);
+        setTimeout(() => process.exit(0), 50);
+        break;
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+class Receiver {
+  readonly child: ChildProcess;
+  ports: number[] = [];
+  #nextId = 1;
+  readonly #pending = new Map<number, (data: unknown) => void>();
+
+  constructor() {
+    this.child = fork(fileURLToPath(import.meta.url), ['--receiver'], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (m: { id: number; data: unknown }) => {
+      this.#pending.get(m.id)?.(m.data);
+      this.#pending.delete(m.id);
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  request<T>(req: Omit<ReceiverRequest, 'id'> & Partial<ReceiverRequest>, timeoutMs = 30_000): Promise<T> {
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new Error(`receiver did not answer ${req.type}`));
+      }, timeoutMs);
+      this.#pending.set(id, (data) => {
+        clearTimeout(timer);
+        resolve(data as T);
+      });
+      this.child.send({ ...req, id });
+    });
+  }
+
+  async bind(count: number): Promise<number[]> {
+    this.ports = await this.request<number[]>({ type: 'bind', count, recvBufferSize: 1 << 20 } as never);
+    return this.ports;
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode) return;
+    await this.request({ type: 'close' }, 3000).catch(() => {});
+    await new Promise<void>((resolve) => {
+      if (this.child.exitCode !== null) return resolve();
+      const timer = setTimeout(() => {
+        this.child.kill('SIGKILL');
+        resolve();
+      }, 2000);
+      this.child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+// ================================================================================
+// /proc helpers
+// ================================================================================
+
+const clockTicks = 100; // getconf CLK_TCK on Linux
+
+/** utime + stime of a process, in seconds. */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After the command: state(0) ... utime is field 14 of the whole line, i.e. index 11 here.
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The socket inodes a process holds. */
+function socketInodes(pid: number | undefined): Set<string> {
+  const inodes = new Set<string>();
+  if (!pid) return inodes;
+  try {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      } catch {
+        /* fd closed meanwhile */
+      }
+    }
+  } catch {
+    /* process gone */
+  }
+  return inodes;
+}
+
+/** Datagrams the kernel dropped on these sockets (receive buffer full), from /proc/net/udp. */
+function udpDrops(inodes: Set<string>): number {
+  let drops = 0;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 13) continue;
+      if (inodes.has(cols[9]!)) drops += Number(cols[cols.length - 1]);
+    }
+  }
+  return drops;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** 30 bytes of key + salt for AES_CM_128_HMAC_SHA1_80, as the receiver's side would offer. */
+function receiverSrtpParameters() {
+  return { cryptoSuite: 'AES_CM_128_HMAC_SHA1_80' as const, keyBase64: crypto.randomBytes(30).toString('base64') };
+}
+
+// ================================================================================
+// Setups
+// ================================================================================
+
+interface ProducerLike {
+  kind: string;
+  getStats(): Promise<{ packetCount: number; packetsLost?: number }[]>;
+}
+
+interface BuiltSetup {
+  /** Media worker pids, by worker index. */
+  workerPids: number[];
+  /** Worker index of each receiver (same order as the receiver's sockets). */
+  receiverWorker: number[];
+  /** Consumers that exist, per worker index. */
+  consumersPerWorker: number[];
+  videoPt: number;
+  audioPt: number;
+  producers: ProducerLike[];
+  ffmpegPid?: number;
+  /** Seconds to create the N transports (and, for bare, the consumers). */
+  transportsSeconds: number;
+  /** Seconds from goLive to every consumer created (diemcau), or to create them (bare). */
+  consumersSeconds: number;
+  /** Warnings and errors the platform logged, and worker deaths. */
+  problems: string[];
+}
+
+type Closer = () => unknown;
+
+/** Logs of level ≥ warn, kept to report them. */
+class LogSink extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: string, done: () => void): void {
+    for (const line of chunk.toString().split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const o = JSON.parse(line) as { msg?: string; err?: { message?: string } };
+        this.lines.push(`${o.msg ?? ''}${o.err?.message ? `: ${o.err.message}` : ''}`);
+      } catch {
+        this.lines.push(line);
+      }
+    }
+    done();
+  }
+}
+
+async function buildDiemcau(n: number, ports: number[], closers: Closer[]): Promise<BuiltSetup> {
+  const [{ default: pino }, { loadConfig }, { Server }, { joinPlain }] = await Promise.all([
+    import('pino'),
+    import('../config/schema.js'),
+    import('../sfu/Server.js'),
+    import('../tests/helpers/plainPeer.js'),
+  ]);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-bench-'));
+  closers.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const config = loadConfig(
+    {},
+    {
+      host: '127.0.0.1',
+      port: 0,
+      announcedAddress: '127.0.0.1',
+      rtcListenIp: '127.0.0.1',
+      rtcBasePort: 0,
+      workers: 2,
+      dataDir,
+      demo: false,
+      logLevel: 'warn',
+    },
+  );
+  const logs = new LogSink();
+  const server = new Server(config, pino({ level: 'warn', base: { app: 'diemcau' } }, logs));
+  closers.push(() => server.close());
+  await server.start();
+  const problems: string[] = [];
+  for (const slot of server.pool.slots) slot.worker.on('died', (e) => problems.push(`worker ${slot.index} died: ${e.message}`));
+
+  server.sessions.create({ id: 'bench', title: 'Fan-out bench' });
+  const room = await server.sessions.room('bench');
+  const studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: { pattern: 'testsrc' } });
+  closers.push(() => studio.stop());
+
+  const t0 = performance.now();
+  const peers = [];
+  for (let i = 0; i < n; i++) {
+    const peer = room.join({
+      identity: `v${i}`,
+      name: `viewer ${i}`,
+      role: 'viewer',
+      plain: true,
+      rtpCapabilities: room.rtpCapabilities,
+    });
+    const transport = await room.createPlainTransport(peer, 'recv', { enableSrtp: true });
+    await transport.connect({ ip: '127.0.0.1', port: ports[i], srtpParameters: receiverSrtpParameters() });
+    peers.push(peer);
+  }
+  await room.settled();
+  const t1 = performance.now();
+  room.goLive();
+  await room.settled();
+  const t2 = performance.now();
+
+  const workers = server.pool.slots.length;
+  const consumersPerWorker = new Array<number>(workers).fill(0);
+  for (const p of peers) consumersPerWorker[p.slotIndex]! += p.consumers.size;
+  const sample = [...(peers[0]?.consumers.values() ?? [])];
+  const ptOf = (kind: string) => sample.find((c) => c.kind === kind)?.rtpParameters.codecs[0]?.payloadType ?? -1;
+  problems.push(...logs.lines);
+  // Later warnings (during the window) land in the same array.
+  logs.lines.length = 0;
+  closers.push(() => problems.push(...logs.lines.splice(0)));
+  return {
+    workerPids: server.pool.slots.map((s) => s.worker.pid),
+    receiverWorker: peers.map((p) => p.slotIndex),
+    consumersPerWorker,
+    videoPt: ptOf('video'),
+    audioPt: ptOf('audio'),
+    producers: [...studio.peer.producers.values()],
+    ffmpegPid: studio.feed?.process.pid,
+    transportsSeconds: (t1 - t0) / 1000,
+    consumersSeconds: (t2 - t1) / 1000,
+    problems,
+  };
+}
+
+async function buildBare(n: number, ports: number[], closers: Closer[]): Promise<BuiltSetup> {
+  const mediasoup = await import('mediasoup');
+  const ffmpeg = await import('../tests/helpers/ffmpeg.js');
+  const problems: string[] = [];
+  const worker = await mediasoup.createWorker({ logLevel: 'warn' });
+  closers.push(() => worker.close());
+  worker.on('died', (e) => problems.push(`worker died: ${e.message}`));
+  const router = await worker.createRouter({
+    mediaCodecs: [
+      { kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
+      {
+        kind: 'video',
+        mimeType: 'video/H264',
+        clockRate: 90000,
+        parameters: { 'packetization-mode': 1, 'profile-level-id': '42e01f', 'level-asymmetry-allowed': 1 },
+      },
+    ],
+  });
+  const listenInfo = { protocol: 'udp' as const, ip: '127.0.0.1' };
+  const videoIn = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
+  const audioIn = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
+  const video = await videoIn.produce({ kind: 'video', rtpParameters: ffmpeg.feedVideoRtpParameters as never });
+  const audio = await audioIn.produce({ kind: 'audio', rtpParameters: ffmpeg.feedAudioRtpParameters as never });
+  const feed = ffmpeg.feedRtp({ videoPort: videoIn.tuple.localPort, audioPort: audioIn.tuple.localPort, pattern: 'testsrc' });
+  closers.push(() => feed.stop());
+
+  const t0 = performance.now();
+  const transports = [];
+  for (let i = 0; i < n; i++) {
+    const transport = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: false, enableSrtp: true });
+    await transport.connect({ ip: '127.0.0.1', port: ports[i], srtpParameters: receiverSrtpParameters() });
+    transports.push(transport);
+  }
+  const t1 = performance.now();
+  let videoPt = -1;
+  let audioPt = -1;
+  let consumers = 0;
+  for (const transport of transports) {
+    for (const producer of [video, audio]) {
+      const c = await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
+      if (c.kind === 'video') videoPt = c.rtpParameters.codecs[0]!.payloadType;
+      else audioPt = c.rtpParameters.codecs[0]!.payloadType;
+      consumers++;
+    }
+  }
+  const t2 = performance.now();
+  return {
+    workerPids: [worker.pid],
+    receiverWorker: transports.map(() => 0),
+    consumersPerWorker: [consumers],
+    videoPt,
+    audioPt,
+    producers: [video, audio],
+    ffmpegPid: feed.process.pid,
+    transportsSeconds: (t1 - t0) / 1000,
+    consumersSeconds: (t2 - t1) / 1000,
+    problems,
+  };
+}
+
+// ================================================================================
+// Measurement
+// ================================================================================
+
+export interface KindResult {
+  receivedPps: number;
+  expectedPps: number;
+  lossPct: number;
+  /** Streams of that kind that got no packet at all in the window. */
+  silentStreams: number;
+}
+
+export interface StepResult {
+  setup: 'diemcau' | 'bare';
+  n: number;
+  streams: number;
+  windowSeconds: number;
+  ok: boolean;
+  error?: string;
+  workerCpuPct: number[];
+  workerConsumers: number[];
+  totalWorkerCpuPct: number;
+  cpuPerStreamPct: number;
+  /** Worker CPU per forwarded packet (µs), forwarded = received + lost at the receivers. */
+  usPerPacket: number;
+  rxPps: number;
+  rxMbps: number;
+  video: KindResult;
+  audio: KindResult;
+  lossPct: number;
+  /** Loss at the receivers of each worker (diemcau). */
+  lossPctPerWorker: number[];
+  receiverCpuPct: number;
+  receiverDrops: number;
+  workerSocketDrops: number;
+  ffmpegCpuPct: number;
+  mainCpuPct: number;
+  ingestPps: number;
+  ingestLost: number;
+  transportsSeconds: number;
+  consumersSeconds: number;
+  warmupSeconds: number;
+  problems: string[];
+}
+
+async function measure(
+  setupName: 'diemcau' | 'bare',
+  n: number,
+  seconds: number,
+  closers: Closer[],
+): Promise<StepResult> {
+  const receiver = new Receiver();
+  closers.push(() => receiver.close());
+  const ports = await receiver.bind(n);
+  const built = await (setupName === 'diemcau' ? buildDiemcau : buildBare)(n, ports, closers);
+
+  // Warm-up: a new video consumer waits for the next keyframe (every 2 s; ffmpeg ignores PLIs).
+  const warmStart = performance.now();
+  const warmDeadline = warmStart + 12_000;
+  while (performance.now() < warmDeadline) {
+    const report = await receiver.request<SocketReport[]>({ type: 'report' });
+    const withVideo = report.filter((s) => s.some(([pt, packets]) => pt === built.videoPt && packets > 0)).length;
+    if (withVideo >= n) break;
+    await sleep(500);
+  }
+  await sleep(1000);
+  const warmupSeconds = (performance.now() - warmStart) / 1000;
+
+  const receiverInodes = socketInodes(receiver.pid);
+  const workerInodes = new Set(built.workerPids.flatMap((pid) => [...socketInodes(pid)]));
+  const ingestStats = async () => {
+    let packets = 0;
+    let lost = 0;
+    for (const p of built.producers) {
+      for (const s of await p.getStats().catch(() => [])) {
+        packets += s.packetCount;
+        lost += s.packetsLost ?? 0;
+      }
+    }
+    return { packets, lost };
+  };
+
+  const before = {
+    ingest: await ingestStats(),
+    workers: built.workerPids.map(cpuSeconds),
+    receiver: cpuSeconds(receiver.pid),
+    ffmpeg: cpuSeconds(built.ffmpegPid),
+    main: process.cpuUsage(),
+    receiverDrops: udpDrops(receiverInodes),
+    workerDrops: udpDrops(workerInodes),
+  };
+  await receiver.request({ type: 'mark' });
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const report = await receiver.request<SocketReport[]>({ type: 'report' });
+  const window = (performance.now() - t0) / 1000;
+  const mainCpu = process.cpuUsage(before.main);
+  const after = {
+    workers: built.workerPids.map(cpuSeconds),
+    receiver: cpuSeconds(receiver.pid),
+    ffmpeg: cpuSeconds(built.ffmpegPid),
+    receiverDrops: udpDrops(receiverInodes),
+    workerDrops: udpDrops(workerInodes),
+    ingest: await ingestStats(),
+  };
+
+  const pct = (a: number, b: number) => ((b - a) / window) * 100;
+  const workerCpuPct = built.workerPids.map((_, i) => pct(before.workers[i]!, after.workers[i]!));
+  const totalWorkerCpuPct = workerCpuPct.reduce((a, b) => a + b, 0);
+  const streams = built.consumersPerWorker.reduce((a, b) => a + b, 0);
+
+  const kind = (pt: number): KindResult => {
+    let received = 0;
+    let expected = 0;
+    let silent = 0;
+    for (const socket of report) {
+      const ofKind = socket.filter(([p]) => p === pt);
+      if (!ofKind.some(([, packets]) => packets > 0)) silent++;
+      for (const [, packets, exp] of ofKind) {
+        received += packets;
+        expected += Math.max(exp, packets);
+      }
+    }
+    return {
+      receivedPps: received / window,
+      expectedPps: expected / window,
+      lossPct: expected ? ((expected - received) / expected) * 100 : 0,
+      silentStreams: silent,
+    };
+  };
+  const video = kind(built.videoPt);
+  const audio = kind(built.audioPt);
+  let received = 0;
+  let expected = 0;
+  let bytes = 0;
+  const perWorker = built.workerPids.map(() => ({ received: 0, expected: 0 }));
+  report.forEach((socket, i) => {
+    for (const [, packets, exp, b] of socket) {
+      received += packets;
+      expected += Math.max(exp, packets);
+      bytes += b;
+      const w = perWorker[built.receiverWorker[i] ?? 0]!;
+      w.received += packets;
+      w.expected += Math.max(exp, packets);
+    }
+  });
+  const workerCpuSeconds = totalWorkerCpuPct / 100 * window;
+  return {
+    setup: setupName,
+    n,
+    streams,
+    windowSeconds: window,
+    ok: true,
+    workerCpuPct,
+    workerConsumers: built.consumersPerWorker,
+    totalWorkerCpuPct,
+    cpuPerStreamPct: streams ? totalWorkerCpuPct / streams : NaN,
+    usPerPacket: expected ? (workerCpuSeconds * 1e6) / expected : NaN,
+    rxPps: received / window,
+    rxMbps: (bytes * 8) / window / 1e6,
+    video,
+    audio,
+    lossPct: expected ? ((expected - received) / expected) * 100 : 0,
+    lossPctPerWorker: perWorker.map((w) => (w.expected ? ((w.expected - w.received) / w.expected) * 100 : 0)),
+    receiverCpuPct: pct(before.receiver, after.receiver),
+    receiverDrops: after.receiverDrops - before.receiverDrops,
+    workerSocketDrops: after.workerDrops - before.workerDrops,
+    ffmpegCpuPct: pct(before.ffmpeg, after.ffmpeg),
+    mainCpuPct: ((mainCpu.user + mainCpu.system) / 1e6 / window) * 100,
+    ingestPps: (after.ingest.packets - before.ingest.packets) / window,
+    ingestLost: after.ingest.lost - before.ingest.lost,
+    transportsSeconds: built.transportsSeconds,
+    consumersSeconds: built.consumersSeconds,
+    warmupSeconds,
+    problems: built.problems,
+  };
+}
+
+async function runStep(setupName: 'diemcau' | 'bare', n: number, seconds: number): Promise<StepResult> {
+  const closers: Closer[] = [];
+  const timeoutMs = 40_000 + seconds * 1000 + n * 80;
+  let timer: NodeJS.Timeout | undefined;
+  const started = performance.now();
+  const failed = (error: string): StepResult => ({
+    setup: setupName,
+    n,
+    streams: 2 * n,
+    windowSeconds: 0,
+    ok: false,
+    error,
+    workerCpuPct: [],
+    workerConsumers: [],
+    totalWorkerCpuPct: NaN,
+    cpuPerStreamPct: NaN,
+    usPerPacket: NaN,
+    rxPps: NaN,
+    rxMbps: NaN,
+    video: { receivedPps: NaN, expectedPps: NaN, lossPct: NaN, silentStreams: NaN },
+    audio: { receivedPps: NaN, expectedPps: NaN, lossPct: NaN, silentStreams: NaN },
+    lossPct: NaN,
+    lossPctPerWorker: [],
+    receiverCpuPct: NaN,
+    receiverDrops: NaN,
+    workerSocketDrops: NaN,
+    ffmpegCpuPct: NaN,
+    mainCpuPct: NaN,
+    ingestPps: NaN,
+    ingestLost: NaN,
+    transportsSeconds: NaN,
+    consumersSeconds: NaN,
+    warmupSeconds: NaN,
+    problems: [],
+  });
+  const running = measure(setupName, n, seconds, closers);
+  running.catch(() => {}); // after a timeout it fails as we close what it uses
+  let result: StepResult;
+  try {
+    result = await Promise.race([
+      running,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      }),
+    ]);
+  } catch (error) {
+    result = failed((error as Error).message);
+  } finally {
+    clearTimeout(timer);
+    for (const close of closers.reverse()) {
+      await Promise.race([Promise.resolve().then(close).catch(() => {}), sleep(5000)]);
+    }
+  }
+  // Leave the machine quiet before the next step (ports, exiting processes).
+  await sleep(500);
+  if (process.env.BENCH_DEBUG) console.error(`[fanout] ${setupName} n=${n} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return result;
+}
+
+// ================================================================================
+// Output
+// ================================================================================
+
+const f = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
+  return [line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+export function printStep(n: number, results: StepResult[]): void {
+  console.log(`\nN = ${n} receivers (${2 * n} consumer streams: ${n} video + ${n} audio)`);
+  const rows = [
+    [
+      'setup',
+      'worker CPU % (each)',
+      'total %',
+      '% / stream',
+      'µs / pkt',
+      'rx pkt/s',
+      'video loss %',
+      'audio loss %',
+      'silent v/a',
+      'rx drops',
+      'receiver CPU %',
+      'ffmpeg %',
+      'ingest pkt/s (lost)',
+      'setup s (transports + consumers)',
+    ],
+  ];
+  for (const r of results) {
+    if (!r.ok) {
+      rows.push([r.setup, `FAILED: ${r.error}`, '', '', '', '', '', '', '', '', '', '', '', '']);
+      continue;
+    }
+    rows.push([
+      r.setup,
+      r.workerCpuPct.map((c, i) => `w${i} ${f(c)} (${r.workerConsumers[i]})`).join(', '),
+      f(r.totalWorkerCpuPct),
+      f(r.cpuPerStreamPct, 4),
+      f(r.usPerPacket, 2),
+      `${f(r.rxPps, 0)} (${f(r.rxMbps, 0)} Mb/s)`,
+      f(r.video.lossPct, 3),
+      f(r.audio.lossPct, 3),
+      `${r.video.silentStreams}/${r.audio.silentStreams}`,
+      String(r.receiverDrops),
+      f(r.receiverCpuPct),
+      f(r.ffmpegCpuPct),
+      `${f(r.ingestPps, 0)} (${r.ingestLost})`,
+      `${f(r.transportsSeconds)} + ${f(r.consumersSeconds)}`,
+    ]);
+  }
+  console.log(table(rows));
+  const d = results.find((r) => r.setup === 'diemcau' && r.ok);
+  const b = results.find((r) => r.setup === 'bare' && r.ok);
+  if (d && b) {
+    console.log(
+      `ratio diemcau/bare: CPU per stream ${f(d.cpuPerStreamPct / b.cpuPerStreamPct, 2)}, µs per packet ${f(d.usPerPacket / b.usPerPacket, 2)}` +
+        `; loss diemcau ${f(d.lossPct, 3)} % (per worker ${d.lossPctPerWorker.map((l) => f(l, 3)).join(' / ')}) vs bare ${f(b.lossPct, 3)} %`,
+    );
+  }
+  for (const r of results) {
+    if (r.workerSocketDrops) console.log(`  ${r.setup}: ${r.workerSocketDrops} datagrams dropped at the workers' own sockets (ingest or pipe)`);
+    if (r.problems.length) {
+      const counts = new Map<string, number>();
+      for (const p of r.problems) counts.set(p, (counts.get(p) ?? 0) + 1);
+      for (const [p, c] of counts) console.log(`  ${r.setup} logged: ${p}${c > 1 ? ` (×${c})` : ''}`);
+    }
+  }
+}
+
+export function printSummary(all: StepResult[]): void {
+  const ns = [...new Set(all.map((r) => r.n))];
+  const rows = [['N', 'streams', 'diemcau CPU % (w0+w1)', 'bare CPU %', 'diemcau % / stream', 'bare % / stream', 'ratio', 'rx pkt/s d / b', 'loss % d / b']];
+  for (const n of ns) {
+    const d = all.find((r) => r.n === n && r.setup === 'diemcau');
+    const b = all.find((r) => r.n === n && r.setup === 'bare');
+    rows.push([
+      String(n),
+      String(2 * n),
+      d?.ok ? `${f(d.totalWorkerCpuPct)} (${d.workerCpuPct.map((c) => f(c)).join('+')})` : d ? 'failed' : '—',
+      b?.ok ? f(b.totalWorkerCpuPct) : b ? 'failed' : '—',
+      d?.ok ? f(d.cpuPerStreamPct, 4) : '—',
+      b?.ok ? f(b.cpuPerStreamPct, 4) : '—',
+      d?.ok && b?.ok ? f(d.cpuPerStreamPct / b.cpuPerStreamPct, 2) : '—',
+      `${d?.ok ? f(d.rxPps, 0) : '—'} / ${b?.ok ? f(b.rxPps, 0) : '—'}`,
+      `${d?.ok ? f(d.lossPct, 3) : '—'} / ${b?.ok ? f(b.lossPct, 3) : '—'}`,
+    ]);
+  }
+  console.log('\nFan-out summary (CPU in % of one core, over the measure window)');
+  console.log(table(rows));
+}
+
+export async function runFanout(options: { ns: number[]; seconds: number; only?: 'diemcau' | 'bare'; json?: string }): Promise<StepResult[]> {
+  const setups = (['diemcau', 'bare'] as const).filter((s) => !options.only || options.only === s);
+  console.log(
+    `Fan-out bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), window ${options.seconds} s, N = ${options.ns.join(', ')}`,
+  );
+  const all: StepResult[] = [];
+  for (const n of options.ns) {
+    const results: StepResult[] = [];
+    for (const setup of setups) results.push(await runStep(setup, n, options.seconds));
+    printStep(n, results);
+    all.push(...results);
+  }
+  printSummary(all);
+  if (options.json) fs.writeFileSync(options.json, JSON.stringify({ date: new Date().toISOString(), results: all }, null, 2));
+  return all;
+}
+
+// ================================================================================
+
+const isMain = process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
+if (isMain && process.argv.includes('--receiver')) {
+  receiverMain();
+} else if (isMain) {
+  const { values } = parseArgs({
+    options: {
+      n: { type: 'string', default: '50,100,200,400,800' },
+      seconds: { type: 'string', default: '10' },
+      only: { type: 'string' },
+      json: { type: 'string' },
+    },
+    strict: false,
+  });
+  const ns = String(values.n)
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((x) => Number.isInteger(x) && x > 0);
+  const only = values.only === 'diemcau' || values.only === 'bare' ? values.only : undefined;
+  runFanout({ ns, seconds: Number(values.seconds) || 10, only, json: values.json as string | undefined })
+    .then(() => process.exit(0))
+    .catch((error) => {
+      console.error(error);
+      process.exit(1);
+    });
+}
