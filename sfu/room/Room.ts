@@ -32,7 +32,7 @@ export interface RoomEvents {
 
 interface SlotRouter {
   router: types.Router;
-  speakerObserver: types.ActiveSpeakerObserver;
+  speakerObserver: types.AudioLevelObserver;
 }
 
 /**
@@ -522,16 +522,22 @@ export class Room extends EventEmitter<RoomEvents> {
   async #createRouters(): Promise<void> {
     for (const slot of this.#pool.slots) {
       const router = await slot.worker.createRouter({ mediaCodecs, appData: { session: this.id } });
-      const speakerObserver = await router.createActiveSpeakerObserver({ interval: 300 });
-      speakerObserver.on('dominantspeaker', ({ producer }) => {
-        const identity = (producer.appData as unknown as ProducerInfo).identity ?? null;
-        if (identity === this.#activeSpeaker) return;
-        this.#activeSpeaker = identity;
-        this.emit('activeSpeaker', identity);
-        for (const peer of this.#peers.values()) peer.notify('activeSpeaker', { identity });
+      // The loudest voice on air, from the audio level the senders put in each packet.
+      const speakerObserver = await router.createAudioLevelObserver({ maxEntries: 1, threshold: -70, interval: 800 });
+      speakerObserver.on('volumes', (volumes) => {
+        const producer = volumes[0]?.producer;
+        this.#setActiveSpeaker(producer ? (producer.appData as unknown as ProducerInfo).identity : null);
       });
+      speakerObserver.on('silence', () => this.#setActiveSpeaker(null));
       this.#routers.set(slot.index, { router, speakerObserver });
     }
+  }
+
+  #setActiveSpeaker(identity: string | null): void {
+    if (identity === this.#activeSpeaker) return;
+    this.#activeSpeaker = identity;
+    this.emit('activeSpeaker', identity);
+    for (const peer of this.#peers.values()) peer.notify('activeSpeaker', { identity });
   }
 
   /**

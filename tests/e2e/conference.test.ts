@@ -57,6 +57,25 @@ describe('a provincial session in the browser', () => {
     expect(await connectionState(pointA)).toBe('live');
   });
 
+  it('a point on a weak link chooses low bandwidth and gets the lowest simulcast layer', async () => {
+    const room = await server.sessions.room(sid);
+    const studioVideo = room.peer('studio')!.producerOf('video')!;
+    expect(studioVideo.type).toBe('simulcast');
+    await pointB.getByTestId('receive-mode').selectOption('low');
+    const consumer = () => room.peer('b')!.consumers.get(studioVideo.id);
+    await waitFor('lowest layer', () => consumer()?.currentLayers?.spatialLayer === 0, 15_000);
+    await expectDecoding(pointB, 'studio');
+    await pointB.getByTestId('receive-mode').selectOption('audio-only');
+    await waitFor('video dropped', () => !consumer());
+    await pointB.getByTestId('receive-mode').selectOption('auto');
+    await expectDecoding(pointB, 'studio');
+  });
+
+  it('shows who is speaking', async () => {
+    const room = await server.sessions.room(sid);
+    await waitFor('active speaker', () => room.activeSpeaker === 'studio', 15_000);
+  });
+
   it('the operator sees the points and gives the floor to a raised hand', async () => {
     await pointA.getByTestId('raise-hand').click();
     operator = await open('/operator', 'operator', 'operator', 'Điều hành');
@@ -100,5 +119,16 @@ describe('a provincial session in the browser', () => {
     await expectDecoding(pointB, 'studio');
     const room = await server.sessions.room(sid);
     expect([...room.peers.keys()].filter((k) => k === 'b')).toHaveLength(1);
+  });
+
+  it('when a media worker dies, every page rejoins and the program comes back', async () => {
+    const room = await server.sessions.room(sid);
+    const slot = server.pool.slots[room.peer('studio')!.slotIndex]!;
+    const deadPid = slot.worker.pid;
+    process.kill(deadPid, 'SIGKILL');
+    await waitFor('a new worker', () => server.pool.slots[slot.index]!.worker.pid !== deadPid);
+    await expectDecoding(pointA, 'studio', 30_000);
+    await expectDecoding(pointB, 'studio', 30_000);
+    expect(room.status).toBe('live');
   });
 });

@@ -107,8 +107,14 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   }
 
   async setReceiveMode(mode: ReceiveMode): Promise<void> {
+    const previous = this.state.receiveMode;
     this.#set({ receiveMode: mode });
-    await this.#request('receive.setMode', { mode });
+    try {
+      await this.#request('receive.setMode', { mode });
+    } catch (error) {
+      this.#set({ receiveMode: previous });
+      throw error;
+    }
   }
 
   async goLive(): Promise<void> {
@@ -194,7 +200,10 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
       this.#startStatsReports(generation);
     } catch (error) {
       if (generation !== this.#generation || this.#stopped) return;
-      if (error instanceof DOMException && (error.name === 'NotAllowedError' || error.name === 'NotFoundError')) {
+      // No camera, refused, busy in another program, or unable to meet the constraints:
+      // retrying on its own would not help, the user has to act.
+      const mediaErrors = ['NotAllowedError', 'NotFoundError', 'NotReadableError', 'OverconstrainedError'];
+      if (error instanceof DOMException && mediaErrors.includes(error.name)) {
         this.#fail('media-denied', error.message);
         return;
       }
