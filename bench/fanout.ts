@@ -247,7 +247,19 @@ function udpDrops(inodes: Set<string>): number {
   return drops;
 }
 
+/** Busy CPU time of the whole machine (all cores), in seconds. */
+export function systemBusySeconds(): number {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const busy = v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!;
+  return busy / clockTicks;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const debug = (msg: string) => {
+  if (process.env.BENCH_DEBUG) console.error(`[fanout ${new Date().toISOString().slice(11, 23)}] ${msg}`);
+};
 
 /** 30 bytes of key + salt for AES_CM_128_HMAC_SHA1_80, as the receiver's side would offer. */
 function receiverSrtpParameters() {
@@ -349,6 +361,7 @@ async function buildDiemcau(n: number, ports: number[], closers: Closer[]): Prom
     const transport = await room.createPlainTransport(peer, 'recv', { enableSrtp: true });
     await transport.connect({ ip: '127.0.0.1', port: ports[i], srtpParameters: receiverSrtpParameters() });
     peers.push(peer);
+    if (i % 200 === 199) debug(`diemcau: ${i + 1} viewers joined`);
   }
   await room.settled();
   const t1 = performance.now();
@@ -411,6 +424,7 @@ async function buildBare(n: number, ports: number[], closers: Closer[]): Promise
     const transport = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: false, enableSrtp: true });
     await transport.connect({ ip: '127.0.0.1', port: ports[i], srtpParameters: receiverSrtpParameters() });
     transports.push(transport);
+    if (i % 200 === 199) debug(`bare: ${i + 1} transports`);
   }
   const t1 = performance.now();
   let videoPt = -1;
@@ -423,6 +437,7 @@ async function buildBare(n: number, ports: number[], closers: Closer[]): Promise
       else audioPt = c.rtpParameters.codecs[0]!.payloadType;
       consumers++;
     }
+    if (consumers % 400 === 0) debug(`bare: ${consumers} consumers`);
   }
   const t2 = performance.now();
   return {
@@ -476,6 +491,9 @@ export interface StepResult {
   workerSocketDrops: number;
   ffmpegCpuPct: number;
   mainCpuPct: number;
+  /** Busy CPU of the whole machine (200 % = both cores), and what is not ours (kernel softirq for loopback is partly here). */
+  systemCpuPct: number;
+  otherCpuPct: number;
   ingestPps: number;
   ingestLost: number;
   transportsSeconds: number;
@@ -493,8 +511,10 @@ async function measure(
   const receiver = new Receiver();
   closers.push(() => receiver.close());
   const ports = await receiver.bind(n);
+  debug(`${setupName} n=${n}: ${ports.length} receiver sockets bound`);
   const built = await (setupName === 'diemcau' ? buildDiemcau : buildBare)(n, ports, closers);
 
+  debug(`${setupName} n=${n}: built (transports ${built.transportsSeconds.toFixed(1)} s, consumers ${built.consumersSeconds.toFixed(1)} s)`);
   // Warm-up: a new video consumer waits for the next keyframe (every 2 s; ffmpeg ignores PLIs).
   const warmStart = performance.now();
   const warmDeadline = warmStart + 12_000;
@@ -506,6 +526,7 @@ async function measure(
   }
   await sleep(1000);
   const warmupSeconds = (performance.now() - warmStart) / 1000;
+  debug(`${setupName} n=${n}: warm after ${warmupSeconds.toFixed(1)} s`);
 
   const receiverInodes = socketInodes(receiver.pid);
   const workerInodes = new Set(built.workerPids.flatMap((pid) => [...socketInodes(pid)]));
@@ -527,6 +548,7 @@ async function measure(
     receiver: cpuSeconds(receiver.pid),
     ffmpeg: cpuSeconds(built.ffmpegPid),
     main: process.cpuUsage(),
+    system: systemBusySeconds(),
     receiverDrops: udpDrops(receiverInodes),
     workerDrops: udpDrops(workerInodes),
   };
@@ -536,6 +558,7 @@ async function measure(
   const report = await receiver.request<SocketReport[]>({ type: 'report' });
   const window = (performance.now() - t0) / 1000;
   const mainCpu = process.cpuUsage(before.main);
+  const systemBusy = systemBusySeconds() - before.system;
   const after = {
     workers: built.workerPids.map(cpuSeconds),
     receiver: cpuSeconds(receiver.pid),
@@ -585,7 +608,11 @@ async function measure(
       w.expected += Math.max(exp, packets);
     }
   });
-  const workerCpuSeconds = totalWorkerCpuPct / 100 * window;
+  const workerCpuSeconds = (totalWorkerCpuPct / 100) * window;
+  const receiverCpuPct = pct(before.receiver, after.receiver);
+  const ffmpegCpuPct = pct(before.ffmpeg, after.ffmpeg);
+  const mainCpuPct = ((mainCpu.user + mainCpu.system) / 1e6 / window) * 100;
+  const systemCpuPct = (systemBusy / window) * 100;
   return {
     setup: setupName,
     n,
@@ -603,11 +630,13 @@ async function measure(
     audio,
     lossPct: expected ? ((expected - received) / expected) * 100 : 0,
     lossPctPerWorker: perWorker.map((w) => (w.expected ? ((w.expected - w.received) / w.expected) * 100 : 0)),
-    receiverCpuPct: pct(before.receiver, after.receiver),
+    receiverCpuPct,
     receiverDrops: after.receiverDrops - before.receiverDrops,
     workerSocketDrops: after.workerDrops - before.workerDrops,
-    ffmpegCpuPct: pct(before.ffmpeg, after.ffmpeg),
-    mainCpuPct: ((mainCpu.user + mainCpu.system) / 1e6 / window) * 100,
+    ffmpegCpuPct,
+    mainCpuPct,
+    systemCpuPct,
+    otherCpuPct: systemCpuPct - totalWorkerCpuPct - receiverCpuPct - ffmpegCpuPct - mainCpuPct,
     ingestPps: (after.ingest.packets - before.ingest.packets) / window,
     ingestLost: after.ingest.lost - before.ingest.lost,
     transportsSeconds: built.transportsSeconds,
@@ -617,8 +646,18 @@ async function measure(
   };
 }
 
+/** What the running step must close, should the bench be interrupted. */
+const activeClosers = new Set<Closer[]>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    const all = [...activeClosers].flatMap((c) => [...c].reverse());
+    void Promise.race([Promise.allSettled(all.map((close) => Promise.resolve().then(close))), sleep(3000)]).then(() => process.exit(130));
+  });
+}
+
 async function runStep(setupName: 'diemcau' | 'bare', n: number, seconds: number): Promise<StepResult> {
   const closers: Closer[] = [];
+  activeClosers.add(closers);
   const timeoutMs = 40_000 + seconds * 1000 + n * 80;
   let timer: NodeJS.Timeout | undefined;
   const started = performance.now();
@@ -645,6 +684,8 @@ async function runStep(setupName: 'diemcau' | 'bare', n: number, seconds: number
     workerSocketDrops: NaN,
     ffmpegCpuPct: NaN,
     mainCpuPct: NaN,
+    systemCpuPct: NaN,
+    otherCpuPct: NaN,
     ingestPps: NaN,
     ingestLost: NaN,
     transportsSeconds: NaN,
@@ -670,9 +711,10 @@ async function runStep(setupName: 'diemcau' | 'bare', n: number, seconds: number
       await Promise.race([Promise.resolve().then(close).catch(() => {}), sleep(5000)]);
     }
   }
+  activeClosers.delete(closers);
   // Leave the machine quiet before the next step (ports, exiting processes).
   await sleep(500);
-  if (process.env.BENCH_DEBUG) console.error(`[fanout] ${setupName} n=${n} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  debug(`${setupName} n=${n} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return result;
 }
 
@@ -704,13 +746,15 @@ export function printStep(n: number, results: StepResult[]): void {
       'rx drops',
       'receiver CPU %',
       'ffmpeg %',
+      'node %',
+      'machine % (other)',
       'ingest pkt/s (lost)',
       'setup s (transports + consumers)',
     ],
   ];
   for (const r of results) {
     if (!r.ok) {
-      rows.push([r.setup, `FAILED: ${r.error}`, '', '', '', '', '', '', '', '', '', '', '', '']);
+      rows.push([r.setup, `FAILED: ${r.error}`, ...new Array<string>(14).fill('')]);
       continue;
     }
     rows.push([
@@ -726,6 +770,8 @@ export function printStep(n: number, results: StepResult[]): void {
       String(r.receiverDrops),
       f(r.receiverCpuPct),
       f(r.ffmpegCpuPct),
+      f(r.mainCpuPct),
+      `${f(r.systemCpuPct, 0)} (${f(r.otherCpuPct, 0)})`,
       `${f(r.ingestPps, 0)} (${r.ingestLost})`,
       `${f(r.transportsSeconds)} + ${f(r.consumersSeconds)}`,
     ]);

@@ -38,6 +38,12 @@ export const configSchema = z.object({
   demo: bool.default(true),
   /** Incoming bitrate cap per WebRTC send transport (bps); weak links need headroom. */
   maxIncomingBitrate: z.coerce.number().int().positive().default(1_500_000),
+  /** Record every session from the moment it goes on air. */
+  autoRecord: bool.default(true),
+  /** HLS segment length in seconds (keyframes are requested at this pace). */
+  hlsSegmentSeconds: z.coerce.number().min(1).max(10).default(2),
+  /** How far back a viewer can rewind a live session, in minutes. */
+  dvrWindowMinutes: z.coerce.number().min(1).max(24 * 60).default(10),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof configSchema>;
@@ -58,6 +64,9 @@ export const envNames: Record<keyof Config, string> = {
   tokenTtlHours: 'DIEMCAU_TOKEN_TTL_HOURS',
   demo: 'DIEMCAU_DEMO',
   maxIncomingBitrate: 'DIEMCAU_MAX_INCOMING_BITRATE',
+  autoRecord: 'DIEMCAU_AUTO_RECORD',
+  hlsSegmentSeconds: 'DIEMCAU_HLS_SEGMENT_SECONDS',
+  dvrWindowMinutes: 'DIEMCAU_DVR_WINDOW_MINUTES',
   logLevel: 'LOG_LEVEL',
 };
 

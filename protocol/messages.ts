@@ -66,6 +66,8 @@ export const requestSchemas = {
   'floor.give': z.object({ identity: identitySchema }),
   'floor.take': z.object({}),
   'peer.remove': z.object({ identity: identitySchema }),
+  'recording.start': z.object({}),
+  'recording.stop': z.object({}),
   'stats.report': z.object({
     // What the browser sees of its own link, for the roll call.
     availableOutgoingBitrate: z.number().nonnegative().max(1e10).optional(),
@@ -109,6 +111,8 @@ export const sessionSnapshotSchema = z.object({
   /** Identity whose picture is on air (the floor holder, else the studio). */
   programSource: identitySchema.nullable(),
   floor: identitySchema.nullable(),
+  /** The recorder is writing the program to the live stream and the archive. */
+  recording: z.boolean(),
   handsRaised: z.array(identitySchema),
   peers: z.array(peerSummarySchema),
 });
@@ -139,6 +143,8 @@ export interface ResponseData {
   'floor.give': Record<string, never>;
   'floor.take': Record<string, never>;
   'peer.remove': Record<string, never>;
+  'recording.start': Record<string, never>;
+  'recording.stop': Record<string, never>;
   'stats.report': Record<string, never>;
   leave: Record<string, never>;
 }

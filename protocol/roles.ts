@@ -18,6 +18,7 @@ export const actions = [
   'floor.take',
   'peer.remove',
   'session.create',
+  'recording.control',
   'stats.report',
 ] as const;
 export type Action = (typeof actions)[number];
@@ -33,6 +34,7 @@ export const permissions: Readonly<Record<Role, readonly Action[]>> = {
     'floor.take',
     'peer.remove',
     'session.create',
+    'recording.control',
   ],
   // The provincial hall: the default program; always allowed to speak.
   studio: ['session.join', 'media.receive', 'media.send', 'session.goLive', 'session.end', 'stats.report'],

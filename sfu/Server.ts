@@ -5,9 +5,11 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { guessAnnouncedAddress, type Config } from '../config/schema.js';
 import type { TokenClaims } from '../protocol/index.js';
+import { RecordingService } from '../recorder/RecordingService.js';
 import { TokenService } from './auth/TokenService.js';
 import { createApi, pageFor } from './http/api.js';
 import { createMetrics } from './http/metrics.js';
+import { createRecordingRoutes } from './http/recordings.js';
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { SessionRegistry } from './room/SessionRegistry.js';
@@ -28,6 +30,7 @@ export class Server {
   readonly pool: WorkerPool;
   readonly tokens: TokenService;
   readonly sessions: SessionRegistry;
+  readonly recordings: RecordingService;
   #http?: http.Server;
   #signaling?: SignalingServer;
   #publicUrl = '';
@@ -46,7 +49,22 @@ export class Server {
       logger: this.logger,
     });
     this.tokens = new TokenService(TokenService.secretFrom(config.dataDir, config.tokenSecret), config.tokenTtlHours);
-    this.sessions = new SessionRegistry(this.pool, this.logger, config.maxIncomingBitrate);
+    this.sessions = new SessionRegistry(
+      this.pool,
+      this.logger,
+      config.maxIncomingBitrate,
+      path.join(config.dataDir, 'sessions.json'),
+    );
+    this.recordings = new RecordingService(
+      {
+        dir: path.join(config.dataDir, 'recordings'),
+        logger: this.logger,
+        autoRecord: config.autoRecord,
+        segmentSeconds: config.hlsSegmentSeconds,
+        dvrWindowSeconds: config.dvrWindowMinutes * 60,
+      },
+      this.sessions,
+    );
   }
 
   get url(): string {
@@ -72,6 +90,7 @@ export class Server {
     const host = this.config.announcedAddress ?? (this.config.host === '0.0.0.0' ? guessAnnouncedAddress() : this.config.host);
     this.#publicUrl = this.config.publicUrl?.replace(/\/$/, '') ?? `http://${host}:${port}`;
 
+    app.use(createRecordingRoutes(this.recordings, this.tokens));
     app.use('/api', createApi({ tokens: this.tokens, sessions: this.sessions, publicUrl: this.#publicUrl }));
     app.get('/api-demo', (_req, res) => {
       if (!this.demo) res.status(404).json({ error: { code: 'not-found', message: 'demo is off' } });
@@ -81,12 +100,13 @@ export class Server {
     if (fs.existsSync(webDist)) {
       app.use(express.static(webDist, { index: false, maxAge: '1h' }));
       // The web app routes on the client: every other GET is the app itself.
-      app.get(/^\/(?!api|ws|metrics).*/, (_req, res) => res.sendFile(path.join(webDist, 'index.html')));
+      app.get(/^\/(?!api|ws|metrics|hls).*/, (_req, res) => res.sendFile(path.join(webDist, 'index.html')));
     } else {
       this.logger.warn({ webDist }, 'web app not built: run `npm run build:web`');
     }
     this.#signaling = new SignalingServer(server, this.tokens, this.sessions, this.logger);
     if (this.config.demo) this.demo = await this.#createDemo();
+    await this.sessions.restoreLive();
     this.logger.info({ url: this.#publicUrl }, 'Diemcau is running');
     return this;
   }
@@ -99,7 +119,7 @@ export class Server {
 
   async #createDemo(): Promise<DemoLinks> {
     const sid = 'demo';
-    this.sessions.create({ id: sid, title: 'Phiên họp trực tuyến thử nghiệm' });
+    if (!this.sessions.has(sid)) this.sessions.create({ id: sid, title: 'Phiên họp trực tuyến thử nghiệm', public: true });
     return {
       sessionId: sid,
       studio: await this.invitation({ sid, sub: 'studio', role: 'studio', name: 'Hội trường tỉnh' }),
@@ -113,6 +133,8 @@ export class Server {
 
   async close(): Promise<void> {
     this.#signaling?.close();
+    // Encoders stop without finalizing: a session still on air resumes recording at the next start.
+    await this.recordings.close();
     await this.sessions.close();
     await new Promise<void>((resolve) => (this.#http ? this.#http.close(() => resolve()) : resolve()));
     this.#http?.closeAllConnections();

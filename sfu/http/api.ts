@@ -24,7 +24,11 @@ const httpStatus: Record<string, number> = {
   internal: 500,
 };
 
-const createSessionBody = z.object({ title: z.string().trim().min(1).max(200), id: identitySchema.optional() });
+const createSessionBody = z.object({
+  title: z.string().trim().min(1).max(200),
+  id: identitySchema.optional(),
+  public: z.boolean().optional(),
+});
 const invitationBody = z.object({
   role: roleSchema,
   identity: identitySchema,
@@ -111,6 +115,20 @@ export function createApi({ tokens, sessions, publicUrl }: ApiDeps): express.Rou
 
   api.delete('/sessions/:sid/floor', authorize('floor.take'), async (req, res) => {
     await (await sessions.room(req.params.sid as string)).takeFloor();
+    res.status(204).end();
+  });
+
+  api.post('/sessions/:sid/recording', authorize('recording.control'), async (req, res) => {
+    const room = await sessions.room(req.params.sid as string);
+    if (!room.recordingControl) throw new DiemcauError('conflict', 'recording is not available');
+    if (room.status !== 'live') throw new DiemcauError('conflict', 'the session is not on air');
+    await room.recordingControl.start();
+    res.status(204).end();
+  });
+
+  api.delete('/sessions/:sid/recording', authorize('recording.control'), async (req, res) => {
+    const room = await sessions.room(req.params.sid as string);
+    await room.recordingControl?.stop();
     res.status(204).end();
   });
 

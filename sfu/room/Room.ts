@@ -21,7 +21,14 @@ export interface RoomOptions {
   maxIncomingBitrate: number;
 }
 
+export interface ProgramSources {
+  video: types.Producer<ProducerInfo> | undefined;
+  audio: types.Producer<ProducerInfo>[];
+}
+
 export interface RoomEvents {
+  /** The producers on air changed (floor, a sender joined or left, on air). */
+  program: [sources: ProgramSources];
   /** Status, floor, hands or presence changed. */
   snapshot: [snapshot: SessionSnapshot];
   activeSpeaker: [identity: string | null];
@@ -62,6 +69,10 @@ export class Room extends EventEmitter<RoomEvents> {
   #reconciling: Promise<void> = Promise.resolve();
   #reconcileQueued = false;
   #snapshotTimer: NodeJS.Timeout | null = null;
+  #programKey = '';
+  #recording = false;
+  /** Set by the recording service: lets the operator start and stop recording from signaling. */
+  recordingControl?: { start(): Promise<void>; stop(): Promise<void> };
   #closed = false;
   readonly #onWorkerReplaced = (index: number) => void this.#restartMedia(`media worker ${index} restarted`);
 
@@ -311,6 +322,7 @@ export class Room extends EventEmitter<RoomEvents> {
       status: this.#status,
       programSource: this.#programVideo()?.appData.identity ?? null,
       floor: this.#floor,
+      recording: this.#recording,
       handsRaised: [...this.#hands],
       peers: [...this.#peers.values()]
         .filter((p) => !p.plain || p.role !== 'operator')
@@ -324,6 +336,17 @@ export class Room extends EventEmitter<RoomEvents> {
           joinedAt: p.joinedAt,
         })),
     };
+  }
+
+  /** The recorder says whether it is writing; everyone sees the indicator. */
+  setRecording(recording: boolean): void {
+    if (recording === this.#recording) return;
+    this.#recording = recording;
+    this.#changed();
+  }
+
+  get recording(): boolean {
+    return this.#recording;
   }
 
   get activeSpeaker(): string | null {
@@ -371,17 +394,24 @@ export class Room extends EventEmitter<RoomEvents> {
     return undefined;
   }
 
+  /** What is on air now: the program picture and every voice that is heard. */
+  programSources(): ProgramSources {
+    if (this.#status !== 'live') return { video: undefined, audio: [] };
+    const audio: types.Producer<ProducerInfo>[] = [];
+    for (const peer of this.#peers.values()) {
+      const mic = this.#mayBeHeard(peer) ? peer.producerOf('audio') : undefined;
+      if (mic) audio.push(mic);
+    }
+    return { video: this.#programVideo(), audio };
+  }
+
   /** Everything a peer should receive now: the program picture and every voice on air. */
   #wanted(receiver: Peer): Map<string, { producer: types.Producer<ProducerInfo>; program: boolean }> {
     const wanted = new Map<string, { producer: types.Producer<ProducerInfo>; program: boolean }>();
-    if (this.#status !== 'live' || !receiver.rtpCapabilities) return wanted;
-    const video = this.#programVideo();
+    if (!receiver.rtpCapabilities) return wanted;
+    const { video, audio } = this.programSources();
     if (video && receiver.receiveMode !== 'audio-only') wanted.set(video.id, { producer: video, program: true });
-    for (const peer of this.#peers.values()) {
-      if (!this.#mayBeHeard(peer)) continue;
-      const audio = peer.producerOf('audio');
-      if (audio) wanted.set(audio.id, { producer: audio, program: true });
-    }
+    for (const mic of audio) wanted.set(mic.id, { producer: mic, program: true });
     for (const own of receiver.producers.keys()) wanted.delete(own);
     return wanted;
   }
@@ -397,6 +427,7 @@ export class Room extends EventEmitter<RoomEvents> {
       } catch (error) {
         this.#log.error({ err: error }, 'reconcile failed');
       }
+      this.#announceProgram();
     });
   }
 
@@ -531,6 +562,36 @@ export class Room extends EventEmitter<RoomEvents> {
       speakerObserver.on('silence', () => this.#setActiveSpeaker(null));
       this.#routers.set(slot.index, { router, speakerObserver });
     }
+  }
+
+  /** Tells the recorder when the set of producers on air changes. */
+  #announceProgram(): void {
+    const sources = this.programSources();
+    const key = [sources.video?.id ?? '-', ...sources.audio.map((p) => p.id).sort()].join(',');
+    if (key === this.#programKey) return;
+    this.#programKey = key;
+    this.emit('program', sources);
+  }
+
+  /**
+   * Consumes a producer on a transport of one worker's router, piping it
+   * there first if needed. For receivers outside the peer model (the recorder).
+   */
+  async consumeOn(
+    slotIndex: number,
+    transport: types.Transport,
+    producer: types.Producer<ProducerInfo>,
+    rtpCapabilities: types.RtpCapabilities,
+  ): Promise<types.Consumer<ConsumerInfo>> {
+    const source = this.#peers.get(producer.appData.identity);
+    if (!source) throw new NotFoundError(`${producer.appData.identity} has left`);
+    await this.#pipe(producer, source.slotIndex, slotIndex);
+    return transport.consume<ConsumerInfo>({
+      producerId: producer.id,
+      rtpCapabilities,
+      paused: true,
+      appData: { identity: producer.appData.identity, source: producer.appData.source, program: true },
+    });
   }
 
   #setActiveSpeaker(identity: string | null): void {

@@ -39,6 +39,8 @@ export const requiredAction: Record<RequestMethod, Action> = {
   'floor.give': 'floor.give',
   'floor.take': 'floor.take',
   'peer.remove': 'peer.remove',
+  'recording.start': 'recording.control',
+  'recording.stop': 'recording.control',
   'stats.report': 'stats.report',
   leave: 'session.join',
 };
@@ -148,6 +150,16 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
     return empty;
   },
 
+  'recording.start': async (ctx) => {
+    await recorderOf(ctx).start();
+    return empty;
+  },
+
+  'recording.stop': async (ctx) => {
+    await recorderOf(ctx).stop();
+    return empty;
+  },
+
   'stats.report': (ctx, data) => {
     const peer = joined(ctx);
     peer.clientStats = { ...data, at: Date.now() };
@@ -160,6 +172,11 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
     return empty;
   },
 };
+
+function recorderOf(ctx: HandlerContext) {
+  if (!ctx.room.recordingControl) throw new DiemcauError('conflict', 'recording is not available on this server');
+  return ctx.room.recordingControl;
+}
 
 function transportOf(peer: Peer, id: string): types.Transport {
   const transport = peer.transport(id);

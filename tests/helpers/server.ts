@@ -20,6 +20,7 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Serv
       workers: 2,
       dataDir,
       demo: false,
+      autoRecord: false,
       logLevel: 'warn',
       ...overrides,
     },

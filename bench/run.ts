@@ -1,0 +1,106 @@
+/**
+ * Runs the benchmarks one after the other, each in its own process with a
+ * time limit: fan-out (bench/fanout.ts), then join latency (bench/joinLatency.ts).
+ *
+ *   npm run bench [-- --only fanout|join] [--n 50,100] [--seconds 10] [--joins 12]
+ *
+ * Other options are passed to the benchmark they belong to.
+ */
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    n: { type: 'string' },
+    seconds: { type: 'string' },
+    json: { type: 'string' },
+    joins: { type: 'string' },
+    timeout: { type: 'string' },
+  },
+  strict: false,
+});
+
+const only = values.only as string | undefined;
+if (only && only !== 'fanout' && only !== 'join') {
+  console.error('--only takes fanout or join');
+  process.exit(2);
+}
+
+/** Process group of the bench running now, killed with us. */
+let current: number | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (current) {
+      try {
+        process.kill(-current, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    process.exit(130);
+  });
+}
+
+/** Runs a bench file in its own process group; on time-out the whole group (ffmpeg, workers, Chromium) is killed. */
+function runBench(file: string, args: string[], limitMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, file), ...args], {
+      stdio: 'inherit',
+      detached: true,
+    });
+    current = child.pid;
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    };
+    const timer = setTimeout(() => {
+      console.error(`\n[bench] ${file} did not finish in ${Math.round(limitMs / 1000)} s: stopped`);
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      setTimeout(killGroup, 5000).unref();
+    }, limitMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      // Nothing of a bench may outlive it (an orphaned ffmpeg would keep sending).
+      killGroup();
+      current = undefined;
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+const started = Date.now();
+console.log(`Diemcau benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+let failures = 0;
+
+if (!only || only === 'fanout') {
+  const args: string[] = [];
+  if (values.n) args.push('--n', String(values.n));
+  if (values.seconds) args.push('--seconds', String(values.seconds));
+  if (values.json) args.push('--json', String(values.json));
+  console.log('\n=== Fan-out ===');
+  if ((await runBench('fanout.ts', args, 11 * 60_000)) !== 0) failures++;
+}
+
+if (!only || only === 'join') {
+  const args: string[] = [];
+  if (values.joins) args.push('--joins', String(values.joins));
+  if (values.timeout) args.push('--timeout', String(values.timeout));
+  console.log('\n=== Join latency ===');
+  if ((await runBench('joinLatency.ts', args, 5 * 60_000)) !== 0) failures++;
+}
+
+console.log(`\n[bench] done in ${Math.round((Date.now() - started) / 1000)} s${failures ? `, ${failures} bench(es) failed` : ''}`);
+process.exit(failures ? 1 : 0);

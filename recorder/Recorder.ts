@@ -1,0 +1,421 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { types } from 'mediasoup';
+import type { Logger } from '../sfu/logger.js';
+import type { ProgramSources, Room } from '../sfu/room/Room.js';
+import type { FfmpegBinary } from './ffmpegBinary.js';
+import { parseRunPlaylist } from './hlsRunPlaylist.js';
+import { freeRtpPortPair } from './ports.js';
+import { RecordingJournal, type SegmentEntry } from './RecordingJournal.js';
+import { buildSdp, type SdpStream } from './sdp.js';
+
+export interface RecorderOptions {
+  room: Room;
+  dir: string;
+  ffmpeg: FfmpegBinary;
+  logger: Logger;
+  public: boolean;
+  /** Target segment length; keyframes are requested at this pace. */
+  segmentSeconds: number;
+  /** How far back a live viewer can rewind. */
+  dvrWindowSeconds: number;
+}
+
+export interface RecorderEvents {
+  segment: [segment: SegmentEntry];
+  /** The encoder exited on its own; a new run starts shortly. */
+  encoderExit: [code: number | null];
+}
+
+/** How the program is encoded in one run: copied when it can be. */
+export interface RunPlan {
+  video: 'copy' | 'transcode' | 'slate';
+  audio: number;
+}
+
+interface Run {
+  id: number;
+  ffmpeg: ChildProcess;
+  exited: Promise<number | null>;
+  transports: types.PlainTransport[];
+  consumers: types.Consumer[];
+  playlist: string;
+  plan: RunPlan;
+  programIdentity: string | null;
+  sawFirstSegment: boolean;
+  timers: NodeJS.Timeout[];
+  stopping: boolean;
+}
+
+/**
+ * Records one session's program — the picture on air and every voice heard —
+ * into HLS: a live playlist with a rewind window and an archive playlist.
+ *
+ * The program is pulled from the router over one PlainTransport per stream
+ * into ffmpeg. Whenever the program changes (floor given or taken, a sender
+ * joins or leaves) or ffmpeg dies, the current encoder run is closed cleanly
+ * and a new one starts; its first segment is marked as a discontinuity.
+ * Segments are journaled as soon as ffmpeg closes them, so neither a killed
+ * encoder nor a restarted server loses one.
+ */
+export class Recorder extends EventEmitter<RecorderEvents> {
+  readonly journal: RecordingJournal;
+  readonly #o: RecorderOptions;
+  readonly #log: Logger;
+  #run: Run | null = null;
+  #runCounter = 0;
+  #queue: Promise<void> = Promise.resolve();
+  #active = false;
+  #debounce: NodeJS.Timeout | null = null;
+  readonly #onProgram = () => this.#scheduleRestart('program changed');
+
+  constructor(options: RecorderOptions) {
+    super();
+    this.#o = options;
+    this.#log = options.logger.child({ session: options.room.id, component: 'recorder' });
+    this.journal = RecordingJournal.open(options.dir, {
+      sessionId: options.room.id,
+      title: options.room.title,
+      public: options.public,
+    });
+    if (fs.existsSync(path.join(options.dir, 'meta.json'))) this.#recoverOrphanSegments();
+  }
+
+  get recording(): boolean {
+    return this.#active;
+  }
+
+  get currentPlan(): RunPlan | undefined {
+    return this.#run?.plan;
+  }
+
+  /** The encoder process of the current run (tests kill it to prove recovery). */
+  get encoderPid(): number | undefined {
+    return this.#run?.ffmpeg.pid;
+  }
+
+  start(): Promise<void> {
+    if (this.#active) return this.#queue;
+    this.#active = true;
+    this.journal.setMeta({ status: 'recording', endedAt: undefined });
+    this.#o.room.on('program', this.#onProgram);
+    this.#log.info({ ffmpeg: this.#o.ffmpeg.origin }, 'recording started');
+    return this.#enqueue(() => this.#startRun());
+  }
+
+  /** Stops recording; what is written stays, and start() continues the same archive. */
+  stop(): Promise<void> {
+    if (!this.#active) return this.#queue;
+    this.#active = false;
+    this.#o.room.off('program', this.#onProgram);
+    if (this.#debounce) clearTimeout(this.#debounce);
+    return this.#enqueue(async () => {
+      await this.#stopRun();
+      this.journal.setMeta({ status: 'stopped' });
+      this.journal.writePlaylists(this.#o.dvrWindowSeconds, false);
+      this.#log.info({ duration: this.journal.duration }, 'recording stopped');
+    });
+  }
+
+  /** Ends the recording for good: closes the playlists, makes the MP4 and the poster. */
+  async finalize(): Promise<void> {
+    await this.stop();
+    await this.#enqueue(async () => {
+      const started = Date.now();
+      this.journal.setMeta({ status: 'finalizing', endedAt: Date.now() });
+      this.journal.writePlaylists(this.#o.dvrWindowSeconds, true);
+      const hasPoster = await this.#derive('poster.jpg', [
+        '-ss', String(Math.min(5, this.journal.duration / 2)), '-i', 'archive.m3u8',
+        '-frames:v', '1', '-vf', 'scale=640:-2', '-f', 'image2',
+      ]);
+      const hasMp4 = await this.#derive('recording.mp4', [
+        '-i', 'archive.m3u8', '-map', '0', '-c', 'copy', '-bsf:a', 'aac_adtstoasc', '-movflags', '+faststart', '-f', 'mp4',
+      ]);
+      this.journal.setMeta({ status: 'complete', hasPoster, hasMp4 });
+      this.#log.info({ ms: Date.now() - started, duration: this.journal.duration }, 'archive complete');
+    });
+  }
+
+  // ---- Runs ------------------------------------------------------------------------
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    this.#queue = this.#queue.then(task).catch((error) => this.#log.error({ err: error }, 'recorder task failed'));
+    return this.#queue;
+  }
+
+  #scheduleRestart(reason: string, delayMs = 150): void {
+    if (!this.#active) return;
+    if (this.#debounce) clearTimeout(this.#debounce);
+    // Changes come in bursts (a floor switch closes and opens consumers): one restart for all.
+    this.#debounce = setTimeout(() => {
+      this.#debounce = null;
+      if (!this.#active) return;
+      this.#log.info({ reason }, 'restarting the encoder');
+      void this.#enqueue(async () => {
+        await this.#stopRun();
+        if (this.#active) await this.#startRun();
+      });
+    }, delayMs);
+  }
+
+  async #startRun(): Promise<void> {
+    const room = this.#o.room;
+    if (room.closed) return;
+    const sources = room.programSources();
+    const router = room.router(0);
+    if (!router) return;
+    const id = ++this.#runCounter;
+    const transports: types.PlainTransport[] = [];
+    const consumers: types.Consumer[] = [];
+    const streams: SdpStream[] = [];
+    const capabilities: types.RtpCapabilities = {
+      codecs: router.rtpCapabilities.codecs?.filter((c) => !c.mimeType.toLowerCase().endsWith('/rtx')),
+      headerExtensions: [],
+    };
+    try {
+      for (const producer of [sources.video, ...sources.audio]) {
+        if (!producer) continue;
+        const transport = await router.createPlainTransport({
+          listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+          rtcpMux: false,
+          comedia: false,
+        });
+        transports.push(transport);
+        const port = await freeRtpPortPair();
+        await transport.connect({ ip: '127.0.0.1', port, rtcpPort: port + 1 });
+        const consumer = await room.consumeOn(0, transport, producer, capabilities);
+        consumers.push(consumer);
+        if (consumer.type === 'simulcast') await consumer.setPreferredLayers({ spatialLayer: 2, temporalLayer: 2 });
+        streams.push({ kind: consumer.kind, port, rtpParameters: consumer.rtpParameters });
+      }
+    } catch (error) {
+      // A sender left while we set up: record what remains, a new change follows.
+      this.#log.warn({ err: error }, 'could not take a program stream');
+      for (const t of transports) t.close();
+      this.#scheduleRestart('source vanished', 500);
+      return;
+    }
+
+    const plan = planRun(sources, streams);
+    const runName = `r${String(id).padStart(4, '0')}`;
+    const playlist = path.join(this.#o.dir, `${runName}.m3u8`);
+    const sdpPath = path.join(this.#o.dir, `${runName}.sdp`);
+    fs.writeFileSync(sdpPath, buildSdp(streams));
+    const args = ffmpegArgs({
+      plan,
+      sdpPath: streams.length ? sdpPath : undefined,
+      streams,
+      segmentSeconds: this.#o.segmentSeconds,
+      offsetSeconds: this.journal.duration,
+      segmentPattern: path.join(this.#o.dir, `${runName}-%05d.ts`),
+      playlist,
+    });
+    const ffmpeg = spawn(this.#o.ffmpeg.path, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    ffmpeg.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    const exited = new Promise<number | null>((resolve) => ffmpeg.once('exit', (code) => resolve(code)));
+    const programIdentity = sources.video?.appData.identity ?? null;
+    const run: Run = {
+      id, ffmpeg, exited, transports, consumers, playlist, plan, programIdentity,
+      sawFirstSegment: false, timers: [], stopping: false,
+    };
+    this.#run = run;
+    this.#log.info({ run: id, plan, program: programIdentity, pid: ffmpeg.pid }, 'encoder run started');
+
+    void exited.then((code) => {
+      if (run.stopping) return;
+      this.#log.warn({ run: id, code, stderr: stderr.slice(-600) }, 'encoder exited on its own');
+      this.emit('encoderExit', code);
+      this.#harvest(run);
+      this.#scheduleRestart('encoder exited', 1000);
+    });
+
+    // Give ffmpeg a moment to bind its ports, then let media flow and ask for
+    // keyframes: one to start, then one per segment so each segment starts clean.
+    await new Promise((r) => setTimeout(r, 400));
+    for (const consumer of consumers) await consumer.resume().catch(() => {});
+    const videoConsumer = consumers.find((c) => c.kind === 'video');
+    if (videoConsumer) {
+      const ask = () => void videoConsumer.requestKeyFrame().catch(() => {});
+      ask();
+      run.timers.push(setTimeout(ask, 1000));
+      run.timers.push(setInterval(ask, this.#o.segmentSeconds * 1000));
+    }
+    run.timers.push(setInterval(() => this.#harvest(run), 500));
+  }
+
+  async #stopRun(): Promise<void> {
+    const run = this.#run;
+    if (!run) return;
+    this.#run = null;
+    run.stopping = true;
+    for (const t of run.timers) clearInterval(t);
+    // 'q' lets ffmpeg close the segment it is writing and list it.
+    if (run.ffmpeg.exitCode === null) {
+      run.ffmpeg.stdin?.write('q');
+      run.ffmpeg.stdin?.end();
+      const timeout = setTimeout(() => run.ffmpeg.kill('SIGKILL'), 5000);
+      await run.exited;
+      clearTimeout(timeout);
+    }
+    this.#harvest(run);
+    for (const t of run.transports) t.close();
+    this.#log.info({ run: run.id }, 'encoder run closed');
+  }
+
+  /** Journals the segments ffmpeg has finished in a run, then rewrites the playlists. */
+  #harvest(run: Pick<Run, 'playlist' | 'sawFirstSegment' | 'programIdentity'> & { id: number }): void {
+    let text: string;
+    try {
+      text = fs.readFileSync(run.playlist, 'utf8');
+    } catch {
+      return;
+    }
+    let added = false;
+    for (const s of parseRunPlaylist(text)) {
+      if (this.journal.has(s.file) || !fs.existsSync(path.join(this.#o.dir, s.file))) continue;
+      const first = !run.sawFirstSegment;
+      if (first) {
+        run.sawFirstSegment = true;
+        this.#chapterForRun(run.programIdentity);
+      }
+      const segment = this.journal.addSegment({
+        file: s.file,
+        duration: s.duration,
+        pdt: s.pdt ?? Date.now() - s.duration * 1000,
+        discontinuity: first && this.journal.segments.length > 0,
+      });
+      added = true;
+      this.emit('segment', segment);
+    }
+    if (added) this.journal.writePlaylists(this.#o.dvrWindowSeconds, false);
+  }
+
+  #chapterForRun(identity: string | null): void {
+    const room = this.#o.room;
+    const name = identity ? (room.peer(identity)?.name ?? identity) : '—';
+    this.journal.addChapter({ start: this.journal.duration, title: name, kind: 'program', identity: identity ?? undefined });
+  }
+
+  /**
+   * After a crash or a server restart, segments ffmpeg finished but we had
+   * not yet journaled are still listed in its run playlists: take them.
+   */
+  #recoverOrphanSegments(): void {
+    const runs = fs
+      .readdirSync(this.#o.dir)
+      .filter((f) => /^r\d{4}\.m3u8$/.test(f))
+      .sort();
+    for (const file of runs) {
+      const id = Number(file.slice(1, 5));
+      this.#runCounter = Math.max(this.#runCounter, id);
+      const known = this.journal.segments.some((s) => s.file.startsWith(file.slice(0, 5)));
+      this.#harvest({ id, playlist: path.join(this.#o.dir, file), sawFirstSegment: known, programIdentity: null });
+    }
+    this.journal.writePlaylists(this.#o.dvrWindowSeconds, false);
+  }
+
+  /** Runs ffmpeg once over the archive to make a derived file (poster, MP4). */
+  async #derive(name: string, args: string[]): Promise<boolean> {
+    const tmp = `${name}.tmp`;
+    const child = spawn(this.#o.ffmpeg.path, ['-hide_banner', '-loglevel', 'error', '-y', ...args, tmp], {
+      cwd: this.#o.dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0) {
+      this.#log.warn({ name, code, stderr: stderr.slice(-500) }, 'could not derive file from the archive');
+      fs.rmSync(path.join(this.#o.dir, tmp), { force: true });
+      return false;
+    }
+    fs.renameSync(path.join(this.#o.dir, tmp), path.join(this.#o.dir, name));
+    return true;
+  }
+
+  /** Stops the encoder without finalizing (server shutdown: the recording resumes at the next start). */
+  async close(): Promise<void> {
+    this.#active = false;
+    this.#o.room.off('program', this.#onProgram);
+    if (this.#debounce) clearTimeout(this.#debounce);
+    await this.#enqueue(() => this.#stopRun());
+  }
+}
+
+/** Decides per run: copy H.264 as it is; re-encode anything else; a slate when nothing is on air. */
+export function planRun(sources: ProgramSources, streams: SdpStream[]): RunPlan {
+  const video = streams.find((s) => s.kind === 'video');
+  const mime = video?.rtpParameters.codecs[0]?.mimeType.toLowerCase();
+  return {
+    video: !sources.video || !video ? 'slate' : mime === 'video/h264' ? 'copy' : 'transcode',
+    audio: streams.filter((s) => s.kind === 'audio').length,
+  };
+}
+
+const x264 = (preset: string, segmentSeconds: number) => [
+  '-c:v', 'libx264', '-preset', preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+  '-profile:v', 'main', '-b:v', '2500k', '-maxrate', '3000k', '-bufsize', '3000k',
+  '-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`, '-sc_threshold', '0',
+];
+
+export function ffmpegArgs(o: {
+  plan: RunPlan;
+  sdpPath: string | undefined;
+  streams: SdpStream[];
+  segmentSeconds: number;
+  offsetSeconds: number;
+  segmentPattern: string;
+  playlist: string;
+}): string[] {
+  const args = ['-hide_banner', '-loglevel', 'warning', '-y'];
+  let nextInput = 0;
+  let rtpInput = -1;
+  if (o.sdpPath) {
+    args.push(
+      '-protocol_whitelist', 'file,udp,rtp',
+      '-analyzeduration', '3000000', '-probesize', '5000000',
+      '-reorder_queue_size', '256', '-fflags', '+genpts+discardcorrupt',
+      '-f', 'sdp', '-i', o.sdpPath,
+    );
+    rtpInput = nextInput++;
+  }
+  const maps: string[] = [];
+  let filter = '';
+  if (o.plan.video === 'slate') {
+    args.push('-re', '-f', 'lavfi', '-i', 'color=c=0x0b1a2e:s=1280x720:r=25');
+    maps.push('-map', `${nextInput++}:v:0`);
+  } else {
+    maps.push('-map', `${rtpInput}:v:0`);
+  }
+  if (o.plan.audio === 0) {
+    args.push('-re', '-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=stereo');
+    maps.push('-map', `${nextInput++}:a:0`);
+  } else if (o.plan.audio === 1) {
+    maps.push('-map', `${rtpInput}:a:0`);
+  } else {
+    const inputs = Array.from({ length: o.plan.audio }, (_, i) => `[${rtpInput}:a:${i}]`).join('');
+    filter = `${inputs}amix=inputs=${o.plan.audio}:normalize=0:dropout_transition=0[aout]`;
+    maps.push('-map', '[aout]');
+  }
+  if (filter) args.push('-filter_complex', filter);
+  args.push(...maps);
+  if (o.plan.video === 'copy') args.push('-c:v', 'copy');
+  else args.push(...x264(o.plan.video === 'slate' ? 'ultrafast' : 'veryfast', o.segmentSeconds));
+  // Opus → AAC-LC: what every HLS player, iPhones included, plays.
+  args.push('-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2');
+  args.push(
+    // Continue the archive's clock so the whole recording has rising timestamps.
+    '-output_ts_offset', o.offsetSeconds.toFixed(3),
+    '-f', 'hls', '-hls_time', String(o.segmentSeconds), '-hls_list_size', '0',
+    '-hls_flags', 'independent_segments+program_date_time+temp_file',
+    '-hls_segment_type', 'mpegts',
+    '-hls_segment_filename', o.segmentPattern,
+    o.playlist,
+  );
+  return args;
+}

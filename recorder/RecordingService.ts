@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../sfu/logger.js';
+import type { Room } from '../sfu/room/Room.js';
+import type { SessionRecord, SessionRegistry } from '../sfu/room/SessionRegistry.js';
+import { findFfmpeg, type FfmpegBinary } from './ffmpegBinary.js';
+import { Recorder } from './Recorder.js';
+import type { RecordingMeta } from './RecordingJournal.js';
+
+export interface RecordingServiceOptions {
+  dir: string;
+  logger: Logger;
+  /** Start recording as soon as a session goes on air. */
+  autoRecord: boolean;
+  segmentSeconds: number;
+  dvrWindowSeconds: number;
+}
+
+/** A session id is a safe folder name; anything else never reaches the disk. */
+export const sessionIdPattern = /^[a-zA-Z0-9_.-]{1,64}$/;
+
+/**
+ * Gives every session on air a Recorder, lets the operator stop and start
+ * it, finalizes the archive when the session ends, and lists recordings.
+ */
+export class RecordingService {
+  readonly ffmpeg: FfmpegBinary;
+  readonly #o: RecordingServiceOptions;
+  readonly #recorders = new Map<string, Recorder>();
+  /** Sessions whose operator stopped recording: going live again does not restart it. */
+  readonly #heldByOperator = new Set<string>();
+  readonly #finalizing = new Set<Promise<void>>();
+
+  constructor(options: RecordingServiceOptions, sessions: SessionRegistry) {
+    this.#o = options;
+    this.ffmpeg = findFfmpeg();
+    fs.mkdirSync(options.dir, { recursive: true });
+    options.logger.info({ ffmpeg: this.ffmpeg.path, origin: this.ffmpeg.origin, version: this.ffmpeg.version }, 'recorder ffmpeg');
+    sessions.on('room', (room, record) => this.#attach(room, record));
+  }
+
+  get dir(): string {
+    return this.#o.dir;
+  }
+
+  dirFor(sessionId: string): string {
+    if (!sessionIdPattern.test(sessionId) || sessionId.startsWith('.')) throw new Error('bad session id');
+    return path.join(this.#o.dir, sessionId);
+  }
+
+  recorder(sessionId: string): Recorder | undefined {
+    return this.#recorders.get(sessionId);
+  }
+
+  meta(sessionId: string): RecordingMeta | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(this.dirFor(sessionId), 'meta.json'), 'utf8')) as RecordingMeta;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every recording on disk, newest first. */
+  list(): RecordingMeta[] {
+    const out: RecordingMeta[] = [];
+    for (const entry of fs.readdirSync(this.#o.dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const meta = this.meta(entry.name);
+      if (meta) out.push(meta);
+    }
+    return out.sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  /** Resolves when every archive being finalized is complete (tests, shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#finalizing]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#recorders.values()].map((r) => r.close()));
+    this.#recorders.clear();
+    await this.idle();
+  }
+
+  #attach(room: Room, record: SessionRecord): void {
+    const recorder = new Recorder({
+      room,
+      dir: this.dirFor(room.id),
+      ffmpeg: this.ffmpeg,
+      logger: this.#o.logger,
+      public: record.public,
+      segmentSeconds: this.#o.segmentSeconds,
+      dvrWindowSeconds: this.#o.dvrWindowSeconds,
+    });
+    this.#recorders.set(room.id, recorder);
+    const start = async () => {
+      await recorder.start();
+      room.setRecording(true);
+    };
+    const stop = async () => {
+      await recorder.stop();
+      room.setRecording(false);
+    };
+    room.recordingControl = {
+      start: async () => {
+        this.#heldByOperator.delete(room.id);
+        if (room.status !== 'live') return;
+        await start();
+      },
+      stop: async () => {
+        this.#heldByOperator.add(room.id);
+        await stop();
+      },
+    };
+    room.on('snapshot', (snapshot) => {
+      if (snapshot.status === 'live' && this.#o.autoRecord && !recorder.recording && !this.#heldByOperator.has(room.id)) {
+        void start();
+      }
+    });
+    room.once('close', () => {
+      this.#recorders.delete(room.id);
+      if (room.status !== 'ended') {
+        void recorder.close();
+        return;
+      }
+      const done = recorder.finalize().finally(() => this.#finalizing.delete(done));
+      this.#finalizing.add(done);
+    });
+  }
+}

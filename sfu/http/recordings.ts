@@ -1,0 +1,73 @@
+import path from 'node:path';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { TokenClaims } from '../../protocol/index.js';
+import type { RecordingService } from '../../recorder/RecordingService.js';
+import { sessionIdPattern } from '../../recorder/RecordingService.js';
+import type { TokenService } from '../auth/TokenService.js';
+import { DiemcauError, ForbiddenError, NotFoundError } from '../errors.js';
+
+/** Only these names are ever served from a recording's folder. */
+const servedFile = /^[a-zA-Z0-9_-]{1,64}\.(m3u8|ts|jpg|mp4|json)$/;
+const notServed = new Set(['meta.json']);
+
+const contentTypes: Record<string, string> = {
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.ts': 'video/mp2t',
+  '.jpg': 'image/jpeg',
+  '.mp4': 'video/mp4',
+  '.json': 'application/json',
+};
+
+async function claimsOf(req: Request, tokens: TokenService): Promise<TokenClaims | undefined> {
+  const header = req.get('authorization');
+  const token = header?.startsWith('Bearer ') ? header.slice(7) : typeof req.query.token === 'string' ? req.query.token : undefined;
+  return token ? tokens.verify(token) : undefined;
+}
+
+const mayWatch = (claims: TokenClaims | undefined, sessionId: string) =>
+  !!claims && (claims.sid === sessionId || (claims.sid === '*' && claims.role === 'operator'));
+
+/**
+ * The live stream and the archive: playlists, segments, poster, chapters and
+ * the MP4 download, served from the recordings folder only. A public session
+ * needs no token; a restricted one needs a token for that session.
+ */
+export function createRecordingRoutes(recordings: RecordingService, tokens: TokenService): express.Router {
+  const router = express.Router();
+
+  router.get('/api/recordings', async (req, res) => {
+    const claims = await claimsOf(req, tokens);
+    const visible = recordings.list().filter((m) => m.public || mayWatch(claims, m.sessionId));
+    res.json({ recordings: visible.map((m) => ({ ...m, live: m.status === 'recording' })) });
+  });
+
+  router.get('/hls/:sid/:file', async (req: Request, res: Response) => {
+    const sid = String(req.params.sid);
+    const file = String(req.params.file);
+    if (!sessionIdPattern.test(sid) || sid.startsWith('.') || !servedFile.test(file) || notServed.has(file)) {
+      throw new NotFoundError('no such file');
+    }
+    const meta = recordings.meta(sid);
+    if (!meta) throw new NotFoundError('no such recording');
+    if (!meta.public && !mayWatch(await claimsOf(req, tokens), sid)) {
+      throw new ForbiddenError('this session is restricted: a viewer token is needed');
+    }
+    const ext = path.extname(file);
+    res.type(contentTypes[ext] ?? 'application/octet-stream');
+    // Playlists change every segment; segments never change once listed.
+    res.set('Cache-Control', ext === '.m3u8' || ext === '.json' ? 'no-cache' : 'public, max-age=86400, immutable');
+    if (ext === '.mp4' && req.query.download !== undefined) res.attachment(`${sid}.mp4`);
+    await new Promise<void>((resolve, reject) =>
+      res.sendFile(file, { root: recordings.dirFor(sid), dotfiles: 'deny' }, (error) => {
+        if (!error) resolve();
+        else reject((error as { status?: number }).status === 404 ? new NotFoundError('no such file') : error);
+      }),
+    );
+  });
+
+  router.use('/hls', (error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = error instanceof DiemcauError ? error : new DiemcauError('internal', 'internal error');
+    res.status(e.code === 'forbidden' ? 403 : e.code === 'not-found' ? 404 : 500).json({ error: { code: e.code, message: e.message } });
+  });
+  return router;
+}
