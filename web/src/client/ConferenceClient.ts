@@ -133,6 +133,14 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     await this.#request('floor.take', {});
   }
 
+  async startRecording(): Promise<void> {
+    await this.#request('recording.start', {});
+  }
+
+  async stopRecording(): Promise<void> {
+    await this.#request('recording.stop', {});
+  }
+
   async removePeer(identity: string): Promise<void> {
     await this.#request('peer.remove', { identity });
   }
