@@ -8,7 +8,9 @@ import { Server } from '../../sfu/Server.js';
 
 /** A whole Diemcau server on loopback with free ports and its own data folder. */
 export async function startServer(overrides: Partial<Config> = {}): Promise<Server & { stop(): Promise<void> }> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-test-'));
+  // A data folder given by the test outlives the server (restart tests).
+  const ownDataDir = !overrides.dataDir;
+  const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-test-'));
   const config = loadConfig(
     {},
     {
@@ -23,13 +25,14 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Serv
       autoRecord: false,
       logLevel: 'warn',
       ...overrides,
+      dataDir,
     },
   );
   const server = await new Server(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'warn')).start();
   return Object.assign(server, {
     async stop() {
       await server.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (ownDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   });
 }

@@ -1,0 +1,180 @@
+/**
+ * The recorder against a real worker and real ffmpeg: the program becomes a
+ * live HLS stream and an archive that survives floor switches, a killed
+ * encoder and a restarted server.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Recorder } from '../../recorder/Recorder.js';
+import { probeDuration, probeSegment, readPlaylist } from '../helpers/hls.js';
+import { joinPlain, type PlainParticipant } from '../helpers/plainPeer.js';
+import { sleep, waitFor } from '../helpers/rtp.js';
+import { startServer } from '../helpers/server.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+async function recordedServer(dataDir?: string) {
+  const server = await startServer({ workers: 2, autoRecord: true, dataDir });
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+function segmentsIn(dir: string) {
+  return readPlaylist(path.join(dir, 'archive.m3u8')).entries;
+}
+
+describe('recording a session', () => {
+  let recorder: Recorder;
+  let dir: string;
+  let studio: PlainParticipant;
+  let point: PlainParticipant;
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let switchedAt = 0;
+
+  it('starts by itself when the session goes on air, and everyone sees it', async () => {
+    server = await recordedServer();
+    server.sessions.create({ id: 'rec', title: 'Kỳ họp' });
+    const room = await server.sessions.room('rec');
+    studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: {} });
+    point = await joinPlain(room, { identity: 'xa-a', role: 'point', send: { pattern: 'smptebars', frequency: 660 } });
+    cleanups.push(() => studio.stop(), () => point.stop());
+    expect(room.snapshot().recording).toBe(false);
+    room.goLive();
+    await waitFor('recording indicator', () => room.snapshot().recording);
+    recorder = server.recordings.recorder('rec')!;
+    dir = server.recordings.dirFor('rec');
+    expect(recorder.currentPlan).toEqual({ video: 'copy', audio: 1 });
+  });
+
+  it('writes a live playlist that grows, with keyframe-first H.264/AAC segments and wall-clock times', async () => {
+    await waitFor('three segments', () => readPlaylist(path.join(dir, 'live.m3u8')).entries.length >= 3, 20_000);
+    const live = readPlaylist(path.join(dir, 'live.m3u8'));
+    expect(live.ended).toBe(false);
+    expect(live.tags).toContain('#EXT-X-INDEPENDENT-SEGMENTS');
+    for (const entry of live.entries) {
+      expect(entry.pdt).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect(entry.duration).toBeLessThanOrEqual(4.5);
+      const probe = probeSegment(path.join(dir, entry.file));
+      expect(probe.codecs).toEqual(['h264', 'aac']);
+      expect(probe.firstVideoFrameIsKey).toBe(true);
+    }
+    const count = live.entries.length;
+    await waitFor('more segments', () => readPlaylist(path.join(dir, 'live.m3u8')).entries.length > count, 10_000);
+  });
+
+  it('records a floor switch as a discontinuity and a chapter', async () => {
+    const room = await server.sessions.room('rec');
+    const before = segmentsIn(dir).length;
+    switchedAt = recorder.journal.duration;
+    await room.giveFloor('xa-a');
+    await waitFor('a segment after the switch', () => segmentsIn(dir).length > before + 1, 20_000);
+    expect(recorder.currentPlan).toEqual({ video: 'copy', audio: 2 });
+    const after = segmentsIn(dir).slice(before);
+    expect(after.some((e) => e.discontinuity)).toBe(true);
+    const chapter = recorder.journal.chapters.find((c) => c.identity === 'xa-a')!;
+    expect(chapter.title).toBe('xa-a');
+    // The switch shows at most one segment late.
+    expect(chapter.start - switchedAt).toBeLessThanOrEqual(4.5);
+    const chapters = JSON.parse(fs.readFileSync(path.join(dir, 'chapters.json'), 'utf8'));
+    expect(chapters.map((c: { identity: string }) => c.identity)).toEqual(['studio', 'xa-a']);
+  });
+
+  it('loses no written segment when ffmpeg is killed, and goes on recording', async () => {
+    const before = segmentsIn(dir).map((e) => e.file);
+    const pid = recorder.encoderPid!;
+    process.kill(pid, 'SIGKILL');
+    await waitFor('a new encoder', () => !!recorder.encoderPid && recorder.encoderPid !== pid, 10_000);
+    await waitFor('new segments', () => segmentsIn(dir).length > before.length + 1, 20_000);
+    const after = segmentsIn(dir).map((e) => e.file);
+    expect(after.slice(0, before.length)).toEqual(before);
+    for (const file of after) expect(fs.existsSync(path.join(dir, file))).toBe(true);
+  });
+
+  it('can be stopped and started by the operator', async () => {
+    const room = await server.sessions.room('rec');
+    await room.recordingControl!.stop();
+    expect(room.snapshot().recording).toBe(false);
+    const stoppedAt = segmentsIn(dir).length;
+    await sleep(2500);
+    expect(segmentsIn(dir).length).toBe(stoppedAt);
+    await room.recordingControl!.start();
+    expect(room.snapshot().recording).toBe(true);
+    await waitFor('recording again', () => segmentsIn(dir).length > stoppedAt, 15_000);
+  });
+
+  it('closes the archive when the session ends: VOD, ENDLIST, MP4 and poster', async () => {
+    const room = await server.sessions.room('rec');
+    room.end();
+    await server.recordings.idle();
+    const archive = readPlaylist(path.join(dir, 'archive.m3u8'));
+    expect(archive.ended).toBe(true);
+    expect(archive.tags).toContain('#EXT-X-PLAYLIST-TYPE:VOD');
+    expect(readPlaylist(path.join(dir, 'live.m3u8')).ended).toBe(true);
+    const listed = archive.entries.reduce((s, e) => s + e.duration, 0);
+    // The archive plays end to end: ffmpeg reads the whole playlist.
+    expect(Math.abs(probeDuration(path.join(dir, 'recording.mp4')) - listed)).toBeLessThan(1);
+    expect(fs.statSync(path.join(dir, 'poster.jpg')).size).toBeGreaterThan(1000);
+    expect(server.recordings.meta('rec')).toMatchObject({ status: 'complete', hasMp4: true, hasPoster: true });
+  });
+});
+
+describe('an uneventful session', () => {
+  it('has an archive as long as the session, within one segment', async () => {
+    const server = await recordedServer();
+    server.sessions.create({ id: 'calm', title: 'Calm' });
+    const room = await server.sessions.room('calm');
+    const studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: {} });
+    cleanups.push(() => studio.stop());
+    await sleep(1000);
+    room.goLive();
+    const liveAt = Date.now();
+    await sleep(12_000);
+    room.end();
+    const sessionSeconds = (Date.now() - liveAt) / 1000;
+    await server.recordings.idle();
+    const archive = readPlaylist(path.join(server.recordings.dirFor('calm'), 'archive.m3u8'));
+    const recorded = archive.entries.reduce((s, e) => s + e.duration, 0);
+    const longest = Math.max(...archive.entries.map((e) => e.duration));
+    expect(Math.abs(sessionSeconds - recorded)).toBeLessThanOrEqual(longest);
+  });
+});
+
+describe('a server restart mid-session', () => {
+  it('keeps every segment, puts the session back on air and records on', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-restart-'));
+    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const first = await startServer({ workers: 1, autoRecord: true, dataDir });
+    first.sessions.create({ id: 'restart', title: 'Restart' });
+    let room = await first.sessions.room('restart');
+    let studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: {} });
+    room.goLive();
+    const dir = first.recordings.dirFor('restart');
+    await waitFor('segments before the restart', () => segmentsIn(dir).length >= 2, 20_000);
+    await studio.stop();
+    await first.stop();
+    const before = segmentsIn(dir).map((e) => e.file);
+
+    const second = await recordedServer(dataDir);
+    room = await second.sessions.room('restart');
+    expect(room.status).toBe('live');
+    // The live stream goes on (a slate until the studio is back), then the studio rejoins.
+    await waitFor('the stream continues', () => segmentsIn(dir).length > before.length, 20_000);
+    studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: {} });
+    cleanups.push(() => studio.stop());
+    await waitFor('the studio recorded again', () => second.recordings.recorder('restart')?.currentPlan?.video === 'copy', 20_000);
+    const resumedAt = segmentsIn(dir).length;
+    await waitFor('segments of the studio', () => segmentsIn(dir).length > resumedAt + 1, 20_000);
+    room.end();
+    await second.recordings.idle();
+    const archive = readPlaylist(path.join(dir, 'archive.m3u8'));
+    expect(archive.entries.map((e) => e.file).slice(0, before.length)).toEqual(before);
+    expect(archive.entries.filter((e) => e.discontinuity).length).toBeGreaterThanOrEqual(1);
+    const listed = archive.entries.reduce((s, e) => s + e.duration, 0);
+    expect(Math.abs(probeDuration(path.join(dir, 'recording.mp4')) - listed)).toBeLessThan(1);
+  });
+});
