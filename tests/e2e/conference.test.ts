@@ -6,6 +6,8 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectDecoding, launchBrowser, newPage, receiveStats } from '../helpers/browser.js';
+import path from 'node:path';
+import { probeSegment, readPlaylist } from '../helpers/hls.js';
 import { waitFor } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
 
@@ -27,7 +29,7 @@ async function open(path: string, sub: string, role: 'studio' | 'point' | 'opera
 const connectionState = (page: Page) => page.getByTestId('connection-state').getAttribute('data-state');
 
 beforeAll(async () => {
-  server = await startServer({ workers: 2 });
+  server = await startServer({ workers: 2, autoRecord: true });
   server.sessions.create({ id: sid, title: 'Phiên họp thử nghiệm' });
   browser = await launchBrowser();
 });
@@ -45,6 +47,21 @@ describe('a provincial session in the browser', () => {
     await studio.getByTestId('go-live').click();
     const room = await server.sessions.room(sid);
     await waitFor('session on air', () => room.status === 'live');
+  });
+
+  it('records the studio camera from the browser without re-encoding the picture', async () => {
+    const dir = server.recordings.dirFor(sid);
+    const live = () => readPlaylist(path.join(dir, 'live.m3u8')).entries;
+    await waitFor('recorded segments', () => live().length >= 3, 30_000);
+    expect(server.recordings.recorder(sid)!.currentPlan).toEqual({ video: 'copy', audio: 1 });
+    await studio.getByTestId('recording-indicator').waitFor({ timeout: 5000 });
+    for (const entry of live().slice(1)) {
+      // The browser answers keyframe requests: short segments, each opening on a keyframe.
+      expect(entry.duration).toBeLessThanOrEqual(3);
+      const probe = probeSegment(path.join(dir, entry.file));
+      expect(probe.codecs).toEqual(['h264', 'aac']);
+      expect(probe.firstVideoFrameIsKey).toBe(true);
+    }
   });
 
   it('each point joins with one click and decodes the studio', async () => {
