@@ -113,13 +113,13 @@ function receiverMain(): void {
             st.markBytes = st.bytes;
           }
         }
-        reply(req.id, null);
+        reply(req.id, performance.now());
         break;
       case 'report': {
         const report: SocketReport[] = sockets.map((s) =>
           [...s.streams.values()].map((st) => [st.pt, st.count - st.markCount, st.maxExt - st.markExt, st.bytes - st.markBytes]),
         );
-        reply(req.id, report);
+        reply(req.id, { at: performance.now(), sockets: report });
         break;
       }
       case 'close':
@@ -285,7 +285,8 @@ interface BuiltSetup {
   videoPt: number;
   audioPt: number;
   producers: ProducerLike[];
-  ffmpegPid?: number;
+  /** Starts ffmpeg (once); returns its pid. */
+  startFeed(): number | undefined;
   /** Seconds to create the N transports (and, for bare, the consumers). */
   transportsSeconds: number;
   /** Seconds from goLive to every consumer created (diemcau), or to create them (bare). */
@@ -313,12 +314,12 @@ class LogSink extends Writable {
   }
 }
 
-async function buildDiemcau(n: number, ports: number[], closers: Closer[]): Promise<BuiltSetup> {
-  const [{ default: pino }, { loadConfig }, { Server }, { joinPlain }] = await Promise.all([
+async function buildDiemcau(n: number, ports: number[], closers: Closer[], feedFirst: boolean): Promise<BuiltSetup> {
+  const [{ default: pino }, { loadConfig }, { Server }, ffmpeg] = await Promise.all([
     import('pino'),
     import('../config/schema.js'),
     import('../sfu/Server.js'),
-    import('../tests/helpers/plainPeer.js'),
+    import('../tests/helpers/ffmpeg.js'),
   ]);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-bench-'));
   closers.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
@@ -345,8 +346,19 @@ async function buildDiemcau(n: number, ports: number[], closers: Closer[]): Prom
 
   server.sessions.create({ id: 'bench', title: 'Fan-out bench' });
   const room = await server.sessions.room('bench');
-  const studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: { pattern: 'testsrc' } });
-  closers.push(() => studio.stop());
+  // The studio as a hardware encoder would send it (as tests/helpers/plainPeer.ts joinPlain does).
+  const studio = room.join({ identity: 'studio', name: 'Studio', role: 'studio', plain: true, rtpCapabilities: room.rtpCapabilities });
+  const videoIn = await room.createPlainTransport(studio, 'send');
+  const audioIn = await room.createPlainTransport(studio, 'send');
+  await room.produce(studio, videoIn.id, 'video', ffmpeg.feedVideoRtpParameters as never, 'camera');
+  await room.produce(studio, audioIn.id, 'audio', ffmpeg.feedAudioRtpParameters as never, 'mic');
+  let feed: ReturnType<typeof ffmpeg.feedRtp> | undefined;
+  const startFeed = () => {
+    feed ??= ffmpeg.feedRtp({ videoPort: videoIn.tuple.localPort, audioPort: audioIn.tuple.localPort, pattern: 'testsrc' });
+    return feed.process.pid;
+  };
+  closers.push(() => feed?.stop());
+  if (feedFirst) startFeed();
 
   const t0 = performance.now();
   const peers = [];
@@ -384,15 +396,15 @@ async function buildDiemcau(n: number, ports: number[], closers: Closer[]): Prom
     consumersPerWorker,
     videoPt: ptOf('video'),
     audioPt: ptOf('audio'),
-    producers: [...studio.peer.producers.values()],
-    ffmpegPid: studio.feed?.process.pid,
+    producers: [...studio.producers.values()],
+    startFeed,
     transportsSeconds: (t1 - t0) / 1000,
     consumersSeconds: (t2 - t1) / 1000,
     problems,
   };
 }
 
-async function buildBare(n: number, ports: number[], closers: Closer[]): Promise<BuiltSetup> {
+async function buildBare(n: number, ports: number[], closers: Closer[], feedFirst: boolean): Promise<BuiltSetup> {
   const mediasoup = await import('mediasoup');
   const ffmpeg = await import('../tests/helpers/ffmpeg.js');
   const problems: string[] = [];
@@ -415,8 +427,13 @@ async function buildBare(n: number, ports: number[], closers: Closer[]): Promise
   const audioIn = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
   const video = await videoIn.produce({ kind: 'video', rtpParameters: ffmpeg.feedVideoRtpParameters as never });
   const audio = await audioIn.produce({ kind: 'audio', rtpParameters: ffmpeg.feedAudioRtpParameters as never });
-  const feed = ffmpeg.feedRtp({ videoPort: videoIn.tuple.localPort, audioPort: audioIn.tuple.localPort, pattern: 'testsrc' });
-  closers.push(() => feed.stop());
+  let feed: ReturnType<typeof ffmpeg.feedRtp> | undefined;
+  const startFeed = () => {
+    feed ??= ffmpeg.feedRtp({ videoPort: videoIn.tuple.localPort, audioPort: audioIn.tuple.localPort, pattern: 'testsrc' });
+    return feed.process.pid;
+  };
+  closers.push(() => feed?.stop());
+  if (feedFirst) startFeed();
 
   const t0 = performance.now();
   const transports = [];
@@ -447,7 +464,7 @@ async function buildBare(n: number, ports: number[], closers: Closer[]): Promise
     videoPt,
     audioPt,
     producers: [video, audio],
-    ffmpegPid: feed.process.pid,
+    startFeed,
     transportsSeconds: (t1 - t0) / 1000,
     consumersSeconds: (t2 - t1) / 1000,
     problems,
@@ -507,19 +524,21 @@ async function measure(
   n: number,
   seconds: number,
   closers: Closer[],
+  feedFirst: boolean,
 ): Promise<StepResult> {
   const receiver = new Receiver();
   closers.push(() => receiver.close());
   const ports = await receiver.bind(n);
   debug(`${setupName} n=${n}: ${ports.length} receiver sockets bound`);
-  const built = await (setupName === 'diemcau' ? buildDiemcau : buildBare)(n, ports, closers);
+  const built = await (setupName === 'diemcau' ? buildDiemcau : buildBare)(n, ports, closers, feedFirst);
+  const ffmpegPid = built.startFeed();
 
   debug(`${setupName} n=${n}: built (transports ${built.transportsSeconds.toFixed(1)} s, consumers ${built.consumersSeconds.toFixed(1)} s)`);
   // Warm-up: a new video consumer waits for the next keyframe (every 2 s; ffmpeg ignores PLIs).
   const warmStart = performance.now();
   const warmDeadline = warmStart + 12_000;
   while (performance.now() < warmDeadline) {
-    const report = await receiver.request<SocketReport[]>({ type: 'report' });
+    const { sockets: report } = await receiver.request<{ sockets: SocketReport[] }>({ type: 'report' });
     const withVideo = report.filter((s) => s.some(([pt, packets]) => pt === built.videoPt && packets > 0)).length;
     if (withVideo >= n) break;
     await sleep(500);
@@ -530,45 +549,52 @@ async function measure(
 
   const receiverInodes = socketInodes(receiver.pid);
   const workerInodes = new Set(built.workerPids.flatMap((pid) => [...socketInodes(pid)]));
+  /** Packets the producers received (and lost, by their sequence numbers), when the worker answered. */
   const ingestStats = async () => {
     let packets = 0;
     let lost = 0;
+    const timeout = sleep(3000).then(() => null);
     for (const p of built.producers) {
-      for (const s of await p.getStats().catch(() => [])) {
-        packets += s.packetCount;
-        lost += s.packetsLost ?? 0;
+      const stats = await Promise.race([p.getStats().catch(() => null), timeout]);
+      if (!stats) return { packets: NaN, lost: NaN, at: performance.now() };
+      for (const st of stats) {
+        packets += st.packetCount;
+        lost += st.packetsLost ?? 0;
       }
     }
-    return { packets, lost };
+    return { packets, lost, at: performance.now() };
   };
 
+  const ingestBefore = await ingestStats();
   const before = {
-    ingest: await ingestStats(),
+    at: performance.now(),
     workers: built.workerPids.map(cpuSeconds),
     receiver: cpuSeconds(receiver.pid),
-    ffmpeg: cpuSeconds(built.ffmpegPid),
+    ffmpeg: cpuSeconds(ffmpegPid),
     main: process.cpuUsage(),
     system: systemBusySeconds(),
     receiverDrops: udpDrops(receiverInodes),
     workerDrops: udpDrops(workerInodes),
   };
-  await receiver.request({ type: 'mark' });
-  const t0 = performance.now();
+  const markedAt = await receiver.request<number>({ type: 'mark' });
   await sleep(seconds * 1000);
-  const report = await receiver.request<SocketReport[]>({ type: 'report' });
-  const window = (performance.now() - t0) / 1000;
+  const { at: reportedAt, sockets: report } = await receiver.request<{ at: number; sockets: SocketReport[] }>({ type: 'report' });
+  // Packets are counted over the receiver's own window, CPU over ours: both about `seconds` long.
+  const window = (reportedAt - markedAt) / 1000;
   const mainCpu = process.cpuUsage(before.main);
   const systemBusy = systemBusySeconds() - before.system;
   const after = {
+    at: performance.now(),
     workers: built.workerPids.map(cpuSeconds),
     receiver: cpuSeconds(receiver.pid),
-    ffmpeg: cpuSeconds(built.ffmpegPid),
+    ffmpeg: cpuSeconds(ffmpegPid),
     receiverDrops: udpDrops(receiverInodes),
     workerDrops: udpDrops(workerInodes),
-    ingest: await ingestStats(),
   };
+  const ingestAfter = await ingestStats();
+  const cpuWindow = (after.at - before.at) / 1000;
 
-  const pct = (a: number, b: number) => ((b - a) / window) * 100;
+  const pct = (a: number, b: number) => ((b - a) / cpuWindow) * 100;
   const workerCpuPct = built.workerPids.map((_, i) => pct(before.workers[i]!, after.workers[i]!));
   const totalWorkerCpuPct = workerCpuPct.reduce((a, b) => a + b, 0);
   const streams = built.consumersPerWorker.reduce((a, b) => a + b, 0);
@@ -608,11 +634,11 @@ async function measure(
       w.expected += Math.max(exp, packets);
     }
   });
-  const workerCpuSeconds = (totalWorkerCpuPct / 100) * window;
+  const workerCpuSeconds = (totalWorkerCpuPct / 100) * window; // over the packets' window
   const receiverCpuPct = pct(before.receiver, after.receiver);
   const ffmpegCpuPct = pct(before.ffmpeg, after.ffmpeg);
-  const mainCpuPct = ((mainCpu.user + mainCpu.system) / 1e6 / window) * 100;
-  const systemCpuPct = (systemBusy / window) * 100;
+  const mainCpuPct = ((mainCpu.user + mainCpu.system) / 1e6 / cpuWindow) * 100;
+  const systemCpuPct = (systemBusy / cpuWindow) * 100;
   return {
     setup: setupName,
     n,
@@ -637,8 +663,8 @@ async function measure(
     mainCpuPct,
     systemCpuPct,
     otherCpuPct: systemCpuPct - totalWorkerCpuPct - receiverCpuPct - ffmpegCpuPct - mainCpuPct,
-    ingestPps: (after.ingest.packets - before.ingest.packets) / window,
-    ingestLost: after.ingest.lost - before.ingest.lost,
+    ingestPps: ((ingestAfter.packets - ingestBefore.packets) / (ingestAfter.at - ingestBefore.at)) * 1000,
+    ingestLost: ingestAfter.lost - ingestBefore.lost,
     transportsSeconds: built.transportsSeconds,
     consumersSeconds: built.consumersSeconds,
     warmupSeconds,
@@ -655,7 +681,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-async function runStep(setupName: 'diemcau' | 'bare', n: number, seconds: number): Promise<StepResult> {
+async function runStep(setupName: 'diemcau' | 'bare', n: number, seconds: number, feedFirst: boolean): Promise<StepResult> {
   const closers: Closer[] = [];
   activeClosers.add(closers);
   const timeoutMs = 40_000 + seconds * 1000 + n * 80;
@@ -693,7 +719,7 @@ async function runStep(setupName: 'diemcau' | 'bare', n: number, seconds: number
     warmupSeconds: NaN,
     problems: [],
   });
-  const running = measure(setupName, n, seconds, closers);
+  const running = measure(setupName, n, seconds, closers, feedFirst);
   running.catch(() => {}); // after a timeout it fails as we close what it uses
   let result: StepResult;
   try {
@@ -817,7 +843,14 @@ export function printSummary(all: StepResult[]): void {
   console.log(table(rows));
 }
 
-export async function runFanout(options: { ns: number[]; seconds: number; only?: 'diemcau' | 'bare'; json?: string }): Promise<StepResult[]> {
+export async function runFanout(options: {
+  ns: number[];
+  seconds: number;
+  only?: 'diemcau' | 'bare';
+  json?: string;
+  /** Start ffmpeg before the consumers are made (the platform's order; stalls an overloaded worker). */
+  feedFirst?: boolean;
+}): Promise<StepResult[]> {
   const setups = (['diemcau', 'bare'] as const).filter((s) => !options.only || options.only === s);
   console.log(
     `Fan-out bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), window ${options.seconds} s, N = ${options.ns.join(', ')}`,
@@ -825,7 +858,7 @@ export async function runFanout(options: { ns: number[]; seconds: number; only?:
   const all: StepResult[] = [];
   for (const n of options.ns) {
     const results: StepResult[] = [];
-    for (const setup of setups) results.push(await runStep(setup, n, options.seconds));
+    for (const setup of setups) results.push(await runStep(setup, n, options.seconds, !!options.feedFirst));
     printStep(n, results);
     all.push(...results);
   }
@@ -846,6 +879,7 @@ if (isMain && process.argv.includes('--receiver')) {
       seconds: { type: 'string', default: '10' },
       only: { type: 'string' },
       json: { type: 'string' },
+      'feed-first': { type: 'boolean', default: false },
     },
     strict: false,
   });
@@ -854,7 +888,13 @@ if (isMain && process.argv.includes('--receiver')) {
     .map((s) => Number(s.trim()))
     .filter((x) => Number.isInteger(x) && x > 0);
   const only = values.only === 'diemcau' || values.only === 'bare' ? values.only : undefined;
-  runFanout({ ns, seconds: Number(values.seconds) || 10, only, json: values.json as string | undefined })
+  runFanout({
+    ns,
+    seconds: Number(values.seconds) || 10,
+    only,
+    json: values.json as string | undefined,
+    feedFirst: !!values['feed-first'],
+  })
     .then(() => process.exit(0))
     .catch((error) => {
       console.error(error);

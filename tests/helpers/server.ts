@@ -20,7 +20,6 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Serv
       rtcListenIp: '127.0.0.1',
       rtcBasePort: 0,
       workers: 2,
-      dataDir,
       demo: false,
       autoRecord: false,
       logLevel: 'warn',

@@ -32,6 +32,18 @@ export const router = createRouter({
       component: () => import('./views/OperatorView.vue'),
       meta: { titleKey: 'page.operator', session: true },
     },
+    {
+      path: '/watch',
+      name: 'watch-list',
+      component: () => import('./views/WatchListView.vue'),
+      meta: { titleKey: 'page.watch' },
+    },
+    {
+      path: '/watch/:sid',
+      name: 'watch',
+      component: () => import('./views/WatchView.vue'),
+      meta: { titleKey: 'page.watch' },
+    },
     // Short invitation links: /join/<token>
     { path: '/join/:token', redirect: (to) => ({ path: '/point', query: { token: String(to.params.token) } }) },
     { path: '/:pathMatch(.*)*', redirect: '/' },

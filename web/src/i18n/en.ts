@@ -187,7 +187,6 @@ const en: Messages = {
     agenda: 'Agenda',
     download: 'Download (MP4)',
     backToList: 'All sessions',
-    notFound: 'This session was not found, or you need an invitation to watch it.',
     ended: 'The live session has ended.',
     watchArchive: 'Watch the recording',
     watchLive: 'Watch live',

@@ -185,7 +185,6 @@ const vi = {
     agenda: 'Nội dung',
     download: 'Tải về (MP4)',
     backToList: 'Tất cả phiên',
-    notFound: 'Không tìm thấy phiên này, hoặc bạn cần lời mời để xem.',
     ended: 'Phiên trực tiếp đã kết thúc.',
     watchArchive: 'Xem bản lưu trữ',
     watchLive: 'Xem trực tiếp',

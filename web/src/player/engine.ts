@@ -1,10 +1,11 @@
-import Hls, { type ErrorData, type HlsConfig } from 'hls.js';
+import type { ErrorData, HlsConfig } from 'hls.js';
+import Hls from 'hls.js/light';
 import { withToken } from './recordings';
 
 declare global {
   interface Window {
     /** The watch page's player, for end-to-end tests. */
-    diemcauPlayer?: { hls: Hls | null; video: HTMLVideoElement; fatalErrors: string[] };
+    diemcauPlayer?: { hls: Hls | null; video: HTMLVideoElement; fatalErrors: string[]; errors: string[] };
   }
 }
 
@@ -48,6 +49,8 @@ const mediaRecoveries = 2;
 export class PlayerEngine {
   readonly hls: Hls | null = null;
   readonly fatalErrors: string[] = [];
+  /** Every error hls.js reported, recovered or not (diagnostics). */
+  readonly errors: string[] = [];
   readonly #o: EngineOptions;
   #networkFailures = 0;
   #mediaFailures = 0;
@@ -89,7 +92,7 @@ export class PlayerEngine {
     } else {
       queueMicrotask(() => this.#fatal('unsupported', 'no MSE and no native HLS'));
     }
-    window.diemcauPlayer = { hls: this.hls, video, fatalErrors: this.fatalErrors };
+    window.diemcauPlayer = { hls: this.hls, video, fatalErrors: this.fatalErrors, errors: this.errors };
   }
 
   get video(): HTMLVideoElement {
@@ -147,6 +150,7 @@ export class PlayerEngine {
   }
 
   #onError(data: ErrorData): void {
+    if (this.errors.length < 100) this.errors.push(`${data.fatal ? 'fatal ' : ''}${data.type}/${data.details}${data.response?.code ? ` ${data.response.code}` : ''}`);
     if (!data.fatal || this.#destroyed) return;
     const hls = this.hls!;
     const status = data.response?.code ?? 0;

@@ -56,6 +56,8 @@ export const useSessionStore = defineStore('session', () => {
   const identity = computed(() => state.value.identity);
   const peers = computed<PeerSummary[]>(() => state.value.snapshot?.peers ?? []);
   const hasFloor = computed(() => !!identity.value && state.value.snapshot?.floor === identity.value);
+  /** The recorder is writing the program (live stream and archive). */
+  const recording = computed(() => !!state.value.snapshot?.recording);
   const handRaised = computed(() => !!state.value.snapshot?.handsRaised.includes(identity.value));
   const failureIsFinal = computed(() => !!state.value.failure && finalFailures.includes(state.value.failure));
   /** Who is on air now: the snapshot's program source, else what this page receives. */
@@ -137,6 +139,7 @@ export const useSessionStore = defineStore('session', () => {
     identity,
     peers,
     hasFloor,
+    recording,
     handRaised,
     failureIsFinal,
     onAirIdentity,
@@ -152,5 +155,7 @@ export const useSessionStore = defineStore('session', () => {
     giveFloor: (who: string) => run((c) => c.giveFloor(who)),
     takeFloor: () => run((c) => c.takeFloor()),
     removePeer: (who: string) => run((c) => c.removePeer(who)),
+    startRecording: () => run((c) => c.startRecording()),
+    stopRecording: () => run((c) => c.stopRecording()),
   };
 });
