@@ -34,6 +34,8 @@ export const configSchema = z.object({
   tokenSecret: z.string().min(32).optional(),
   /** Invitation lifetime for tokens minted by the server. */
   tokenTtlHours: z.coerce.number().positive().default(24 * 7),
+  /** Redis for several nodes (schedules, points, presence, control events); the embedded store when unset. */
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
   /** Create the demo session at start and print its links. Turn off in production. */
   demo: bool.default(true),
   /** Incoming bitrate cap per WebRTC send transport (bps); weak links need headroom. */
@@ -63,6 +65,7 @@ export const envNames: Record<keyof Config, string> = {
   tokenSecret: 'DIEMCAU_TOKEN_SECRET',
   tokenTtlHours: 'DIEMCAU_TOKEN_TTL_HOURS',
   demo: 'DIEMCAU_DEMO',
+  redisUrl: 'REDIS_URL',
   maxIncomingBitrate: 'DIEMCAU_MAX_INCOMING_BITRATE',
   autoRecord: 'DIEMCAU_AUTO_RECORD',
   hlsSegmentSeconds: 'DIEMCAU_HLS_SEGMENT_SECONDS',

@@ -2,3 +2,4 @@ export * from './errors.js';
 export * from './messages.js';
 export * from './roles.js';
 export * from './tokens.js';
+export * from './api.js';

@@ -13,6 +13,8 @@ import { createRecordingRoutes } from './http/recordings.js';
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { SessionRegistry } from './room/SessionRegistry.js';
+import { createStore } from './store/createStore.js';
+import type { Store } from './store/Store.js';
 import { SignalingServer } from './signaling/SignalingServer.js';
 
 const webDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../web/dist');
@@ -29,8 +31,9 @@ export class Server {
   readonly logger: Logger;
   readonly pool: WorkerPool;
   readonly tokens: TokenService;
-  readonly sessions: SessionRegistry;
-  readonly recordings: RecordingService;
+  store!: Store;
+  sessions!: SessionRegistry;
+  recordings!: RecordingService;
   #http?: http.Server;
   #signaling?: SignalingServer;
   #publicUrl = '';
@@ -49,22 +52,6 @@ export class Server {
       logger: this.logger,
     });
     this.tokens = new TokenService(TokenService.secretFrom(config.dataDir, config.tokenSecret), config.tokenTtlHours);
-    this.sessions = new SessionRegistry(
-      this.pool,
-      this.logger,
-      config.maxIncomingBitrate,
-      path.join(config.dataDir, 'sessions.json'),
-    );
-    this.recordings = new RecordingService(
-      {
-        dir: path.join(config.dataDir, 'recordings'),
-        logger: this.logger,
-        autoRecord: config.autoRecord,
-        segmentSeconds: config.hlsSegmentSeconds,
-        dvrWindowSeconds: config.dvrWindowMinutes * 60,
-      },
-      this.sessions,
-    );
   }
 
   get url(): string {
@@ -77,6 +64,20 @@ export class Server {
   }
 
   async start(): Promise<this> {
+    this.store = await createStore({ dataDir: this.config.dataDir, redisUrl: this.config.redisUrl });
+    this.logger.info({ store: this.store.kind }, 'store ready');
+    this.sessions = new SessionRegistry(this.store, this.pool, this.logger, this.config.maxIncomingBitrate);
+    this.recordings = new RecordingService(
+      {
+        dir: path.join(this.config.dataDir, 'recordings'),
+        logger: this.logger,
+        autoRecord: this.config.autoRecord,
+        segmentSeconds: this.config.hlsSegmentSeconds,
+        dvrWindowSeconds: this.config.dvrWindowMinutes * 60,
+      },
+      this.sessions,
+    );
+    await this.sessions.load();
     await this.pool.start();
     const app = express();
     app.disable('x-powered-by');
@@ -119,7 +120,7 @@ export class Server {
 
   async #createDemo(): Promise<DemoLinks> {
     const sid = 'demo';
-    if (!this.sessions.has(sid)) this.sessions.create({ id: sid, title: 'Phiên họp trực tuyến thử nghiệm', public: true });
+    if (!this.sessions.has(sid)) await this.sessions.create({ id: sid, title: 'Phiên họp trực tuyến thử nghiệm', public: true });
     return {
       sessionId: sid,
       studio: await this.invitation({ sid, sub: 'studio', role: 'studio', name: 'Hội trường tỉnh' }),
@@ -139,5 +140,6 @@ export class Server {
     await new Promise<void>((resolve) => (this.#http ? this.#http.close(() => resolve()) : resolve()));
     this.#http?.closeAllConnections();
     await this.pool.close();
+    await this.store?.close();
   }
 }

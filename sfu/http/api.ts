@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { can, identitySchema, roleSchema, type Action, type TokenClaims } from '../../protocol/index.js';
+import { can, identitySchema, roleSchema, sessionInputSchema, type Action, type TokenClaims } from '../../protocol/index.js';
 import type { TokenService } from '../auth/TokenService.js';
 import { DiemcauError, ForbiddenError } from '../errors.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
@@ -24,11 +24,6 @@ const httpStatus: Record<string, number> = {
   internal: 500,
 };
 
-const createSessionBody = z.object({
-  title: z.string().trim().min(1).max(200),
-  id: identitySchema.optional(),
-  public: z.boolean().optional(),
-});
 const invitationBody = z.object({
   role: roleSchema,
   identity: identitySchema,
@@ -63,7 +58,7 @@ export function createApi({ tokens, sessions, publicUrl }: ApiDeps): express.Rou
     next();
   };
 
-  const parse = <T>(schema: z.ZodType<T>, body: unknown): T => {
+  const parse = <S extends z.ZodType>(schema: S, body: unknown): z.output<S> => {
     const result = schema.safeParse(body ?? {});
     if (!result.success) {
       throw new DiemcauError('bad-request', result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
@@ -79,9 +74,9 @@ export function createApi({ tokens, sessions, publicUrl }: ApiDeps): express.Rou
     res.json({ sessions: sessions.list() });
   });
 
-  api.post('/sessions', authorize('session.create'), (req, res) => {
-    const body = parse(createSessionBody, req.body);
-    res.status(201).json(sessions.create(body));
+  api.post('/sessions', authorize('session.create'), async (req, res) => {
+    const body = parse(sessionInputSchema, req.body);
+    res.status(201).json(await sessions.create(body, (res.locals.claims as TokenClaims).sub));
   });
 
   api.get('/sessions/:sid', authorize('session.join'), async (req, res) => {

@@ -1,75 +1,125 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
-import { writeFileAtomic } from '../../recorder/atomicWrite.js';
-import type { SessionStatus } from '../../protocol/index.js';
+import {
+  defaultTimeZone,
+  type AgendaItem,
+  type SessionInput,
+  type SessionRecord,
+  sessionInputSchema,
+} from '../../protocol/index.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
+import type { Store, Unsubscribe } from '../store/Store.js';
 import { Room } from './Room.js';
 
-export interface SessionRecord {
-  id: string;
-  title: string;
-  createdAt: number;
-  status: SessionStatus;
-  /** Members may watch the live stream and the archive without a token. */
-  public: boolean;
-}
+export type { SessionRecord };
 
 export interface SessionRegistryEvents {
-  /** A session's Room was created (first participant, or restored after a restart). */
+  /** A session's Room was created (first participant, opened on schedule, or restored). */
   room: [room: Room, record: SessionRecord];
+  /** A session record was created or changed (here or on another node). */
+  changed: [record: SessionRecord];
 }
 
 /**
- * The sessions this server knows and the live Room of each. Records are kept
- * in a file under the data folder, so a restarted server knows which
- * sessions were on air and puts them back on air.
+ * The sessions this deployment knows — scheduled, on air, ended — and the
+ * live Room of each on this node. Records live in the store (so a restarted
+ * server, or another node, knows them); this node keeps a copy for quick
+ * reads and refreshes it when another node announces a change.
  */
 export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
-  readonly #sessions = new Map<string, SessionRecord>();
+  readonly #records = new Map<string, SessionRecord>();
   readonly #rooms = new Map<string, Promise<Room>>();
+  #unsubscribe: Unsubscribe | undefined;
 
   constructor(
+    private readonly store: Store,
     private readonly pool: WorkerPool,
     private readonly logger: Logger,
     private readonly maxIncomingBitrate: number,
-    private readonly file?: string,
   ) {
     super();
-    if (file && fs.existsSync(file)) {
-      for (const record of JSON.parse(fs.readFileSync(file, 'utf8')) as SessionRecord[]) {
-        this.#sessions.set(record.id, { ...record, public: record.public ?? true });
-      }
-    }
   }
 
-  create(input: { id?: string; title: string; public?: boolean }): SessionRecord {
-    const id = input.id ?? randomUUID().slice(0, 8);
-    if (this.#sessions.has(id)) throw new ConflictError(`session ${id} already exists`);
+  /** Reads every session from the store and listens for other nodes' changes. */
+  async load(): Promise<void> {
+    for (const record of await this.store.list<SessionRecord>('sessions')) this.#records.set(record.id, record);
+    this.#unsubscribe = await this.store.subscribe('sessions', (message) => {
+      const id = (message as { id?: string }).id;
+      if (id) void this.refresh(id);
+    });
+  }
+
+  /**
+   * Creates a session. It is visible here at once; the returned promise
+   * resolves once the store holds it.
+   */
+  create(input: SessionInput, createdBy?: string): Promise<SessionRecord> {
+    const parsed = sessionInputSchema.parse(input);
+    const id = parsed.id ?? randomUUID().slice(0, 8);
+    if (this.#records.has(id)) return Promise.reject(new ConflictError(`session ${id} already exists`));
+    const now = Date.now();
     const record: SessionRecord = {
       id,
-      title: input.title,
-      createdAt: Date.now(),
-      status: 'waiting',
-      public: input.public ?? true,
+      title: parsed.title,
+      description: parsed.description,
+      startsAt: parsed.startsAt,
+      endsAt: parsed.endsAt,
+      timeZone: parsed.timeZone ?? defaultTimeZone,
+      agenda: withIds(parsed.agenda),
+      invitedPoints: parsed.invitedPoints,
+      invitedGroups: parsed.invitedGroups,
+      public: parsed.public,
+      status: parsed.startsAt ? 'scheduled' : 'waiting',
+      createdAt: now,
+      updatedAt: now,
+      createdBy,
     };
-    this.#sessions.set(id, record);
-    this.#save();
+    this.#records.set(id, record);
+    return this.store.insert('sessions', id, record).then(async (inserted) => {
+      if (!inserted) {
+        this.#records.delete(id);
+        throw new ConflictError(`session ${id} already exists`);
+      }
+      await this.store.publish('sessions', { id });
+      this.emit('changed', record);
+      return record;
+    });
+  }
+
+  /** Changes a session record in the store and here; `change` must be pure. */
+  async update(id: string, change: (record: SessionRecord) => SessionRecord): Promise<SessionRecord> {
+    this.get(id);
+    const updated = await this.store.update<SessionRecord>('sessions', id, (current) => {
+      if (!current) throw new NotFoundError(`no session ${id}`);
+      return { ...change(current), id, updatedAt: Date.now() };
+    });
+    this.#records.set(id, updated!);
+    await this.store.publish('sessions', { id });
+    this.emit('changed', updated!);
+    return updated!;
+  }
+
+  async refresh(id: string): Promise<SessionRecord | undefined> {
+    const record = await this.store.get<SessionRecord>('sessions', id);
+    if (record) {
+      this.#records.set(id, record);
+      this.emit('changed', record);
+    } else this.#records.delete(id);
     return record;
   }
 
   has(id: string): boolean {
-    return this.#sessions.has(id);
+    return this.#records.has(id);
   }
 
   list(): SessionRecord[] {
-    return [...this.#sessions.values()];
+    return [...this.#records.values()];
   }
 
   get(id: string): SessionRecord {
-    const record = this.#sessions.get(id);
+    const record = this.#records.get(id);
     if (!record) throw new NotFoundError(`no session ${id}`);
     return record;
   }
@@ -78,6 +128,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   async room(id: string): Promise<Room> {
     const record = this.get(id);
     if (record.status === 'ended') throw new ConflictError('the session has ended');
+    if (record.status === 'cancelled') throw new ConflictError('the session was cancelled');
     let pending = this.#rooms.get(id);
     if (!pending) {
       pending = Room.create({
@@ -91,12 +142,16 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       pending.then(
         (room) => {
           room.on('snapshot', (s) => {
-            if (record.status === s.status) return;
-            record.status = s.status;
-            this.#save();
+            const current = this.#records.get(id);
+            if (!current || current.status === s.status) return;
+            // A room waiting for the studio does not undo "scheduled".
+            if (s.status === 'waiting' && current.status === 'scheduled') return;
+            void this.update(id, (r) => ({ ...r, status: s.status })).catch((error) =>
+              this.logger.error({ err: error, session: id }, 'could not save the session status'),
+            );
           });
           room.once('close', () => this.#rooms.delete(id));
-          this.emit('room', room, record);
+          this.emit('room', room, this.#records.get(id)!);
         },
         () => this.#rooms.delete(id),
       );
@@ -107,7 +162,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   /** Puts back on air the sessions that were live when the server stopped. */
   async restoreLive(): Promise<Room[]> {
     const rooms: Room[] = [];
-    for (const record of this.#sessions.values()) {
+    for (const record of this.#records.values()) {
       if (record.status !== 'live') continue;
       const room = await this.room(record.id);
       room.goLive();
@@ -123,11 +178,12 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   }
 
   async close(): Promise<void> {
+    await this.#unsubscribe?.();
     for (const pending of this.#rooms.values()) (await pending.catch(() => undefined))?.close();
     this.#rooms.clear();
   }
+}
 
-  #save(): void {
-    if (this.file) writeFileAtomic(this.file, JSON.stringify([...this.#sessions.values()], null, 2));
-  }
+function withIds(items: (Omit<AgendaItem, 'id'> & { id?: string })[]): AgendaItem[] {
+  return items.map((item, i) => ({ ...item, id: item.id ?? `item-${i + 1}` }));
 }
