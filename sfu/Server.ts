@@ -13,6 +13,7 @@ import { createRecordingRoutes } from './http/recordings.js';
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { SessionRegistry } from './room/SessionRegistry.js';
+import { Scheduler } from './schedule/Scheduler.js';
 import { createStore } from './store/createStore.js';
 import type { Store } from './store/Store.js';
 import { SignalingServer } from './signaling/SignalingServer.js';
@@ -34,6 +35,7 @@ export class Server {
   store!: Store;
   sessions!: SessionRegistry;
   recordings!: RecordingService;
+  scheduler!: Scheduler;
   #http?: http.Server;
   #signaling?: SignalingServer;
   #publicUrl = '';
@@ -108,6 +110,8 @@ export class Server {
     this.#signaling = new SignalingServer(server, this.tokens, this.sessions, this.logger);
     if (this.config.demo) this.demo = await this.#createDemo();
     await this.sessions.restoreLive();
+    this.scheduler = new Scheduler({ sessions: this.sessions, logger: this.logger });
+    this.scheduler.start();
     this.logger.info({ url: this.#publicUrl }, 'Diemcau is running');
     return this;
   }
@@ -133,6 +137,7 @@ export class Server {
   }
 
   async close(): Promise<void> {
+    this.scheduler?.stop();
     this.#signaling?.close();
     // Encoders stop without finalizing: a session still on air resumes recording at the next start.
     await this.recordings.close();
