@@ -36,6 +36,10 @@ export const configSchema = z.object({
   tokenTtlHours: z.coerce.number().positive().default(24 * 7),
   /** Redis for several nodes (schedules, points, presence, control events); the embedded store when unset. */
   redisUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  /** The first operator account, created on the first start when there is none. */
+  adminUser: z.string().default('admin'),
+  /** Its password; when unset one is generated and printed once at that first start. */
+  adminPassword: z.string().min(10).optional(),
   /** Create the demo session at start and print its links. Turn off in production. */
   demo: bool.default(true),
   /** Incoming bitrate cap per WebRTC send transport (bps); weak links need headroom. */
@@ -65,6 +69,8 @@ export const envNames: Record<keyof Config, string> = {
   tokenSecret: 'DIEMCAU_TOKEN_SECRET',
   tokenTtlHours: 'DIEMCAU_TOKEN_TTL_HOURS',
   demo: 'DIEMCAU_DEMO',
+  adminUser: 'DIEMCAU_ADMIN_USER',
+  adminPassword: 'DIEMCAU_ADMIN_PASSWORD',
   redisUrl: 'REDIS_URL',
   maxIncomingBitrate: 'DIEMCAU_MAX_INCOMING_BITRATE',
   autoRecord: 'DIEMCAU_AUTO_RECORD',

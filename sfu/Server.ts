@@ -6,7 +6,9 @@ import express from 'express';
 import { guessAnnouncedAddress, type Config } from '../config/schema.js';
 import type { TokenClaims } from '../protocol/index.js';
 import { RecordingService } from '../recorder/RecordingService.js';
+import { OperatorAccounts } from './auth/OperatorAccounts.js';
 import { TokenService } from './auth/TokenService.js';
+import { createAuthApi } from './http/authApi.js';
 import { createApi, pageFor } from './http/api.js';
 import { createMetrics } from './http/metrics.js';
 import { createRecordingRoutes } from './http/recordings.js';
@@ -36,6 +38,9 @@ export class Server {
   sessions!: SessionRegistry;
   recordings!: RecordingService;
   scheduler!: Scheduler;
+  accounts!: OperatorAccounts;
+  /** Set when this start created the first admin with a generated password (printed once). */
+  bootstrapAdmin?: { username: string; generatedPassword?: string };
   #http?: http.Server;
   #signaling?: SignalingServer;
   #publicUrl = '';
@@ -80,6 +85,8 @@ export class Server {
       this.sessions,
     );
     await this.sessions.load();
+    this.accounts = new OperatorAccounts(this.store, this.logger);
+    this.bootstrapAdmin = await this.accounts.bootstrap(this.config.adminUser, this.config.adminPassword);
     await this.pool.start();
     const app = express();
     app.disable('x-powered-by');
@@ -94,7 +101,21 @@ export class Server {
     this.#publicUrl = this.config.publicUrl?.replace(/\/$/, '') ?? `http://${host}:${port}`;
 
     app.use(createRecordingRoutes(this.recordings, this.tokens));
-    app.use('/api', createApi({ tokens: this.tokens, sessions: this.sessions, publicUrl: this.#publicUrl }));
+    app.use(
+      '/api',
+      createApi({
+        tokens: this.tokens,
+        sessions: this.sessions,
+        publicUrl: this.#publicUrl,
+        mounts: {
+          '/auth': createAuthApi({
+            accounts: this.accounts,
+            tokens: this.tokens,
+            secureCookies: this.#publicUrl.startsWith('https:'),
+          }),
+        },
+      }),
+    );
     app.get('/api-demo', (_req, res) => {
       if (!this.demo) res.status(404).json({ error: { code: 'not-found', message: 'demo is off' } });
       else res.json(this.demo);

@@ -28,6 +28,13 @@ if (server.demo) {
   console.log(lines.join('\n'));
 }
 
+if (server.bootstrapAdmin?.generatedPassword) {
+  console.log(
+    `  First operator account: ${server.bootstrapAdmin.username} / ${server.bootstrapAdmin.generatedPassword}` +
+      `\n  (shown once; sign in at ${server.url}/console and change it, or set DIEMCAU_ADMIN_PASSWORD before the first start)\n`,
+  );
+}
+
 const stop = async () => {
   server.logger.info('shutting down');
   await server.close();

@@ -2,7 +2,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { can, identitySchema, roleSchema, sessionInputSchema, type Action, type TokenClaims } from '../../protocol/index.js';
 import type { TokenService } from '../auth/TokenService.js';
-import { DiemcauError, ForbiddenError } from '../errors.js';
+import { DiemcauError } from '../errors.js';
+import { authorize as authorizeWith, parseBody } from './authorize.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 import { toErrorBody } from '../signaling/Connection.js';
 
@@ -10,6 +11,8 @@ export interface ApiDeps {
   tokens: TokenService;
   sessions: SessionRegistry;
   publicUrl: string;
+  /** More route groups, each at its own path under /api (points, documents, …). */
+  mounts?: Record<string, express.Router>;
 }
 
 const httpStatus: Record<string, number> = {
@@ -43,28 +46,12 @@ export const pageFor: Record<TokenClaims['role'], string> = {
  * The HTTP API: session control for operators (the same actions as the
  * signaling messages, behind the same role table) and invitations.
  */
-export function createApi({ tokens, sessions, publicUrl }: ApiDeps): express.Router {
+export function createApi({ tokens, sessions, publicUrl, mounts = {} }: ApiDeps): express.Router {
   const api = express.Router();
   api.use(express.json({ limit: '64kb' }));
 
-  const authorize = (action: Action) => async (req: Request, res: Response, next: NextFunction) => {
-    const header = req.get('authorization');
-    const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-    const claims = await tokens.verify(token);
-    const sid = req.params.sid as string | undefined;
-    if (sid && claims.sid !== sid && claims.sid !== '*') throw new ForbiddenError('the token is for another session');
-    if (!can(claims.role, action)) throw new ForbiddenError(`a ${claims.role} may not ${action}`);
-    res.locals.claims = claims;
-    next();
-  };
-
-  const parse = <S extends z.ZodType>(schema: S, body: unknown): z.output<S> => {
-    const result = schema.safeParse(body ?? {});
-    if (!result.success) {
-      throw new DiemcauError('bad-request', result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    }
-    return result.data;
-  };
+  const authorize = (action: Action) => authorizeWith(tokens, action);
+  const parse = parseBody;
 
   api.get('/health', (_req, res) => {
     res.json({ ok: true });
@@ -131,6 +118,8 @@ export function createApi({ tokens, sessions, publicUrl }: ApiDeps): express.Rou
     (await sessions.room(req.params.sid as string)).remove(req.params.identity as string);
     res.status(204).end();
   });
+
+  for (const [at, router] of Object.entries(mounts)) api.use(at, router);
 
   api.use((_req, _res) => {
     throw new DiemcauError('not-found', 'no such API route');

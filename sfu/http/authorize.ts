@@ -1,0 +1,48 @@
+import type { NextFunction, Request, Response } from 'express';
+import { parse as parseCookie } from 'cookie';
+import { z } from 'zod';
+import { can, type Action, type TokenClaims } from '../../protocol/index.js';
+import type { TokenService } from '../auth/TokenService.js';
+import { DiemcauError, ForbiddenError } from '../errors.js';
+
+/** The cookie that carries a signed-in operator's token. */
+export const operatorCookie = 'diemcau_operator';
+
+/** The bearer token, else the operator's sign-in cookie. */
+export function tokenOf(req: Request): string | undefined {
+  const header = req.get('authorization');
+  if (header?.startsWith('Bearer ')) return header.slice(7);
+  const cookies = parseCookie(req.get('cookie') ?? '');
+  return cookies[operatorCookie];
+}
+
+/**
+ * Express guard: the request's token must allow `action`, for the session in
+ * the route's `:sid` when there is one. Puts the claims in res.locals.claims.
+ */
+export function authorize(tokens: TokenService, action: Action) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const claims = await tokens.verify(tokenOf(req));
+    const sid = req.params.sid as string | undefined;
+    if (sid && claims.sid !== sid && claims.sid !== '*') throw new ForbiddenError('the token is for another session');
+    if (!can(claims.role, action)) throw new ForbiddenError(`a ${claims.role} may not ${action}`);
+    res.locals.claims = claims;
+    next();
+  };
+}
+
+export function claimsOf(res: Response): TokenClaims {
+  return res.locals.claims as TokenClaims;
+}
+
+/** Validates a body against a schema; a bad one is a 400 naming the fields. */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const result = schema.safeParse(body ?? {});
+  if (!result.success) {
+    throw new DiemcauError(
+      'bad-request',
+      result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
+    );
+  }
+  return result.data;
+}

@@ -1,0 +1,55 @@
+/** Operators sign in with a name and password; the console's API needs it. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword, verifyPassword } from '../../sfu/auth/OperatorAccounts.js';
+import { startServer } from '../helpers/server.js';
+
+let server: Awaited<ReturnType<typeof startServer>>;
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`${server.url}/api${path}`, { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+
+beforeAll(async () => {
+  server = await startServer({ workers: 1, adminUser: 'chanh-vp', adminPassword: 'mat-khau-rat-dai' });
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('operator sign-in', () => {
+  it('stores passwords as salted scrypt hashes', async () => {
+    const a = await hashPassword('mot hai ba bon nam');
+    const b = await hashPassword('mot hai ba bon nam');
+    expect(a).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(a).not.toBe(b);
+    expect(await verifyPassword('mot hai ba bon nam', a)).toBe(true);
+    expect(await verifyPassword('sai', a)).toBe(false);
+  });
+
+  it('refuses a wrong password and an unknown name alike', async () => {
+    for (const body of [
+      { username: 'chanh-vp', password: 'sai-mat-khau-roi' },
+      { username: 'khong-co', password: 'mat-khau-rat-dai' },
+    ]) {
+      const res = await api('/auth/sign-in', { method: 'POST', body: JSON.stringify(body) });
+      expect(res.status).toBe(401);
+      expect((await res.json()).error).toEqual({ code: 'unauthorized', message: 'wrong name or password' });
+    }
+  });
+
+  it('signs in with an HttpOnly cookie that opens the operator API, and signs out', async () => {
+    const res = await api('/auth/sign-in', { method: 'POST', body: JSON.stringify({ username: 'chanh-vp', password: 'mat-khau-rat-dai' }) });
+    expect(res.status).toBe(200);
+    const cookie = res.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/diemcau_operator=/);
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Strict/i);
+    const session = cookie.split(';')[0]!;
+    expect((await api('/sessions')).status).toBe(401);
+    const listed = await api('/sessions', { headers: { cookie: session } });
+    expect(listed.status).toBe(200);
+    const me = await api('/auth/me', { headers: { cookie: session } });
+    expect(await me.json()).toMatchObject({ username: 'chanh-vp', role: 'operator' });
+    const out = await api('/auth/sign-out', { method: 'POST', headers: { cookie: session } });
+    expect(out.headers.get('set-cookie')).toMatch(/diemcau_operator=;/);
+  });
+});
