@@ -66,6 +66,8 @@ export const requestSchemas = {
   'floor.give': z.object({ identity: identitySchema }),
   'floor.take': z.object({}),
   'peer.remove': z.object({ identity: identitySchema }),
+  'peer.mute': z.object({ identity: identitySchema, muted: z.boolean() }),
+  'agenda.setCurrent': z.object({ itemId: identitySchema.nullable() }),
   'recording.start': z.object({}),
   'recording.stop': z.object({}),
   'stats.report': z.object({
@@ -100,6 +102,8 @@ export const peerSummarySchema = z.object({
   handRaised: z.boolean(),
   sending: z.object({ audio: z.boolean(), video: z.boolean() }),
   receiveMode: receiveModeSchema,
+  /** The operator muted this peer: not heard even with the floor. */
+  muted: z.boolean(),
   joinedAt: z.number(),
 });
 export type PeerSummary = z.infer<typeof peerSummarySchema>;
@@ -113,6 +117,8 @@ export const sessionSnapshotSchema = z.object({
   floor: identitySchema.nullable(),
   /** The recorder is writing the program to the live stream and the archive. */
   recording: z.boolean(),
+  /** The agenda item under discussion, which every point sees. */
+  agendaItem: z.object({ id: identitySchema, title: z.string() }).nullable(),
   handsRaised: z.array(identitySchema),
   peers: z.array(peerSummarySchema),
 });
@@ -143,6 +149,8 @@ export interface ResponseData {
   'floor.give': Record<string, never>;
   'floor.take': Record<string, never>;
   'peer.remove': Record<string, never>;
+  'peer.mute': Record<string, never>;
+  'agenda.setCurrent': Record<string, never>;
   'recording.start': Record<string, never>;
   'recording.stop': Record<string, never>;
   'stats.report': Record<string, never>;

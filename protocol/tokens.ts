@@ -12,5 +12,7 @@ export const tokenClaimsSchema = z.object({
   sub: identitySchema,
   role: roleSchema,
   name: z.string().min(1).max(120),
+  /** Invitation version of a registered point: raising it revokes older links. */
+  ver: z.number().int().nonnegative().optional(),
 });
 export type TokenClaims = z.infer<typeof tokenClaimsSchema>;

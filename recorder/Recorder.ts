@@ -70,6 +70,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   #active = false;
   #debounce: NodeJS.Timeout | null = null;
   readonly #onProgram = () => this.#scheduleRestart('program changed');
+  readonly #onAgenda = (item: { id: string; title: string } | null) => {
+    if (item && this.#active) this.journal.addChapter({ start: this.journal.duration, title: item.title, kind: 'agenda' });
+  };
 
   constructor(options: RecorderOptions) {
     super();
@@ -101,6 +104,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#active = true;
     this.journal.setMeta({ status: 'recording', endedAt: undefined });
     this.#o.room.on('program', this.#onProgram);
+    this.#o.room.on('agenda', this.#onAgenda);
     this.#log.info({ ffmpeg: this.#o.ffmpeg.origin }, 'recording started');
     return this.#enqueue(() => this.#startRun());
   }
@@ -110,6 +114,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     if (!this.#active) return this.#queue;
     this.#active = false;
     this.#o.room.off('program', this.#onProgram);
+    this.#o.room.off('agenda', this.#onAgenda);
     if (this.#debounce) clearTimeout(this.#debounce);
     return this.#enqueue(async () => {
       await this.#stopRun();
@@ -342,6 +347,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   async close(): Promise<void> {
     this.#active = false;
     this.#o.room.off('program', this.#onProgram);
+    this.#o.room.off('agenda', this.#onAgenda);
     if (this.#debounce) clearTimeout(this.#debounce);
     await this.#enqueue(() => this.#stopRun());
   }

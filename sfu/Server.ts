@@ -6,6 +6,7 @@ import express from 'express';
 import { guessAnnouncedAddress, type Config } from '../config/schema.js';
 import type { TokenClaims } from '../protocol/index.js';
 import { RecordingService } from '../recorder/RecordingService.js';
+import { AuditLog } from './audit/AuditLog.js';
 import { OperatorAccounts } from './auth/OperatorAccounts.js';
 import { TokenService } from './auth/TokenService.js';
 import { createAuthApi } from './http/authApi.js';
@@ -39,6 +40,7 @@ export class Server {
   recordings!: RecordingService;
   scheduler!: Scheduler;
   accounts!: OperatorAccounts;
+  audit!: AuditLog;
   /** Set when this start created the first admin with a generated password (printed once). */
   bootstrapAdmin?: { username: string; generatedPassword?: string };
   #http?: http.Server;
@@ -86,6 +88,7 @@ export class Server {
     );
     await this.sessions.load();
     this.accounts = new OperatorAccounts(this.store, this.logger);
+    this.audit = new AuditLog(this.store);
     this.bootstrapAdmin = await this.accounts.bootstrap(this.config.adminUser, this.config.adminPassword);
     await this.pool.start();
     const app = express();

@@ -12,6 +12,11 @@ import { UnauthorizedError } from '../errors.js';
 export class TokenService {
   readonly #key: Uint8Array;
   readonly #ttlSeconds: number;
+  /**
+   * A further check after the signature (set by the point registry): a link
+   * of a disabled point, or one older than its last revocation, is refused.
+   */
+  check?: (claims: TokenClaims) => Promise<void>;
 
   constructor(secret: string, ttlHours: number) {
     this.#key = new TextEncoder().encode(secret);
@@ -34,7 +39,7 @@ export class TokenService {
 
   async sign(claims: TokenClaims, ttlSeconds = this.#ttlSeconds): Promise<string> {
     const valid = tokenClaimsSchema.parse(claims);
-    return new SignJWT({ sid: valid.sid, role: valid.role, name: valid.name })
+    return new SignJWT({ sid: valid.sid, role: valid.role, name: valid.name, ...(valid.ver !== undefined ? { ver: valid.ver } : {}) })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(valid.sub)
       .setIssuer('diemcau')
@@ -45,12 +50,15 @@ export class TokenService {
 
   async verify(token: string | undefined | null): Promise<TokenClaims> {
     if (!token) throw new UnauthorizedError('a token is required');
+    let claims: TokenClaims;
     try {
       const { payload } = await jwtVerify(token, this.#key, { issuer: 'diemcau', algorithms: ['HS256'] });
-      return tokenClaimsSchema.parse(payload);
+      claims = tokenClaimsSchema.parse(payload);
     } catch (error) {
       const expired = (error as { code?: string }).code === 'ERR_JWT_EXPIRED';
       throw new UnauthorizedError(expired ? 'the invitation has expired' : 'the token is not valid');
     }
+    await this.check?.(claims);
+    return claims;
   }
 }

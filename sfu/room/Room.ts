@@ -27,6 +27,12 @@ export interface ProgramSources {
 }
 
 export interface RoomEvents {
+  /** The floor moved: the identity that holds it now, or null. */
+  floor: [identity: string | null, previous: string | null];
+  /** The agenda item under discussion changed. */
+  agenda: [item: { id: string; title: string } | null];
+  /** The operator muted or unmuted a peer. */
+  mute: [identity: string, muted: boolean];
   /** The producers on air changed (floor, a sender joined or left, on air). */
   program: [sources: ProgramSources];
   /** Status, floor, hands or presence changed. */
@@ -71,6 +77,10 @@ export class Room extends EventEmitter<RoomEvents> {
   #snapshotTimer: NodeJS.Timeout | null = null;
   #programKey = '';
   #recording = false;
+  readonly #muted = new Set<string>();
+  #agendaItem: { id: string; title: string } | null = null;
+  /** Set by the server: marks an agenda item current (validates it against the session's agenda). */
+  agendaControl?: (itemId: string | null) => Promise<void>;
   /** Set by the recording service: lets the operator start and stop recording from signaling. */
   recordingControl?: { start(): Promise<void>; stop(): Promise<void> };
   #closed = false;
@@ -282,6 +292,7 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#floor = identity;
     this.#hands.delete(identity);
     this.#log.info({ identity, previous }, 'floor given');
+    this.emit('floor', identity, previous);
     if (previous && previous !== identity) await this.#applyMicRules(this.#peers.get(previous));
     await this.#applyMicRules(peer);
     this.#scheduleReconcile();
@@ -293,9 +304,33 @@ export class Room extends EventEmitter<RoomEvents> {
     const previous = this.#floor;
     this.#floor = null;
     this.#log.info({ previous }, 'floor taken back');
+    if (previous) this.emit('floor', null, previous);
     if (previous) await this.#applyMicRules(this.#peers.get(previous));
     this.#scheduleReconcile();
     this.#changed();
+  }
+
+  /** The operator silences a peer (a noisy room): not heard, floor or not, until unmuted. */
+  async mute(identity: string, muted: boolean): Promise<void> {
+    const peer = this.#peers.get(identity);
+    if (!peer) throw new NotFoundError(`${identity} is not in the session`);
+    if (muted) this.#muted.add(identity);
+    else this.#muted.delete(identity);
+    await this.#applyMicRules(peer);
+    this.emit('mute', identity, muted);
+    this.#scheduleReconcile();
+    this.#changed();
+  }
+
+  /** Marks the agenda item under discussion; every point sees it and the recorder makes it a chapter. */
+  setAgendaItem(item: { id: string; title: string } | null): void {
+    this.#agendaItem = item;
+    this.emit('agenda', item);
+    this.#changed();
+  }
+
+  get agendaItem(): { id: string; title: string } | null {
+    return this.#agendaItem;
   }
 
   remove(identity: string): void {
@@ -323,6 +358,7 @@ export class Room extends EventEmitter<RoomEvents> {
       programSource: this.#programVideo()?.appData.identity ?? null,
       floor: this.#floor,
       recording: this.#recording,
+      agendaItem: this.#agendaItem,
       handsRaised: [...this.#hands],
       peers: [...this.#peers.values()]
         .filter((p) => !p.plain || p.role !== 'operator')
@@ -333,6 +369,7 @@ export class Room extends EventEmitter<RoomEvents> {
           handRaised: this.#hands.has(p.identity),
           sending: { audio: !!p.producerOf('audio'), video: !!p.producerOf('video') },
           receiveMode: p.receiveMode,
+          muted: this.#muted.has(p.identity),
           joinedAt: p.joinedAt,
         })),
     };
@@ -368,6 +405,7 @@ export class Room extends EventEmitter<RoomEvents> {
   // ---- Program rules -------------------------------------------------------------
 
   #mayBeHeard(peer: Peer): boolean {
+    if (this.#muted.has(peer.identity)) return false;
     return alwaysOnAir(peer.role) || this.#floor === peer.identity;
   }
 

@@ -151,12 +151,25 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
             );
           });
           room.once('close', () => this.#rooms.delete(id));
+          room.agendaControl = (itemId) => this.setAgendaItem(id, itemId);
+          const current = record.agenda.find((i) => i.id === record.currentAgendaItem);
+          if (current) room.setAgendaItem({ id: current.id, title: current.title });
           this.emit('room', room, this.#records.get(id)!);
         },
         () => this.#rooms.delete(id),
       );
     }
     return pending;
+  }
+
+  /** Marks the agenda item under discussion (null: none); every participant sees it. */
+  async setAgendaItem(id: string, itemId: string | null): Promise<void> {
+    const record = this.get(id);
+    const item = itemId === null ? undefined : record.agenda.find((i) => i.id === itemId);
+    if (itemId !== null && !item) throw new NotFoundError(`no agenda item ${itemId}`);
+    await this.update(id, (r) => ({ ...r, currentAgendaItem: item?.id }));
+    const room = await this.#rooms.get(id);
+    room?.setAgendaItem(item ? { id: item.id, title: item.title } : null);
   }
 
   /** Puts back on air the sessions that were live when the server stopped. */

@@ -39,6 +39,8 @@ export const requiredAction: Record<RequestMethod, Action> = {
   'floor.give': 'floor.give',
   'floor.take': 'floor.take',
   'peer.remove': 'peer.remove',
+  'peer.mute': 'peer.mute',
+  'agenda.setCurrent': 'agenda.control',
   'recording.start': 'recording.control',
   'recording.stop': 'recording.control',
   'stats.report': 'stats.report',
@@ -147,6 +149,17 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
 
   'peer.remove': (ctx, data) => {
     ctx.room.remove(data.identity);
+    return empty;
+  },
+
+  'peer.mute': async (ctx, data) => {
+    await ctx.room.mute(data.identity, data.muted);
+    return empty;
+  },
+
+  'agenda.setCurrent': async (ctx, data) => {
+    if (!ctx.room.agendaControl) throw new DiemcauError('conflict', 'this session has no agenda');
+    await ctx.room.agendaControl(data.itemId);
     return empty;
   },
 
