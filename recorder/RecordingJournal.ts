@@ -118,7 +118,9 @@ export class RecordingJournal {
   }
 
   #playlist(segments: SegmentEntry[], type: 'live' | 'end' | 'event' | 'vod'): string {
-    const target = Math.max(2, ...this.segments.map((s) => Math.ceil(s.duration)));
+    // The spec asks for each duration rounded to the nearest second; a target
+    // that is too large makes players stay further behind live.
+    const target = Math.max(1, ...this.segments.map((s) => Math.round(s.duration)));
     const first = segments[0];
     const discontinuitiesBefore = first
       ? this.segments.filter((s) => s.seq < first.seq && s.discontinuity).length

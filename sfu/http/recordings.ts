@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { TokenClaims } from '../../protocol/index.js';
@@ -6,9 +7,24 @@ import { sessionIdPattern } from '../../recorder/RecordingService.js';
 import type { TokenService } from '../auth/TokenService.js';
 import { DiemcauError, ForbiddenError, NotFoundError } from '../errors.js';
 
-/** Only these names are ever served from a recording's folder. */
-const servedFile = /^[a-zA-Z0-9_-]{1,64}\.(m3u8|ts|jpg|mp4|json)$/;
-const notServed = new Set(['meta.json']);
+/**
+ * Only these names are ever served from a recording's folder: the two
+ * playlists, the segments they list, chapters, poster and MP4 — never the
+ * recorder's own run playlists, SDP files or journal.
+ */
+const servedFile = /^(live\.m3u8|archive\.m3u8|r\d{4}-\d{5}\.ts|chapters\.json|poster\.jpg|recording\.mp4)$/;
+
+/**
+ * A player that cannot send headers (Safari's own) follows the playlist's
+ * relative segment links; a token given on the playlist is carried to them.
+ */
+function withTokenOnSegments(playlist: string, token: string): string {
+  const query = `?token=${encodeURIComponent(token)}`;
+  return playlist
+    .split('\n')
+    .map((line) => (line && !line.startsWith('#') ? line + query : line))
+    .join('\n');
+}
 
 const contentTypes: Record<string, string> = {
   '.m3u8': 'application/vnd.apple.mpegurl',
@@ -44,7 +60,7 @@ export function createRecordingRoutes(recordings: RecordingService, tokens: Toke
   router.get('/hls/:sid/:file', async (req: Request, res: Response) => {
     const sid = String(req.params.sid);
     const file = String(req.params.file);
-    if (!sessionIdPattern.test(sid) || sid.startsWith('.') || !servedFile.test(file) || notServed.has(file)) {
+    if (!sessionIdPattern.test(sid) || sid.startsWith('.') || !servedFile.test(file)) {
       throw new NotFoundError('no such file');
     }
     const meta = recordings.meta(sid);
@@ -57,6 +73,13 @@ export function createRecordingRoutes(recordings: RecordingService, tokens: Toke
     // Playlists change every segment; segments never change once listed.
     res.set('Cache-Control', ext === '.m3u8' || ext === '.json' ? 'no-cache' : 'public, max-age=86400, immutable');
     if (ext === '.mp4' && req.query.download !== undefined) res.attachment(`${sid}.mp4`);
+    if (ext === '.m3u8' && !meta.public && typeof req.query.token === 'string') {
+      const text = await fs.promises.readFile(path.join(recordings.dirFor(sid), file), 'utf8').catch(() => {
+        throw new NotFoundError('no such file');
+      });
+      res.send(withTokenOnSegments(text, req.query.token));
+      return;
+    }
     await new Promise<void>((resolve, reject) =>
       res.sendFile(file, { root: recordings.dirFor(sid), dotfiles: 'deny' }, (error) => {
         if (!error) resolve();

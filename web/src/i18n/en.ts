@@ -170,7 +170,7 @@ const en: Messages = {
     noLive: 'No session is live right now.',
     noUpcoming: 'Nothing is scheduled yet.',
     noArchive: 'No recordings yet.',
-    search: 'Search by title, date (dd/mm/yyyy) or connection point',
+    search: 'Search by title, date or connection point',
     noMatch: 'No session matches “{q}”.',
     loading: 'Loading…',
     loadError: 'Could not load the sessions.',

@@ -168,7 +168,7 @@ const vi = {
     noLive: 'Hiện không có phiên nào đang phát.',
     noUpcoming: 'Chưa có lịch phát sóng.',
     noArchive: 'Chưa có bản ghi nào.',
-    search: 'Tìm theo tên phiên, ngày (dd/mm/yyyy) hoặc điểm cầu',
+    search: 'Tìm theo tên phiên, ngày hoặc điểm cầu',
     noMatch: 'Không có phiên nào khớp với “{q}”.',
     loading: 'Đang tải…',
     loadError: 'Không tải được danh sách phiên.',

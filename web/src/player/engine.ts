@@ -30,10 +30,11 @@ export interface EngineOptions {
  * gently (at most 1.1×) when more than six behind, and keep the last ten
  * minutes in the buffer so rewinding within the DVR window is instant.
  */
+const liveMaxLatencyDurationCount = 6;
 const liveConfig: Partial<HlsConfig> = {
   lowLatencyMode: true,
   liveSyncDurationCount: 2,
-  liveMaxLatencyDurationCount: 6,
+  liveMaxLatencyDurationCount,
   maxLiveSyncPlaybackRate: 1.1,
   backBufferLength: 600,
 };
@@ -66,7 +67,8 @@ export class PlayerEngine {
       const token = options.token;
       const hls = new Hls({
         ...(options.live ? liveConfig : {}),
-        startPosition: options.startAt ?? -1,
+        // An archive starts at its beginning even while it still grows (an EVENT playlist looks live to hls.js).
+        startPosition: options.startAt ?? (options.live ? -1 : 0),
         xhrSetup: (xhr) => {
           if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`);
         },
@@ -81,6 +83,7 @@ export class PlayerEngine {
       });
       hls.on(Hls.Events.MEDIA_ATTACHED, () => hls.loadSource(options.src));
       hls.attachMedia(video);
+      if (options.live) video.addEventListener('seeking', this.#onSeeking);
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       // Native HLS cannot send headers: the token rides in the query.
       video.src = withToken(options.src, options.token);
@@ -134,6 +137,7 @@ export class PlayerEngine {
 
   destroy(): void {
     this.#destroyed = true;
+    this.video.removeEventListener('seeking', this.#onSeeking);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.hls?.destroy();
     if (!this.hls) {
@@ -142,6 +146,22 @@ export class PlayerEngine {
     }
     if (window.diemcauPlayer?.video === this.video) window.diemcauPlayer = undefined;
   }
+
+  /**
+   * DVR: hls.js pulls a viewer more than `liveMaxLatencyDurationCount`
+   * segments behind back to the live edge at every playlist refresh, which
+   * would undo any rewind. A viewer who seeks back on purpose stays where they
+   * went (until they fall out of the window); back near the edge, the limit
+   * applies again.
+   */
+  readonly #onSeeking = (): void => {
+    const hls = this.hls;
+    const details = hls?.levels.find((level) => level.details)?.details;
+    if (!hls || !details?.live) return;
+    const behind = details.edge - this.video.currentTime;
+    const rewound = behind > liveMaxLatencyDurationCount * details.targetduration - 1;
+    hls.config.liveMaxLatencyDurationCount = rewound ? Infinity : liveMaxLatencyDurationCount;
+  };
 
   #end(): void {
     if (this.#ended) return;
@@ -180,6 +200,7 @@ export class PlayerEngine {
   }
 
   #fatal(kind: FatalKind, detail: string): void {
+    if (this.#destroyed) return;
     this.fatalErrors.push(`${kind}: ${detail}`);
     this.hls?.stopLoad();
     this.#o.onFatal(kind, detail);

@@ -77,15 +77,10 @@ export function formatDuration(seconds: number): string {
 export const timeZone = 'Asia/Ho_Chi_Minh';
 
 export function formatDateTime(ms: number, locale: string): string {
-  return new Intl.DateTimeFormat(locale === 'vi' ? 'vi-VN' : 'en-GB', {
-    timeZone,
-    weekday: 'short',
-    day: '2-digit',
-    month: '2-digit',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).format(ms);
+  const tag = locale === 'vi' ? 'vi-VN' : 'en-GB';
+  const date = new Intl.DateTimeFormat(tag, { timeZone, weekday: 'short', day: '2-digit', month: '2-digit', year: 'numeric' });
+  const time = new Intl.DateTimeFormat(tag, { timeZone, hour: '2-digit', minute: '2-digit' });
+  return `${date.format(ms)} · ${time.format(ms)}`;
 }
 
 /** Forms of a date a viewer may type in the search box: 05/03/2025, 5/3/2025, 2025-03-05. */
