@@ -8,12 +8,18 @@ import { DiemcauError, ForbiddenError } from '../errors.js';
 /** The cookie that carries a signed-in operator's token. */
 export const operatorCookie = 'diemcau_operator';
 
-/** The bearer token, else the operator's sign-in cookie. */
+/**
+ * The bearer token, else the operator's sign-in cookie, else — for plain
+ * reads a browser opens as a link (a document, a calendar feed) — `?token=`,
+ * the same way invitation links carry it.
+ */
 export function tokenOf(req: Request): string | undefined {
   const header = req.get('authorization');
   if (header?.startsWith('Bearer ')) return header.slice(7);
-  const cookies = parseCookie(req.get('cookie') ?? '');
-  return cookies[operatorCookie];
+  const cookie = parseCookie(req.get('cookie') ?? '')[operatorCookie];
+  if (cookie) return cookie;
+  const query = req.query.token;
+  return (req.method === 'GET' || req.method === 'HEAD') && typeof query === 'string' ? query : undefined;
 }
 
 /**
