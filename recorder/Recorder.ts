@@ -217,7 +217,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       segmentPattern: path.join(this.#o.dir, `${runName}-%05d.ts`),
       playlist,
     });
-    const ffmpeg = spawn(this.#o.ffmpeg.path, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    const ffmpeg = spawn(this.#o.ffmpeg.path, ['-nostdin', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     ffmpeg.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
@@ -259,10 +259,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#run = null;
     run.stopping = true;
     for (const t of run.timers) clearInterval(t);
-    // 'q' lets ffmpeg close the segment it is writing and list it.
+    // One SIGINT makes ffmpeg stop reading — even when no packet comes any
+    // more — close the segment it is writing and list it.
     if (run.ffmpeg.exitCode === null) {
-      run.ffmpeg.stdin?.write('q');
-      run.ffmpeg.stdin?.end();
+      run.ffmpeg.kill('SIGINT');
       const timeout = setTimeout(() => run.ffmpeg.kill('SIGKILL'), 5000);
       await run.exited;
       clearTimeout(timeout);
@@ -386,6 +386,9 @@ export function ffmpegArgs(o: {
       '-protocol_whitelist', 'file,udp,rtp',
       '-analyzeduration', '3000000', '-probesize', '5000000',
       '-reorder_queue_size', '256', '-fflags', '+genpts+discardcorrupt',
+      // Without packets for a second, reading ends: a stopped run then finishes cleanly
+      // even when its senders are gone (a signal alone waits for the next packet).
+      '-listen_timeout', '1',
       '-f', 'sdp', '-i', o.sdpPath,
     );
     rtpInput = nextInput++;

@@ -77,6 +77,7 @@ export class Room extends EventEmitter<RoomEvents> {
   #snapshotTimer: NodeJS.Timeout | null = null;
   #programKey = '';
   #recording = false;
+  readonly #closeDelays: Promise<unknown>[] = [];
   readonly #muted = new Set<string>();
   #agendaItem: { id: string; title: string } | null = null;
   /** Set by the server: marks an agenda item current (validates it against the session's agenda). */
@@ -341,13 +342,29 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#removePeer(peer, 'removed');
   }
 
-  /** Ends the session for everyone. */
-  end(): void {
+  /**
+   * Ends the session for everyone. Whoever must finish while media still
+   * flows (the recorder closing its last segment) calls `delayClose()` from
+   * its 'snapshot' listener; the routers close after that, or after 5 s.
+   */
+  async end(): Promise<void> {
     if (this.#status === 'ended') return;
     this.#status = 'ended';
     this.#log.info('session ended');
     this.#flushSnapshot();
+    const waits = this.#closeDelays.splice(0);
+    if (waits.length) {
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise((resolve) => (timer = setTimeout(resolve, 5000)));
+      await Promise.race([Promise.allSettled(waits), limit]);
+      clearTimeout(timer);
+    }
     this.close();
+  }
+
+  /** Keeps the routers open until `work` settles when the session ends (see end()). */
+  delayClose(work: Promise<unknown>): void {
+    this.#closeDelays.push(work);
   }
 
   snapshot(): SessionSnapshot {

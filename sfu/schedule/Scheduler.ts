@@ -55,7 +55,7 @@ export class Scheduler {
         } else if (record.status === 'live' && over) {
           this.#o.logger.info({ session: record.id }, 'closing session at its scheduled end');
           const room = await this.#o.sessions.runningRoom(record.id);
-          if (room) room.end();
+          if (room) await room.end();
           else await this.#o.sessions.update(record.id, (r) => ({ ...r, status: 'ended' }));
         } else if (record.status === 'scheduled' && over) {
           // Its whole slot passed while the server was down: it never took place.

@@ -133,7 +133,7 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
   },
 
   'session.end': (ctx) => {
-    ctx.room.end();
+    void ctx.room.end();
     return empty;
   },
 
