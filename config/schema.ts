@@ -50,6 +50,8 @@ export const configSchema = z.object({
   hlsSegmentSeconds: z.coerce.number().min(1).max(10).default(2),
   /** How far back a viewer can rewind a live session, in minutes. */
   dvrWindowMinutes: z.coerce.number().min(1).max(24 * 60).default(10),
+  /** Largest PDF an operator may attach to a session, in megabytes. */
+  maxDocumentMb: z.coerce.number().positive().max(1024).default(20),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof configSchema>;
@@ -76,6 +78,7 @@ export const envNames: Record<keyof Config, string> = {
   autoRecord: 'DIEMCAU_AUTO_RECORD',
   hlsSegmentSeconds: 'DIEMCAU_HLS_SEGMENT_SECONDS',
   dvrWindowMinutes: 'DIEMCAU_DVR_WINDOW_MINUTES',
+  maxDocumentMb: 'DIEMCAU_MAX_DOCUMENT_MB',
   logLevel: 'LOG_LEVEL',
 };
 

@@ -3,3 +3,4 @@ export * from './messages.js';
 export * from './roles.js';
 export * from './tokens.js';
 export * from './api.js';
+export * from './operator.js';

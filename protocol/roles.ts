@@ -22,6 +22,10 @@ export const actions = [
   'session.create',
   'recording.control',
   'stats.report',
+  /** Roll call, attendance and the audit log. */
+  'session.monitor',
+  /** Subscribe other systems to events. */
+  'webhooks.manage',
 ] as const;
 export type Action = (typeof actions)[number];
 
@@ -39,6 +43,8 @@ export const permissions: Readonly<Record<Role, readonly Action[]>> = {
     'agenda.control',
     'session.create',
     'recording.control',
+    'session.monitor',
+    'webhooks.manage',
   ],
   // The provincial hall: the default program; always allowed to speak.
   studio: ['session.join', 'media.receive', 'media.send', 'session.goLive', 'session.end', 'stats.report'],

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../sfu/logger.js';
@@ -16,6 +17,11 @@ export interface RecordingServiceOptions {
   dvrWindowSeconds: number;
 }
 
+export interface RecordingServiceEvents {
+  /** A session's archive is complete (finalized after the session ended): playable and downloadable. */
+  ready: [sessionId: string, meta: RecordingMeta];
+}
+
 /** A session id is a safe folder name; anything else never reaches the disk. */
 export const sessionIdPattern = /^[a-zA-Z0-9_.-]{1,64}$/;
 
@@ -23,15 +29,17 @@ export const sessionIdPattern = /^[a-zA-Z0-9_.-]{1,64}$/;
  * Gives every session on air a Recorder, lets the operator stop and start
  * it, finalizes the archive when the session ends, and lists recordings.
  */
-export class RecordingService {
+export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   readonly ffmpeg: FfmpegBinary;
   readonly #o: RecordingServiceOptions;
   readonly #recorders = new Map<string, Recorder>();
   /** Sessions whose operator stopped recording: going live again does not restart it. */
   readonly #heldByOperator = new Set<string>();
   readonly #finalizing = new Set<Promise<void>>();
+  readonly #finalizingRooms = new Set<string>();
 
   constructor(options: RecordingServiceOptions, sessions: SessionRegistry) {
+    super();
     this.#o = options;
     this.ffmpeg = findFfmpeg();
     fs.mkdirSync(options.dir, { recursive: true });
@@ -116,15 +124,34 @@ export class RecordingService {
       if (snapshot.status === 'live' && this.#o.autoRecord && !recorder.recording && !this.#heldByOperator.has(room.id)) {
         void start();
       }
+      if (snapshot.status === 'ended') this.#finalize(room, recorder);
     });
     room.once('close', () => {
       this.#recorders.delete(room.id);
-      if (room.status !== 'ended') {
-        void recorder.close();
-        return;
-      }
-      const done = recorder.finalize().finally(() => this.#finalizing.delete(done));
-      this.#finalizing.add(done);
+      if (room.status !== 'ended') void recorder.close();
     });
+  }
+
+  /**
+   * The session ended: the encoder stops while the program still flows (so it
+   * closes its last segment at once), then the archive is completed.
+   */
+  #finalize(room: Room, recorder: Recorder): void {
+    if (this.#finalizingRooms.has(room.id)) return;
+    this.#finalizingRooms.add(room.id);
+    const stopped = recorder.stop();
+    room.delayClose(stopped);
+    const done = stopped
+      .then(() => recorder.finalize())
+      .then(() => {
+        const meta = this.meta(room.id);
+        // A session that was never recorded has an empty archive: nothing to announce.
+        if (meta?.status === 'complete' && meta.duration > 0) this.emit('ready', room.id, meta);
+      })
+      .finally(() => {
+        this.#finalizing.delete(done);
+        this.#finalizingRooms.delete(room.id);
+      });
+    this.#finalizing.add(done);
   }
 }

@@ -7,12 +7,22 @@ import { guessAnnouncedAddress, type Config } from '../config/schema.js';
 import type { TokenClaims } from '../protocol/index.js';
 import { RecordingService } from '../recorder/RecordingService.js';
 import { AuditLog } from './audit/AuditLog.js';
+import { RoomAudit } from './audit/roomAudit.js';
 import { OperatorAccounts } from './auth/OperatorAccounts.js';
 import { TokenService } from './auth/TokenService.js';
 import { createAuthApi } from './http/authApi.js';
 import { createApi, pageFor } from './http/api.js';
+import { createDocumentsApi } from './http/documentsApi.js';
+import { createPointsApi } from './http/pointsApi.js';
+import { DocumentStore } from './documents/DocumentStore.js';
+import { PointRegistry } from './registry/PointRegistry.js';
 import { createMetrics } from './http/metrics.js';
 import { createRecordingRoutes } from './http/recordings.js';
+import { createOpenApiRouter } from './http/openapi.js';
+import { createRollCallRouters } from './http/rollcallApi.js';
+import { AttendanceService } from './rollcall/Attendance.js';
+import { RollCallService } from './rollcall/RollCall.js';
+import { WebhookDispatcher } from './webhooks/WebhookDispatcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { SessionRegistry } from './room/SessionRegistry.js';
@@ -41,6 +51,14 @@ export class Server {
   scheduler!: Scheduler;
   accounts!: OperatorAccounts;
   audit!: AuditLog;
+  points!: PointRegistry;
+  documents!: DocumentStore;
+  attendance!: AttendanceService;
+  rollCall!: RollCallService;
+  roomAudit!: RoomAudit;
+  webhooks!: WebhookDispatcher;
+  /** The express app (tests list its routes against the OpenAPI document). */
+  app!: express.Express;
   /** Set when this start created the first admin with a generated password (printed once). */
   bootstrapAdmin?: { username: string; generatedPassword?: string };
   #http?: http.Server;
@@ -89,9 +107,27 @@ export class Server {
     await this.sessions.load();
     this.accounts = new OperatorAccounts(this.store, this.logger);
     this.audit = new AuditLog(this.store);
+    this.points = new PointRegistry(this.store, this.logger);
+    await this.points.load();
+    // A disabled point's link, or one older than its last revocation, no longer admits it.
+    this.tokens.check = (claims) => this.points.checkClaims(claims);
+    this.documents = new DocumentStore(this.store, this.config.dataDir);
+    // Roll call, attendance, audit and webhooks follow every Room from its creation.
+    this.attendance = new AttendanceService({ sessions: this.sessions, store: this.store, logger: this.logger, points: this.points });
+    this.rollCall = new RollCallService({
+      sessions: this.sessions,
+      store: this.store,
+      attendance: this.attendance,
+      logger: this.logger,
+      points: this.points,
+    });
+    this.roomAudit = new RoomAudit(this.audit, this.sessions, this.logger, { autoRecord: this.config.autoRecord });
+    this.webhooks = new WebhookDispatcher({ store: this.store, logger: this.logger });
+    this.webhooks.attach(this.sessions, this.recordings);
     this.bootstrapAdmin = await this.accounts.bootstrap(this.config.adminUser, this.config.adminPassword);
     await this.pool.start();
     const app = express();
+    this.app = app;
     app.disable('x-powered-by');
     const server = http.createServer(app);
     this.#http = server;
@@ -109,8 +145,13 @@ export class Server {
       createApi({
         tokens: this.tokens,
         sessions: this.sessions,
+        points: this.points,
+        audit: this.audit,
+        logger: this.logger,
         publicUrl: this.#publicUrl,
         mounts: {
+          ...this.#scheduleMounts(),
+          ...this.#monitoringMounts(),
           '/auth': createAuthApi({
             accounts: this.accounts,
             tokens: this.tokens,
@@ -140,6 +181,32 @@ export class Server {
     return this;
   }
 
+  /** Points, groups and documents under /api. */
+  #scheduleMounts(): Record<string, express.Router> {
+    const deps = { tokens: this.tokens, sessions: this.sessions, audit: this.audit, logger: this.logger };
+    const { points, groups } = createPointsApi({ ...deps, points: this.points });
+    const { sessionDocuments, documents } = createDocumentsApi({
+      ...deps,
+      documents: this.documents,
+      maxBytes: Math.round(this.config.maxDocumentMb * 1024 * 1024),
+    });
+    return { '/points': points, '/groups': groups, '/sessions/:sid/documents': sessionDocuments, '/documents': documents };
+  }
+
+  /** Roll call, mute, attendance, audit log, webhooks and the OpenAPI document under /api. */
+  #monitoringMounts(): Record<string, express.Router> {
+    const { session, audit, webhooks } = createRollCallRouters({
+      tokens: this.tokens,
+      sessions: this.sessions,
+      rollCall: this.rollCall,
+      attendance: this.attendance,
+      audit: this.audit,
+      roomAudit: this.roomAudit,
+      webhooks: this.webhooks,
+    });
+    return { '/sessions/:sid': session, '/audit': audit, '/webhooks': webhooks, '/openapi.json': createOpenApiRouter() };
+  }
+
   /** Mints an invitation link for a role in a session. */
   async invitation(claims: TokenClaims): Promise<string> {
     const token = await this.tokens.sign(claims);
@@ -163,9 +230,12 @@ export class Server {
   async close(): Promise<void> {
     this.scheduler?.stop();
     this.#signaling?.close();
+    await this.webhooks?.close();
     // Encoders stop without finalizing: a session still on air resumes recording at the next start.
     await this.recordings.close();
     await this.sessions.close();
+    await this.attendance?.idle();
+    await this.points?.close();
     await new Promise<void>((resolve) => (this.#http ? this.#http.close(() => resolve()) : resolve()));
     this.#http?.closeAllConnections();
     await this.pool.close();

@@ -1,15 +1,37 @@
+import { decodeJwt } from 'jose';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { can, identitySchema, roleSchema, sessionInputSchema, type Action, type TokenClaims } from '../../protocol/index.js';
+import {
+  agendaItemInputSchema,
+  can,
+  identitySchema,
+  instantSchema,
+  roleSchema,
+  sessionInputSchema,
+  type Action,
+  type AgendaItem,
+  type SessionRecord,
+  type TokenClaims,
+} from '../../protocol/index.js';
+import type { AuditLog } from '../audit/AuditLog.js';
 import type { TokenService } from '../auth/TokenService.js';
-import { DiemcauError } from '../errors.js';
-import { authorize as authorizeWith, parseBody } from './authorize.js';
+import { ConflictError, DiemcauError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { PointRegistry } from '../registry/PointRegistry.js';
+import { authorize as authorizeWith, claimsOf, parseBody } from './authorize.js';
+import { authorizeAll } from './guards.js';
+import { auditor } from './pointsApi.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
+import { findConflicts } from '../schedule/conflicts.js';
+import { sessionsToIcs } from '../schedule/ics.js';
 import { toErrorBody } from '../signaling/Connection.js';
 
 export interface ApiDeps {
   tokens: TokenService;
   sessions: SessionRegistry;
+  points: PointRegistry;
+  audit: AuditLog;
+  logger: Logger;
   publicUrl: string;
   /** More route groups, each at its own path under /api (points, documents, …). */
   mounts?: Record<string, express.Router>;
@@ -33,6 +55,84 @@ const invitationBody = z.object({
   name: z.string().trim().min(1).max(120),
 });
 const floorBody = z.object({ identity: identitySchema });
+const extendBody = z.object({ minutes: z.number().int().min(1).max(24 * 60) });
+const agendaCurrentBody = z.object({ itemId: identitySchema.nullable() });
+
+/** An instant in a query string: ISO 8601 with an offset, or ms since epoch. */
+const queryInstant = z.union([
+  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+  z
+    .string()
+    .regex(/^\d{1,15}$/, 'an ISO date with an offset or ms since epoch')
+    .transform(Number),
+]);
+const listQuery = z
+  .object({ from: queryInstant.optional(), to: queryInstant.optional() })
+  .refine((q) => q.from === undefined || q.to === undefined || q.to > q.from, { message: 'to must come after from', path: ['to'] });
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** PATCH /sessions/:sid: every field optional; null clears the description or a time. */
+const agendaPatchItemSchema = agendaItemInputSchema.extend({ documentIds: z.array(identitySchema).max(50).optional() });
+const sessionPatchSchema = z
+  .object({
+    title: z.string().trim().min(1).max(200),
+    description: z.string().max(5000).nullable(),
+    startsAt: instantSchema.nullable(),
+    endsAt: instantSchema.nullable(),
+    timeZone: z.string().max(64).refine(isTimeZone, 'unknown time zone'),
+    agenda: z.array(agendaPatchItemSchema).max(100),
+    invitedPoints: z.array(identitySchema).max(2000),
+    invitedGroups: z.array(identitySchema).max(200),
+    public: z.boolean(),
+  })
+  .partial();
+
+/**
+ * Gives agenda items without an id one that no other item has (item-1, item-2, …);
+ * two items with the same id are refused. Items that keep their id keep their documents.
+ */
+function withAgendaIds(
+  items: readonly { id?: string; title: string; presenter?: string; documentIds?: string[] }[],
+  previous: readonly AgendaItem[] = [],
+): AgendaItem[] {
+  const given = items.map((i) => i.id).filter((id): id is string => !!id);
+  const duplicate = given.find((id, i) => given.indexOf(id) !== i);
+  if (duplicate) throw new DiemcauError('bad-request', `agenda: two items have the id ${duplicate}`);
+  const taken = new Set(given);
+  let n = 0;
+  return items.map((item) => {
+    let id = item.id;
+    if (!id) {
+      do id = `item-${++n}`;
+      while (taken.has(id));
+      taken.add(id);
+    }
+    const before = previous.find((p) => p.id === id);
+    return {
+      id,
+      title: item.title,
+      ...(item.presenter ? { presenter: item.presenter } : {}),
+      documentIds: item.documentIds ?? before?.documentIds ?? [],
+    };
+  });
+}
+
+const closed = (record: SessionRecord) => record.status === 'ended' || record.status === 'cancelled';
+
+function refuseClosed(record: SessionRecord): void {
+  if (record.status === 'ended') throw new ConflictError(`session ${record.id} has ended`);
+  if (record.status === 'cancelled') throw new ConflictError(`session ${record.id} was cancelled`);
+}
+
+const hour = 3600 * 1000;
 
 /** The page a role opens its invitation with. */
 export const pageFor: Record<TokenClaims['role'], string> = {
@@ -46,24 +146,200 @@ export const pageFor: Record<TokenClaims['role'], string> = {
  * The HTTP API: session control for operators (the same actions as the
  * signaling messages, behind the same role table) and invitations.
  */
-export function createApi({ tokens, sessions, publicUrl, mounts = {} }: ApiDeps): express.Router {
+export function createApi({ tokens, sessions, points, audit, logger, publicUrl, mounts = {} }: ApiDeps): express.Router {
   const api = express.Router();
-  api.use(express.json({ limit: '64kb' }));
+  api.use(express.json({ limit: '256kb' }));
 
   const authorize = (action: Action) => authorizeWith(tokens, action);
   const parse = parseBody;
+  const record = auditor(audit, logger);
+
+  /** Refuses invitations of points or groups that are not registered, naming them. */
+  const requireRegistered = (invitedPoints: readonly string[] = [], invitedGroups: readonly string[] = []) => {
+    const unknownPoints = points.unknownPoints(invitedPoints);
+    const unknownGroups = points.unknownGroups(invitedGroups);
+    const problems = [
+      ...(unknownPoints.length ? [`invitedPoints: not registered: ${unknownPoints.join(', ')}`] : []),
+      ...(unknownGroups.length ? [`invitedGroups: not registered: ${unknownGroups.join(', ')}`] : []),
+    ];
+    if (problems.length) throw new DiemcauError('bad-request', problems.join('; '));
+  };
+
+  /** A registered point's link carries its invitation version (an older one is refused). */
+  const pointClaims = (sid: string, point: { id: string; name: string; invitationVersion: number }): TokenClaims => ({
+    sid,
+    sub: point.id,
+    role: 'point',
+    name: point.name,
+    ver: point.invitationVersion,
+  });
 
   api.get('/health', (_req, res) => {
     res.json({ ok: true });
   });
 
-  api.get('/sessions', authorize('session.create'), (_req, res) => {
-    res.json({ sessions: sessions.list() });
+  api.get('/sessions', authorizeAll(tokens, 'session.create'), (req, res) => {
+    const { from, to } = parse(listQuery, req.query);
+    const all = sessions.list();
+    const conflicts = findConflicts(all, { membersOf: (g) => points.members(g).map((p) => p.id) });
+    const listed = all
+      .filter((s) => {
+        // A session without times spans from its creation (to its last change once over).
+        const start = s.startsAt ?? s.createdAt;
+        const end = s.endsAt ?? (closed(s) ? s.updatedAt : Number.POSITIVE_INFINITY);
+        return (from === undefined || end >= from) && (to === undefined || start < to);
+      })
+      .sort((a, b) => (a.startsAt ?? a.createdAt) - (b.startsAt ?? b.createdAt))
+      .map((s) => ({ ...s, conflicts: conflicts.get(s.id) ?? [] }));
+    res.json({ sessions: listed });
   });
 
-  api.post('/sessions', authorize('session.create'), async (req, res) => {
+  api.post('/sessions', authorizeAll(tokens, 'session.create'), async (req, res) => {
     const body = parse(sessionInputSchema, req.body);
-    res.status(201).json(await sessions.create(body, (res.locals.claims as TokenClaims).sub));
+    requireRegistered(body.invitedPoints, body.invitedGroups);
+    const agenda = withAgendaIds(body.agenda);
+    const created = await sessions.create(
+      { ...body, agenda, invitedPoints: [...new Set(body.invitedPoints)], invitedGroups: [...new Set(body.invitedGroups)] },
+      claimsOf(res).sub,
+    );
+    await record({
+      actor: claimsOf(res).sub,
+      action: 'session.create',
+      sessionId: created.id,
+      target: created.id,
+      details: { title: created.title, startsAt: created.startsAt, endsAt: created.endsAt },
+    });
+    res.status(201).json(created);
+  });
+
+  api.patch('/sessions/:sid', authorize('session.create'), async (req, res) => {
+    const current = sessions.get(req.params.sid as string);
+    refuseClosed(current);
+    const patch = parse(sessionPatchSchema, req.body);
+    requireRegistered(patch.invitedPoints, patch.invitedGroups);
+    const agenda = patch.agenda ? withAgendaIds(patch.agenda, current.agenda) : undefined;
+    const change = (r: SessionRecord): SessionRecord => {
+      refuseClosed(r);
+      const next: SessionRecord = { ...r };
+      if (patch.title !== undefined) next.title = patch.title;
+      if (patch.description === null) delete next.description;
+      else if (patch.description !== undefined) next.description = patch.description;
+      if (patch.startsAt === null) delete next.startsAt;
+      else if (patch.startsAt !== undefined) next.startsAt = patch.startsAt;
+      if (patch.endsAt === null) delete next.endsAt;
+      else if (patch.endsAt !== undefined) next.endsAt = patch.endsAt;
+      if (patch.timeZone !== undefined) next.timeZone = patch.timeZone;
+      if (agenda) next.agenda = agenda;
+      if (patch.invitedPoints) next.invitedPoints = [...new Set(patch.invitedPoints)];
+      if (patch.invitedGroups) next.invitedGroups = [...new Set(patch.invitedGroups)];
+      if (patch.public !== undefined) next.public = patch.public;
+      if (next.startsAt !== undefined && next.endsAt !== undefined && next.endsAt <= next.startsAt) {
+        throw new DiemcauError('bad-request', 'endsAt: the end must come after the start');
+      }
+      if (next.currentAgendaItem && !next.agenda.some((i) => i.id === next.currentAgendaItem)) delete next.currentAgendaItem;
+      // Given a start, a session not yet open waits for it; without one, for someone to open it.
+      if (r.status === 'scheduled' || r.status === 'waiting') next.status = next.startsAt !== undefined ? 'scheduled' : 'waiting';
+      return next;
+    };
+    change(current); // a bad combination is a 400 before anything is written
+    const updated = await sessions.update(current.id, change);
+    const room = await sessions.runningRoom(updated.id);
+    if (room && room.agendaItem?.id !== updated.currentAgendaItem) {
+      await sessions.setAgendaItem(updated.id, updated.currentAgendaItem ?? null);
+    }
+    await record({ actor: claimsOf(res).sub, action: 'session.update', sessionId: updated.id, target: updated.id, details: { changes: patch } });
+    res.json(updated);
+  });
+
+  api.post('/sessions/:sid/cancel', authorize('session.create'), async (req, res) => {
+    const current = sessions.get(req.params.sid as string);
+    refuseClosed(current);
+    const room = await sessions.runningRoom(current.id);
+    if (current.status === 'live' || room?.status === 'live') throw new ConflictError('the session is on air: end it instead');
+    // Those already waiting in it are sent away (close emits no status of its own to undo "cancelled").
+    room?.close();
+    const updated = await sessions.update(current.id, (r) => {
+      if (r.status === 'live' || r.status === 'ended') throw new ConflictError(`session ${r.id} has already taken place`);
+      return { ...r, status: 'cancelled' };
+    });
+    await record({ actor: claimsOf(res).sub, action: 'session.cancel', sessionId: updated.id, target: updated.id });
+    res.json(updated);
+  });
+
+  api.post('/sessions/:sid/extend', authorize('session.create'), async (req, res) => {
+    const current = sessions.get(req.params.sid as string);
+    refuseClosed(current);
+    const { minutes } = parse(extendBody, req.body);
+    if (current.endsAt === undefined) throw new ConflictError('the session has no scheduled end to extend');
+    const updated = await sessions.update(current.id, (r) => {
+      refuseClosed(r);
+      if (r.endsAt === undefined) throw new ConflictError('the session has no scheduled end to extend');
+      return { ...r, endsAt: r.endsAt + minutes * 60_000 };
+    });
+    await record({
+      actor: claimsOf(res).sub,
+      action: 'session.extend',
+      sessionId: updated.id,
+      target: updated.id,
+      details: { minutes, endsAt: updated.endsAt },
+    });
+    res.json(updated);
+  });
+
+  api.get('/sessions/:sid/invitations', authorize('session.create'), async (req, res) => {
+    const session = sessions.get(req.params.sid as string);
+    refuseClosed(session);
+    // Valid through the session and 12 h after its end, and at least a day from now.
+    const now = Date.now();
+    const end = session.endsAt ?? session.startsAt ?? now;
+    const ttlSeconds = Math.ceil((Math.max(end + 12 * hour, now + 24 * hour) - now) / 1000);
+    const sign = async (claims: TokenClaims) => {
+      const token = await tokens.sign(claims, ttlSeconds);
+      return { token, url: `${publicUrl}${pageFor[claims.role]}?token=${token}`, expiresAt: (decodeJwt(token).exp ?? 0) * 1000 };
+    };
+    const studio = await sign({ sid: session.id, sub: 'studio', role: 'studio', name: 'Hội trường tỉnh' });
+    const invited = points.invited(session.invitedPoints, session.invitedGroups).filter((p) => !p.disabled);
+    const links = await Promise.all(
+      invited.map(async (p) => {
+        const { url, expiresAt } = await sign(pointClaims(session.id, p));
+        return { pointId: p.id, name: p.name, url, expiresAt };
+      }),
+    );
+    res.json({ studio: { url: studio.url, expiresAt: studio.expiresAt }, points: links });
+  });
+
+  api.put('/sessions/:sid/agenda/current', authorize('agenda.control'), async (req, res) => {
+    const current = sessions.get(req.params.sid as string);
+    refuseClosed(current);
+    const { itemId } = parse(agendaCurrentBody, req.body);
+    if (itemId !== null && !current.agenda.some((i) => i.id === itemId)) {
+      throw new DiemcauError('bad-request', `itemId: the session has no agenda item ${itemId}`);
+    }
+    await sessions.setAgendaItem(current.id, itemId);
+    await record({ actor: claimsOf(res).sub, action: 'agenda.current', sessionId: current.id, target: itemId ?? undefined, details: { itemId } });
+    res.json(sessions.get(current.id));
+  });
+
+  const calendar = (all: SessionRecord[], name: string, res: Response, visibility: 'public' | 'private') => {
+    res.set({
+      'Content-Type': 'text/calendar; charset=utf-8',
+      'Content-Disposition': 'inline; filename="diemcau.ics"',
+      'Cache-Control': `${visibility}, max-age=300`,
+    });
+    res.send(sessionsToIcs(all, { name, publicUrl }));
+  };
+
+  api.get('/calendar.ics', authorizeAll(tokens, 'session.create', { queryToken: true }), (_req, res) => {
+    calendar(sessions.list(), 'Diemcau — lịch họp', res, 'private');
+  });
+
+  api.get('/calendar/public.ics', (_req, res) => {
+    calendar(
+      sessions.list().filter((s) => s.public),
+      'Diemcau — lịch phiên công khai',
+      res,
+      'public',
+    );
   });
 
   api.get('/sessions/:sid', authorize('session.join'), async (req, res) => {
@@ -75,7 +351,13 @@ export function createApi({ tokens, sessions, publicUrl, mounts = {} }: ApiDeps)
   api.post('/sessions/:sid/invitations', authorize('session.create'), async (req, res) => {
     const record = sessions.get(req.params.sid as string);
     const body = parse(invitationBody, req.body);
-    const token = await tokens.sign({ sid: record.id, sub: body.identity, role: body.role, name: body.name });
+    // A registered point's link must carry its current version, or the token check refuses it.
+    const point = body.role === 'point' ? points.findPoint(body.identity) : undefined;
+    if (point?.disabled) throw new ConflictError(`connection point ${point.id} is disabled`);
+    const claims: TokenClaims = point
+      ? { ...pointClaims(record.id, point), name: body.name }
+      : { sid: record.id, sub: body.identity, role: body.role, name: body.name };
+    const token = await tokens.sign(claims);
     res.status(201).json({ token, url: `${publicUrl}${pageFor[body.role]}?token=${token}` });
   });
 
@@ -125,14 +407,19 @@ export function createApi({ tokens, sessions, publicUrl, mounts = {} }: ApiDeps)
     throw new DiemcauError('not-found', 'no such API route');
   });
 
-  api.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    // body-parser's own errors (bad JSON, too large) carry a 4xx status.
-    const status = (error as { status?: number }).status;
+  api.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // body-parser's own errors (bad JSON, too large) and upload refusals carry a 4xx status.
+    const raw = (error as { status?: unknown }).status;
+    const status = typeof raw === 'number' && raw >= 400 && raw < 500 ? raw : undefined;
     const body =
-      status && status >= 400 && status < 500
+      status && !(error instanceof DiemcauError)
         ? { code: 'bad-request' as const, message: (error as Error).message }
         : toErrorBody(error);
-    res.status(httpStatus[body.code] ?? 500).json({ error: body });
+    if (body.code === 'internal') logger.error({ err: error, path: req.path }, 'API request failed');
+    // A body left unread (a refused upload): do not keep the connection for the rest of it.
+    if (!req.complete) res.set('Connection', 'close');
+    if (res.headersSent) return void res.end();
+    res.status(status ?? httpStatus[body.code] ?? 500).json({ error: body });
   });
 
   return api;

@@ -11,6 +11,14 @@ describe('role permissions', () => {
     }
   });
 
+  it('keeps monitoring (roll call, attendance, audit) and webhooks with the operator alone', () => {
+    for (const role of roleSchema.options) {
+      expect(can(role, 'session.monitor')).toBe(role === 'operator');
+      expect(can(role, 'webhooks.manage')).toBe(role === 'operator');
+      expect(can(role, 'peer.mute')).toBe(role === 'operator');
+    }
+  });
+
   it('lets only the studio and points send media', () => {
     expect(roleSchema.options.filter((r) => can(r, 'media.send'))).toEqual(['studio', 'point']);
   });
