@@ -101,28 +101,28 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       dvrWindowSeconds: this.#o.dvrWindowSeconds,
     });
     this.#recorders.set(room.id, recorder);
-    const start = async () => {
+    const start = async (actor: string) => {
       await recorder.start();
-      room.setRecording(true);
+      room.setRecording(true, actor);
     };
-    const stop = async () => {
+    const stop = async (actor: string) => {
       await recorder.stop();
-      room.setRecording(false);
+      room.setRecording(false, actor);
     };
     room.recordingControl = {
-      start: async () => {
+      start: async (actor) => {
         this.#heldByOperator.delete(room.id);
         if (room.status !== 'live') return;
-        await start();
+        await start(actor);
       },
-      stop: async () => {
+      stop: async (actor) => {
         this.#heldByOperator.add(room.id);
-        await stop();
+        await stop(actor);
       },
     };
     room.on('snapshot', (snapshot) => {
       if (snapshot.status === 'live' && this.#o.autoRecord && !recorder.recording && !this.#heldByOperator.has(room.id)) {
-        void start();
+        void start('system');
       }
       if (snapshot.status === 'ended') this.#finalize(room, recorder);
     });
@@ -138,8 +138,11 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
    */
   #finalize(room: Room, recorder: Recorder): void {
     if (this.#finalizingRooms.has(room.id)) return;
+    // A session that was never recorded leaves no archive behind.
+    if (!this.meta(room.id)) return;
     this.#finalizingRooms.add(room.id);
     const stopped = recorder.stop();
+    if (recorder.recording || room.recording) room.setRecording(false, 'system');
     room.delayClose(stopped);
     const done = stopped
       .then(() => recorder.finalize())

@@ -121,7 +121,7 @@ export class Server {
       logger: this.logger,
       points: this.points,
     });
-    this.roomAudit = new RoomAudit(this.audit, this.sessions, this.logger, { autoRecord: this.config.autoRecord });
+    this.roomAudit = new RoomAudit(this.audit, this.sessions, this.logger);
     this.webhooks = new WebhookDispatcher({ store: this.store, logger: this.logger });
     this.webhooks.attach(this.sessions, this.recordings);
     this.bootstrapAdmin = await this.accounts.bootstrap(this.config.adminUser, this.config.adminPassword);

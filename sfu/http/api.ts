@@ -362,23 +362,23 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
   });
 
   api.post('/sessions/:sid/live', authorize('session.goLive'), async (req, res) => {
-    (await sessions.room(req.params.sid as string)).goLive();
+    (await sessions.room(req.params.sid as string)).goLive(claimsOf(res).sub);
     res.status(204).end();
   });
 
   api.post('/sessions/:sid/end', authorize('session.end'), async (req, res) => {
-    (await sessions.room(req.params.sid as string)).end();
+    void (await sessions.room(req.params.sid as string)).end(claimsOf(res).sub);
     res.status(204).end();
   });
 
   api.put('/sessions/:sid/floor', authorize('floor.give'), async (req, res) => {
     const { identity } = parse(floorBody, req.body);
-    await (await sessions.room(req.params.sid as string)).giveFloor(identity);
+    await (await sessions.room(req.params.sid as string)).giveFloor(identity, claimsOf(res).sub);
     res.status(204).end();
   });
 
   api.delete('/sessions/:sid/floor', authorize('floor.take'), async (req, res) => {
-    await (await sessions.room(req.params.sid as string)).takeFloor();
+    await (await sessions.room(req.params.sid as string)).takeFloor(claimsOf(res).sub);
     res.status(204).end();
   });
 
@@ -386,18 +386,18 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
     const room = await sessions.room(req.params.sid as string);
     if (!room.recordingControl) throw new DiemcauError('conflict', 'recording is not available');
     if (room.status !== 'live') throw new DiemcauError('conflict', 'the session is not on air');
-    await room.recordingControl.start();
+    await room.recordingControl.start(claimsOf(res).sub);
     res.status(204).end();
   });
 
   api.delete('/sessions/:sid/recording', authorize('recording.control'), async (req, res) => {
     const room = await sessions.room(req.params.sid as string);
-    await room.recordingControl?.stop();
+    await room.recordingControl?.stop(claimsOf(res).sub);
     res.status(204).end();
   });
 
   api.delete('/sessions/:sid/peers/:identity', authorize('peer.remove'), async (req, res) => {
-    (await sessions.room(req.params.sid as string)).remove(req.params.identity as string);
+    (await sessions.room(req.params.sid as string)).remove(req.params.identity as string, claimsOf(res).sub);
     res.status(204).end();
   });
 

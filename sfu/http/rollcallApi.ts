@@ -51,8 +51,7 @@ export function createRollCallRouters(deps: RollCallApiDeps): RollCallRouters {
     sessions.get(sid);
     const room = await sessions.runningRoom(sid);
     if (!room?.peer(identity)) throw new NotFoundError(`${identity} is not in the session`);
-    deps.roomAudit.attribute(sid, muted ? 'peer.mute' : 'peer.unmute', identity, claimsOf(res).sub);
-    await room.mute(identity, muted);
+    await room.mute(identity, muted, claimsOf(res).sub);
     res.status(204).end();
   });
 

@@ -27,12 +27,18 @@ export interface ProgramSources {
 }
 
 export interface RoomEvents {
-  /** The floor moved: the identity that holds it now, or null. */
-  floor: [identity: string | null, previous: string | null];
+  /** The floor moved: the identity that holds it now, or null; `actor` is who moved it. */
+  floor: [identity: string | null, previous: string | null, actor: string];
+  /** The session went on air or ended, by `actor` (an operator, the studio, 'scheduler', 'system'). */
+  status: [status: SessionStatus, actor: string];
+  /** Recording started or stopped, by `actor`. */
+  recording: [recording: boolean, actor: string];
+  /** A peer was sent away by `actor`. */
+  removed: [identity: string, actor: string];
   /** The agenda item under discussion changed. */
   agenda: [item: { id: string; title: string } | null];
   /** The operator muted or unmuted a peer. */
-  mute: [identity: string, muted: boolean];
+  mute: [identity: string, muted: boolean, actor: string];
   /** The producers on air changed (floor, a sender joined or left, on air). */
   program: [sources: ProgramSources];
   /** Status, floor, hands or presence changed. */
@@ -83,7 +89,7 @@ export class Room extends EventEmitter<RoomEvents> {
   /** Set by the server: marks an agenda item current (validates it against the session's agenda). */
   agendaControl?: (itemId: string | null) => Promise<void>;
   /** Set by the recording service: lets the operator start and stop recording from signaling. */
-  recordingControl?: { start(): Promise<void>; stop(): Promise<void> };
+  recordingControl?: { start(actor: string): Promise<void>; stop(actor: string): Promise<void> };
   #closed = false;
   readonly #onWorkerReplaced = (index: number) => void this.#restartMedia(`media worker ${index} restarted`);
 
@@ -269,11 +275,12 @@ export class Room extends EventEmitter<RoomEvents> {
 
   // ---- Session control -----------------------------------------------------------
 
-  goLive(): void {
+  goLive(actor = 'system'): void {
     if (this.#status === 'ended') throw new ConflictError('the session has ended');
     if (this.#status === 'live') return;
     this.#status = 'live';
-    this.#log.info('session on air');
+    this.#log.info({ actor }, 'session on air');
+    this.emit('status', 'live', actor);
     this.#scheduleReconcile();
     this.#changed();
   }
@@ -285,7 +292,7 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /** Gives the floor to a present peer: its picture and voice go on air. */
-  async giveFloor(identity: string): Promise<void> {
+  async giveFloor(identity: string, actor = 'operator'): Promise<void> {
     const peer = this.#peers.get(identity);
     if (!peer) throw new NotFoundError(`${identity} is not in the session`);
     if (peer.role !== 'point') throw new ConflictError('only a connection point can be given the floor');
@@ -293,7 +300,7 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#floor = identity;
     this.#hands.delete(identity);
     this.#log.info({ identity, previous }, 'floor given');
-    this.emit('floor', identity, previous);
+    this.emit('floor', identity, previous, actor);
     if (previous && previous !== identity) await this.#applyMicRules(this.#peers.get(previous));
     await this.#applyMicRules(peer);
     this.#scheduleReconcile();
@@ -301,24 +308,24 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /** Takes the floor back: the program returns to the studio. */
-  async takeFloor(): Promise<void> {
+  async takeFloor(actor = 'operator'): Promise<void> {
     const previous = this.#floor;
     this.#floor = null;
     this.#log.info({ previous }, 'floor taken back');
-    if (previous) this.emit('floor', null, previous);
+    if (previous) this.emit('floor', null, previous, actor);
     if (previous) await this.#applyMicRules(this.#peers.get(previous));
     this.#scheduleReconcile();
     this.#changed();
   }
 
   /** The operator silences a peer (a noisy room): not heard, floor or not, until unmuted. */
-  async mute(identity: string, muted: boolean): Promise<void> {
+  async mute(identity: string, muted: boolean, actor = 'operator'): Promise<void> {
     const peer = this.#peers.get(identity);
     if (!peer) throw new NotFoundError(`${identity} is not in the session`);
     if (muted) this.#muted.add(identity);
     else this.#muted.delete(identity);
     await this.#applyMicRules(peer);
-    this.emit('mute', identity, muted);
+    this.emit('mute', identity, muted, actor);
     this.#scheduleReconcile();
     this.#changed();
   }
@@ -334,11 +341,12 @@ export class Room extends EventEmitter<RoomEvents> {
     return this.#agendaItem;
   }
 
-  remove(identity: string): void {
+  remove(identity: string, actor = 'operator'): void {
     const peer = this.#peers.get(identity);
     if (!peer) throw new NotFoundError(`${identity} is not in the session`);
     this.#hands.delete(identity);
-    if (this.#floor === identity) void this.takeFloor();
+    if (this.#floor === identity) void this.takeFloor(actor);
+    this.emit('removed', identity, actor);
     this.#removePeer(peer, 'removed');
   }
 
@@ -347,10 +355,11 @@ export class Room extends EventEmitter<RoomEvents> {
    * flows (the recorder closing its last segment) calls `delayClose()` from
    * its 'snapshot' listener; the routers close after that, or after 5 s.
    */
-  async end(): Promise<void> {
+  async end(actor = 'system'): Promise<void> {
     if (this.#status === 'ended') return;
     this.#status = 'ended';
-    this.#log.info('session ended');
+    this.#log.info({ actor }, 'session ended');
+    this.emit('status', 'ended', actor);
     this.#flushSnapshot();
     const waits = this.#closeDelays.splice(0);
     if (waits.length) {
@@ -393,9 +402,10 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /** The recorder says whether it is writing; everyone sees the indicator. */
-  setRecording(recording: boolean): void {
+  setRecording(recording: boolean, actor = 'system'): void {
     if (recording === this.#recording) return;
     this.#recording = recording;
+    this.emit('recording', recording, actor);
     this.#changed();
   }
 

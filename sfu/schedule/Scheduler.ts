@@ -51,11 +51,11 @@ export class Scheduler {
         const over = record.endsAt !== undefined && record.endsAt <= now;
         if ((record.status === 'scheduled' || record.status === 'waiting') && due && !over) {
           this.#o.logger.info({ session: record.id }, 'opening scheduled session');
-          (await this.#o.sessions.room(record.id)).goLive();
+          (await this.#o.sessions.room(record.id)).goLive('scheduler');
         } else if (record.status === 'live' && over) {
           this.#o.logger.info({ session: record.id }, 'closing session at its scheduled end');
           const room = await this.#o.sessions.runningRoom(record.id);
-          if (room) await room.end();
+          if (room) await room.end('scheduler');
           else await this.#o.sessions.update(record.id, (r) => ({ ...r, status: 'ended' }));
         } else if (record.status === 'scheduled' && over) {
           // Its whole slot passed while the server was down: it never took place.

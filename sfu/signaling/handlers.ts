@@ -128,32 +128,32 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
   },
 
   'session.goLive': (ctx) => {
-    ctx.room.goLive();
+    ctx.room.goLive(ctx.claims.sub);
     return empty;
   },
 
   'session.end': (ctx) => {
-    void ctx.room.end();
+    void ctx.room.end(ctx.claims.sub);
     return empty;
   },
 
   'floor.give': async (ctx, data) => {
-    await ctx.room.giveFloor(data.identity);
+    await ctx.room.giveFloor(data.identity, ctx.claims.sub);
     return empty;
   },
 
   'floor.take': async (ctx) => {
-    await ctx.room.takeFloor();
+    await ctx.room.takeFloor(ctx.claims.sub);
     return empty;
   },
 
   'peer.remove': (ctx, data) => {
-    ctx.room.remove(data.identity);
+    ctx.room.remove(data.identity, ctx.claims.sub);
     return empty;
   },
 
   'peer.mute': async (ctx, data) => {
-    await ctx.room.mute(data.identity, data.muted);
+    await ctx.room.mute(data.identity, data.muted, ctx.claims.sub);
     return empty;
   },
 
@@ -164,12 +164,12 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
   },
 
   'recording.start': async (ctx) => {
-    await recorderOf(ctx).start();
+    await recorderOf(ctx).start(ctx.claims.sub);
     return empty;
   },
 
   'recording.stop': async (ctx) => {
-    await recorderOf(ctx).stop();
+    await recorderOf(ctx).stop(ctx.claims.sub);
     return empty;
   },
 

@@ -142,12 +142,12 @@ describe('deliveries', () => {
 
   it('announces the session on air, the point leaving, the end and the archive once ready', async () => {
     const room = await server.sessions.room('wh');
-    room.goLive();
+    room.goLive('chanh-vp');
     await waitFor('session.started', () => hooks.events().some((e) => e.type === 'session.started'));
     await waitFor('something recorded', () => (server.recordings.recorder('wh')?.journal.duration ?? 0) > 0, 20_000);
     room.leave(point.peer);
     await waitFor('point.left', () => hooks.events().some((e) => e.type === 'point.left'));
-    room.end();
+    void room.end('chanh-vp');
     await waitFor('session.ended', () => hooks.events().some((e) => e.type === 'session.ended'));
     await waitFor('recording.ready', () => hooks.events().some((e) => e.type === 'recording.ready'), 30_000);
     const ready = hooks.events().find((e) => e.type === 'recording.ready')!;
@@ -159,15 +159,15 @@ describe('deliveries', () => {
     expect(types.filter((t) => t !== 'point.joined').sort()).toEqual(['point.left', 'recording.ready', 'session.ended', 'session.started']);
     for (const r of hooks.received) expect(verifySignature(secret, r.headers['diemcau-signature'] as string, r.body)).toBe(true);
 
-    // The audit log has the same story, the automatic recording under 'system'.
+    // The audit log has the same story: the operator who acted, the automatic recording under 'system'.
     const audit = (await (await api('GET', '/audit?sessionId=wh')).json()) as { entries: { action: string; actor: string; target?: string }[] };
     expect(audit.entries.map((e) => [e.action, e.actor, e.target])).toEqual([
       ['peer.join', 'studio', 'studio'],
       ['peer.join', 'xa-a', 'xa-a'],
-      ['session.start', 'operator', 'wh'],
+      ['session.start', 'chanh-vp', 'wh'],
       ['recording.start', 'system', 'wh'],
       ['peer.leave', 'xa-a', 'xa-a'],
-      ['session.end', 'operator', 'wh'],
+      ['session.end', 'chanh-vp', 'wh'],
       ['recording.stop', 'system', 'wh'],
       ['peer.leave', 'studio', 'studio'],
     ]);

@@ -1,4 +1,6 @@
 import { createRouter, createWebHistory } from 'vue-router';
+import { onUnauthorized } from './console/api';
+import { useAuthStore } from './console/auth';
 import HomeView from './views/HomeView.vue';
 
 declare module 'vue-router' {
@@ -7,6 +9,8 @@ declare module 'vue-router' {
     titleKey: string;
     /** The page runs a session client (the header shows its connection). */
     session?: boolean;
+    /** An operator console page: needs a signed-in operator. */
+    console?: boolean;
   }
 }
 
@@ -44,8 +48,50 @@ export const router = createRouter({
       component: () => import('./views/WatchView.vue'),
       meta: { titleKey: 'page.watch' },
     },
+    {
+      path: '/console/sign-in',
+      name: 'console-sign-in',
+      component: () => import('./console/views/SignInView.vue'),
+      meta: { titleKey: 'page.console' },
+    },
+    {
+      path: '/console',
+      component: () => import('./console/ConsoleLayout.vue'),
+      meta: { titleKey: 'page.console', console: true },
+      children: [
+        { path: '', name: 'console', component: () => import('./console/views/DashboardView.vue'), meta: { titleKey: 'page.console', console: true } },
+        { path: 'points', name: 'console-points', component: () => import('./console/views/PointsView.vue'), meta: { titleKey: 'page.console', console: true } },
+        { path: 'schedule', name: 'console-schedule', component: () => import('./console/views/ScheduleView.vue'), meta: { titleKey: 'page.console', console: true } },
+        { path: 'sessions/new', name: 'console-session-new', component: () => import('./console/views/SessionEditorView.vue'), meta: { titleKey: 'page.console', console: true } },
+        { path: 'sessions/:sid', name: 'console-session', component: () => import('./console/views/SessionEditorView.vue'), meta: { titleKey: 'page.console', console: true } },
+        {
+          path: 'sessions/:sid/live',
+          name: 'console-live',
+          component: () => import('./console/views/ControlRoomView.vue'),
+          meta: { titleKey: 'page.controlRoom', console: true, session: true },
+        },
+        { path: 'audit', name: 'console-audit', component: () => import('./console/views/AuditView.vue'), meta: { titleKey: 'page.console', console: true } },
+      ],
+    },
     // Short invitation links: /join/<token>
     { path: '/join/:token', redirect: (to) => ({ path: '/point', query: { token: String(to.params.token) } }) },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
+});
+
+// Console pages need a signed-in operator; without one, the sign-in page (and back after it).
+router.beforeEach(async (to) => {
+  if (!to.meta.console) return true;
+  const operator = await useAuthStore()
+    .ensure()
+    .catch(() => null);
+  return operator ? true : { name: 'console-sign-in', query: { next: to.fullPath } };
+});
+
+// The sign-in expired while a console page was open: sign in again and come back.
+onUnauthorized(() => {
+  const current = router.currentRoute.value;
+  if (!current.meta.console) return;
+  useAuthStore().forget();
+  void router.push({ name: 'console-sign-in', query: { next: current.fullPath } });
 });

@@ -1,0 +1,229 @@
+/**
+ * The operator console's HTTP client (docs/operator-api.md). Requests carry
+ * the operator's HttpOnly sign-in cookie (same origin); participant pages
+ * pass their invitation token as a bearer instead.
+ */
+import type { AgendaItem, RollCall, SessionInput, SessionRecord, SessionSnapshot } from '@protocol';
+
+export interface Operator {
+  username: string;
+  displayName: string;
+  role: string;
+  /** The operator's own token (sid '*'): calendar feed links. */
+  token: string;
+}
+
+export interface Point {
+  id: string;
+  name: string;
+  district?: string;
+  organisation?: string;
+  groupIds: string[];
+  disabled: boolean;
+  invitationVersion: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type GroupKind = 'district' | 'organisation' | 'other';
+export const groupKinds: GroupKind[] = ['district', 'organisation', 'other'];
+
+export interface Group {
+  id: string;
+  name: string;
+  kind: GroupKind;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type ScheduledSession = SessionRecord & { conflicts: string[] };
+
+export interface SessionDocument {
+  id: string;
+  sessionId: string;
+  agendaItemId?: string;
+  filename: string;
+  size: number;
+  sha256: string;
+  uploadedBy: string;
+  uploadedAt: number;
+}
+
+export interface Invitations {
+  studio: { url: string; expiresAt?: number };
+  points: { pointId: string; name: string; url: string; expiresAt: number }[];
+}
+
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: string;
+  sessionId?: string;
+  target?: string;
+  details?: Record<string, unknown>;
+}
+
+/** An agenda item as the editor sends it (no id: the server gives one). */
+export type AgendaDraft = Pick<AgendaItem, 'title'> & { id?: string; presenter?: string };
+
+/** A refusal from the API: its HTTP status and the server's message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Any request that failed: the status is 0 when the server could not be reached. */
+export function errorStatus(error: unknown): number {
+  return error instanceof ApiError ? error.status : 0;
+}
+
+interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  /** Raw body (an upload) with its content type. */
+  raw?: { data: BodyInit; type: string };
+  token?: string;
+  signal?: AbortSignal;
+}
+
+let unauthorized: (() => void) | null = null;
+
+/** Called when the operator's sign-in has expired (a 401 to a cookie request): back to the sign-in page. */
+export function onUnauthorized(handler: () => void): void {
+  unauthorized = handler;
+}
+
+export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = {};
+  let body: BodyInit | undefined;
+  if (options.raw) {
+    headers['Content-Type'] = options.raw.type;
+    body = options.raw.data;
+  } else if (options.body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  }
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  let res: Response;
+  try {
+    res = await fetch(`/api${path}`, {
+      method: options.method ?? 'GET',
+      headers,
+      body,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      signal: options.signal,
+    });
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    throw new ApiError(0, 'network', (error as Error).message);
+  }
+  if (!res.ok) {
+    let code = 'internal';
+    let message = `HTTP ${res.status}`;
+    try {
+      const parsed = (await res.json()) as { error?: { code?: string; message?: string } };
+      code = parsed.error?.code ?? code;
+      message = parsed.error?.message ?? message;
+    } catch {
+      // not JSON (a proxy's page): keep the status
+    }
+    if (res.status === 401 && !options.token && !path.startsWith('/auth/')) unauthorized?.();
+    throw new ApiError(res.status, code, message);
+  }
+  if (res.status === 204) return undefined as T;
+  const type = res.headers.get('content-type') ?? '';
+  return (type.includes('json') ? await res.json() : await res.text()) as T;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  // ---- sign-in
+  me: () => request<Operator>('/auth/me'),
+  signIn: (username: string, password: string) =>
+    request<Omit<Operator, 'role'>>('/auth/sign-in', { method: 'POST', body: { username, password } }),
+  signOut: () => request<void>('/auth/sign-out', { method: 'POST' }),
+
+  // ---- points and groups
+  points: () => request<{ points: Point[] }>('/points').then((r) => r.points),
+  createPoint: (p: { id: string; name: string; district?: string; organisation?: string; groupIds?: string[] }) =>
+    request<Point>('/points', { method: 'POST', body: p }),
+  updatePoint: (id: string, patch: Partial<Omit<Point, 'district' | 'organisation'>> & { district?: string | null; organisation?: string | null }) =>
+    request<Point>(`/points/${enc(id)}`, { method: 'PATCH', body: patch }),
+  deletePoint: (id: string) => request<void>(`/points/${enc(id)}`, { method: 'DELETE' }),
+  revokePoint: (id: string) => request<Point>(`/points/${enc(id)}/revoke`, { method: 'POST' }),
+  groups: () => request<{ groups: Group[] }>('/groups').then((r) => r.groups),
+  createGroup: (g: { id: string; name: string; kind: GroupKind }) => request<Group>('/groups', { method: 'POST', body: g }),
+  updateGroup: (id: string, patch: Partial<Pick<Group, 'name' | 'kind'>>) =>
+    request<Group>(`/groups/${enc(id)}`, { method: 'PATCH', body: patch }),
+  deleteGroup: (id: string) => request<void>(`/groups/${enc(id)}`, { method: 'DELETE' }),
+
+  // ---- sessions
+  sessions: (from?: number, to?: number) => {
+    const q = new URLSearchParams();
+    if (from !== undefined) q.set('from', String(Math.round(from)));
+    if (to !== undefined) q.set('to', String(Math.round(to)));
+    const query = q.toString();
+    return request<{ sessions: ScheduledSession[] }>(`/sessions${query ? `?${query}` : ''}`).then((r) => r.sessions);
+  },
+  session: (sid: string, token?: string) =>
+    request<{ session: SessionRecord; snapshot: SessionSnapshot | null }>(`/sessions/${enc(sid)}`, { token }),
+  createSession: (input: Omit<SessionInput, 'startsAt' | 'endsAt'> & { startsAt?: string; endsAt?: string }) =>
+    request<SessionRecord>('/sessions', { method: 'POST', body: input }),
+  updateSession: (sid: string, patch: Record<string, unknown>) =>
+    request<SessionRecord>(`/sessions/${enc(sid)}`, { method: 'PATCH', body: patch }),
+  cancelSession: (sid: string) => request<SessionRecord>(`/sessions/${enc(sid)}/cancel`, { method: 'POST' }),
+  extendSession: (sid: string, minutes: number) =>
+    request<SessionRecord>(`/sessions/${enc(sid)}/extend`, { method: 'POST', body: { minutes } }),
+  invitations: (sid: string) => request<Invitations>(`/sessions/${enc(sid)}/invitations`),
+  mintInvitation: (sid: string, body: { role: string; identity: string; name: string }) =>
+    request<{ token: string; url: string }>(`/sessions/${enc(sid)}/invitations`, { method: 'POST', body }),
+  setAgendaItem: (sid: string, itemId: string | null) =>
+    request<SessionRecord>(`/sessions/${enc(sid)}/agenda/current`, { method: 'PUT', body: { itemId } }),
+  goLive: (sid: string) => request<void>(`/sessions/${enc(sid)}/live`, { method: 'POST' }),
+  endSession: (sid: string) => request<void>(`/sessions/${enc(sid)}/end`, { method: 'POST' }),
+
+  // ---- documents
+  documents: (sid: string, token?: string, signal?: AbortSignal) =>
+    request<{ documents: SessionDocument[] }>(`/sessions/${enc(sid)}/documents`, { token, signal }).then((r) => r.documents),
+  uploadDocument: (sid: string, file: Blob, filename: string, agendaItem?: string) => {
+    const q = new URLSearchParams({ filename });
+    if (agendaItem) q.set('agendaItem', agendaItem);
+    return request<SessionDocument>(`/sessions/${enc(sid)}/documents?${q}`, {
+      method: 'POST',
+      raw: { data: file, type: 'application/pdf' },
+    });
+  },
+  deleteDocument: (id: string) => request<void>(`/documents/${enc(id)}`, { method: 'DELETE' }),
+
+  // ---- control room
+  rollCall: (sid: string, signal?: AbortSignal) => request<RollCall>(`/sessions/${enc(sid)}/rollcall`, { signal }),
+  mute: (sid: string, identity: string, muted: boolean) =>
+    request<void>(`/sessions/${enc(sid)}/peers/${enc(identity)}/mute`, { method: 'POST', body: { muted } }),
+
+  // ---- audit
+  audit: (sessionId?: string, limit = 500) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (sessionId) q.set('sessionId', sessionId);
+    return request<{ entries: AuditEntry[] }>(`/audit?${q}`).then((r) => r.entries);
+  },
+};
+
+/** A document as a link a browser tab (and its PDF viewer) can open. */
+export function documentUrl(id: string, token?: string): string {
+  return `/api/documents/${enc(id)}${token ? `?token=${enc(token)}` : ''}`;
+}
+
+export function attendanceCsvUrl(sid: string): string {
+  return `/api/sessions/${enc(sid)}/attendance.csv`;
+}
+
+export function calendarUrl(token: string): string {
+  return `/api/calendar.ics?token=${enc(token)}`;
+}

@@ -1,0 +1,20 @@
+/** "Xã Tân Phú" → "xa-tan-phu": an id suggested from a Vietnamese name. */
+export function slugify(name: string): string {
+  return name
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/đ/g, 'd')
+    .replace(/Đ/g, 'D')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64);
+}
+
+/** The letters an id may have (the server's identity rule). */
+export const idPattern = /^[a-zA-Z0-9_.-]{1,64}$/;
+
+/** Case- and accent-insensitive text for searching. */
+export function fold(text: string): string {
+  return slugify(text).replace(/-/g, ' ');
+}
