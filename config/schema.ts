@@ -40,6 +40,8 @@ export const configSchema = z.object({
   adminUser: z.string().default('admin'),
   /** Its password; when unset one is generated and printed once at that first start. */
   adminPassword: z.string().min(10).optional(),
+  /** This node's name among several sharing Redis; stable across restarts (default host:port). */
+  nodeId: z.string().min(1).max(100).optional(),
   /** Create the demo session at start and print its links. Turn off in production. */
   demo: bool.default(true),
   /** Incoming bitrate cap per WebRTC send transport (bps); weak links need headroom. */
@@ -71,6 +73,7 @@ export const envNames: Record<keyof Config, string> = {
   tokenSecret: 'DIEMCAU_TOKEN_SECRET',
   tokenTtlHours: 'DIEMCAU_TOKEN_TTL_HOURS',
   demo: 'DIEMCAU_DEMO',
+  nodeId: 'DIEMCAU_NODE_ID',
   adminUser: 'DIEMCAU_ADMIN_USER',
   adminPassword: 'DIEMCAU_ADMIN_PASSWORD',
   redisUrl: 'REDIS_URL',

@@ -12,6 +12,7 @@ export const errorCodeSchema = z.enum([
   'not-joined',
   'not-found', // transport, producer, consumer or peer does not exist
   'conflict', // e.g. the session has ended
+  'moved', // the session runs on another node: go there
   'media-error', // mediasoup refused the operation
   'internal',
 ]);
@@ -29,4 +30,6 @@ export const closeCodes = {
   replaced: 4409, // the same identity joined from another tab or device
   removed: 4403, // the operator removed this peer
   sessionEnded: 4410,
+  /** The session runs on another node; the reason is that node's URL. */
+  moved: 4307,
 } as const;

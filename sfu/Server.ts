@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,8 @@ import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
 import { SessionRegistry } from './room/SessionRegistry.js';
 import { Scheduler } from './schedule/Scheduler.js';
+import { RoomDirectory } from './cluster/RoomDirectory.js';
+import { SessionControl } from './cluster/SessionControl.js';
 import { createStore } from './store/createStore.js';
 import type { Store } from './store/Store.js';
 import { SignalingServer } from './signaling/SignalingServer.js';
@@ -59,11 +62,15 @@ export class Server {
   webhooks!: WebhookDispatcher;
   /** The express app (tests list its routes against the OpenAPI document). */
   app!: express.Express;
+  directory!: RoomDirectory;
+  /** Runs operator actions where the session's Room runs (this node or another). */
+  control!: SessionControl;
   /** Set when this start created the first admin with a generated password (printed once). */
   bootstrapAdmin?: { username: string; generatedPassword?: string };
   #http?: http.Server;
   #signaling?: SignalingServer;
   #publicUrl = '';
+  #closing?: Promise<void>;
   demo?: DemoLinks;
 
   constructor(readonly config: Config, logger?: Logger) {
@@ -93,7 +100,11 @@ export class Server {
   async start(): Promise<this> {
     this.store = await createStore({ dataDir: this.config.dataDir, redisUrl: this.config.redisUrl });
     this.logger.info({ store: this.store.kind }, 'store ready');
-    this.sessions = new SessionRegistry(this.store, this.pool, this.logger, this.config.maxIncomingBitrate);
+    // Named once the node listens (its port may be chosen by the system).
+    this.directory = new RoomDirectory(this.store, { node: this.config.nodeId ?? 'starting', url: '' });
+    // One node owns everything on the embedded store; on Redis, a session's Room runs on one node.
+    const shared = this.store.kind === 'redis' ? this.directory : undefined;
+    this.sessions = new SessionRegistry(this.store, this.pool, this.logger, this.config.maxIncomingBitrate, shared);
     this.recordings = new RecordingService(
       {
         dir: path.join(this.config.dataDir, 'recordings'),
@@ -138,6 +149,11 @@ export class Server {
     const port = (server.address() as { port: number }).port;
     const host = this.config.announcedAddress ?? (this.config.host === '0.0.0.0' ? guessAnnouncedAddress() : this.config.host);
     this.#publicUrl = this.config.publicUrl?.replace(/\/$/, '') ?? `http://${host}:${port}`;
+    this.directory.identify(this.config.nodeId ?? `${os.hostname()}:${port}`, this.#publicUrl);
+    this.control = new SessionControl(this.store, this.sessions, this.directory, this.logger, {
+      rollCall: (sid) => this.rollCall.rollCall(sid),
+    });
+    await this.control.start();
 
     app.use(createRecordingRoutes(this.recordings, this.tokens));
     app.use(
@@ -149,6 +165,7 @@ export class Server {
         audit: this.audit,
         logger: this.logger,
         publicUrl: this.#publicUrl,
+        control: this.control,
         mounts: {
           ...this.#scheduleMounts(),
           ...this.#monitoringMounts(),
@@ -203,6 +220,7 @@ export class Server {
       audit: this.audit,
       roomAudit: this.roomAudit,
       webhooks: this.webhooks,
+      control: this.control,
     });
     return { '/sessions/:sid': session, '/audit': audit, '/webhooks': webhooks, '/openapi.json': createOpenApiRouter() };
   }
@@ -227,13 +245,21 @@ export class Server {
     };
   }
 
-  async close(): Promise<void> {
+  /** Stops everything; calling it again waits for the first call. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.scheduler?.stop();
     this.#signaling?.close();
     await this.webhooks?.close();
     // Encoders stop without finalizing: a session still on air resumes recording at the next start.
     await this.recordings.close();
     await this.sessions.close();
+    await this.control?.close();
+    await this.directory?.close();
     await this.attendance?.idle();
     await this.points?.close();
     await new Promise<void>((resolve) => (this.#http ? this.#http.close(() => resolve()) : resolve()));

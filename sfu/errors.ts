@@ -32,6 +32,17 @@ export class UnauthorizedError extends DiemcauError {
   }
 }
 
+/** The session's Room runs on another node (several nodes sharing Redis). */
+export class MovedError extends DiemcauError {
+  constructor(
+    readonly node: string,
+    readonly url: string,
+  ) {
+    super('moved', `the session runs on node ${node}`);
+    this.name = 'MovedError';
+  }
+}
+
 export class ConflictError extends DiemcauError {
   constructor(message: string) {
     super('conflict', message);

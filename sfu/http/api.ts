@@ -21,6 +21,7 @@ import type { PointRegistry } from '../registry/PointRegistry.js';
 import { authorize as authorizeWith, claimsOf, parseBody } from './authorize.js';
 import { authorizeAll } from './guards.js';
 import { auditor } from './pointsApi.js';
+import type { ControlAction, SessionControl } from '../cluster/SessionControl.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 import { findConflicts } from '../schedule/conflicts.js';
 import { sessionsToIcs } from '../schedule/ics.js';
@@ -33,6 +34,7 @@ export interface ApiDeps {
   audit: AuditLog;
   logger: Logger;
   publicUrl: string;
+  control: SessionControl;
   /** More route groups, each at its own path under /api (points, documents, …). */
   mounts?: Record<string, express.Router>;
 }
@@ -146,7 +148,7 @@ export const pageFor: Record<TokenClaims['role'], string> = {
  * The HTTP API: session control for operators (the same actions as the
  * signaling messages, behind the same role table) and invitations.
  */
-export function createApi({ tokens, sessions, points, audit, logger, publicUrl, mounts = {} }: ApiDeps): express.Router {
+export function createApi({ tokens, sessions, points, audit, logger, publicUrl, control, mounts = {} }: ApiDeps): express.Router {
   const api = express.Router();
   api.use(express.json({ limit: '256kb' }));
 
@@ -361,43 +363,43 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
     res.status(201).json({ token, url: `${publicUrl}${pageFor[body.role]}?token=${token}` });
   });
 
+  // Session control: run where the session's Room runs (this node or another).
+  const act = (req: Request, res: Response, action: ControlAction) =>
+    control.run(String(req.params.sid), action, claimsOf(res).sub);
+
   api.post('/sessions/:sid/live', authorize('session.goLive'), async (req, res) => {
-    (await sessions.room(req.params.sid as string)).goLive(claimsOf(res).sub);
+    await act(req, res, { kind: 'goLive' });
     res.status(204).end();
   });
 
   api.post('/sessions/:sid/end', authorize('session.end'), async (req, res) => {
-    void (await sessions.room(req.params.sid as string)).end(claimsOf(res).sub);
+    await act(req, res, { kind: 'end' });
     res.status(204).end();
   });
 
   api.put('/sessions/:sid/floor', authorize('floor.give'), async (req, res) => {
     const { identity } = parse(floorBody, req.body);
-    await (await sessions.room(req.params.sid as string)).giveFloor(identity, claimsOf(res).sub);
+    await act(req, res, { kind: 'floor.give', identity });
     res.status(204).end();
   });
 
   api.delete('/sessions/:sid/floor', authorize('floor.take'), async (req, res) => {
-    await (await sessions.room(req.params.sid as string)).takeFloor(claimsOf(res).sub);
+    await act(req, res, { kind: 'floor.take' });
     res.status(204).end();
   });
 
   api.post('/sessions/:sid/recording', authorize('recording.control'), async (req, res) => {
-    const room = await sessions.room(req.params.sid as string);
-    if (!room.recordingControl) throw new DiemcauError('conflict', 'recording is not available');
-    if (room.status !== 'live') throw new DiemcauError('conflict', 'the session is not on air');
-    await room.recordingControl.start(claimsOf(res).sub);
+    await act(req, res, { kind: 'recording.start' });
     res.status(204).end();
   });
 
   api.delete('/sessions/:sid/recording', authorize('recording.control'), async (req, res) => {
-    const room = await sessions.room(req.params.sid as string);
-    await room.recordingControl?.stop(claimsOf(res).sub);
+    await act(req, res, { kind: 'recording.stop' });
     res.status(204).end();
   });
 
   api.delete('/sessions/:sid/peers/:identity', authorize('peer.remove'), async (req, res) => {
-    (await sessions.room(req.params.sid as string)).remove(req.params.identity as string, claimsOf(res).sub);
+    await act(req, res, { kind: 'remove', identity: String(req.params.identity) });
     res.status(204).end();
   });
 

@@ -3,7 +3,7 @@ import { auditQuerySchema, muteBodySchema, webhookInputSchema } from '../../prot
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { RoomAudit } from '../audit/roomAudit.js';
 import type { TokenService } from '../auth/TokenService.js';
-import { NotFoundError } from '../errors.js';
+import type { SessionControl } from '../cluster/SessionControl.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 import type { AttendanceService } from '../rollcall/Attendance.js';
 import type { RollCallService } from '../rollcall/RollCall.js';
@@ -19,6 +19,8 @@ export interface RollCallApiDeps {
   audit: AuditLog;
   roomAudit: RoomAudit;
   webhooks: WebhookDispatcher;
+  /** Runs the roll call and mutes where the session's Room runs. */
+  control: SessionControl;
 }
 
 export interface RollCallRouters {
@@ -36,22 +38,18 @@ export interface RollCallRouters {
  * `mounts`, each at its own path under /api.
  */
 export function createRollCallRouters(deps: RollCallApiDeps): RollCallRouters {
-  const { tokens, sessions } = deps;
+  const { tokens } = deps;
 
   const perSession = express.Router({ mergeParams: true });
   perSession.get('/rollcall', authorize(tokens, 'session.monitor'), async (req, res) => {
     res.set('Cache-Control', 'no-store');
-    res.json(await deps.rollCall.rollCall(String(req.params.sid)));
+    res.json(await deps.control.run(String(req.params.sid), { kind: 'rollcall' }, claimsOf(res).sub));
   });
 
   perSession.post('/peers/:identity/mute', authorize(tokens, 'peer.mute'), async (req, res) => {
     const { muted } = parseBody(muteBodySchema, req.body);
-    const sid = String(req.params.sid);
     const identity = String(req.params.identity);
-    sessions.get(sid);
-    const room = await sessions.runningRoom(sid);
-    if (!room?.peer(identity)) throw new NotFoundError(`${identity} is not in the session`);
-    await room.mute(identity, muted, claimsOf(res).sub);
+    await deps.control.run(String(req.params.sid), { kind: 'mute', identity, muted }, claimsOf(res).sub);
     res.status(204).end();
   });
 

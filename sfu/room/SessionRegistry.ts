@@ -7,7 +7,8 @@ import {
   type SessionRecord,
   sessionInputSchema,
 } from '../../protocol/index.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import type { RoomDirectory } from '../cluster/RoomDirectory.js';
+import { ConflictError, MovedError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import type { Store, Unsubscribe } from '../store/Store.js';
@@ -38,6 +39,8 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     private readonly pool: WorkerPool,
     private readonly logger: Logger,
     private readonly maxIncomingBitrate: number,
+    /** Which node runs which session's Room (several nodes on Redis). */
+    private readonly directory?: RoomDirectory,
   ) {
     super();
   }
@@ -106,6 +109,12 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     if (record) {
       this.#records.set(id, record);
       this.emit('changed', record);
+      // Another node's operator moved the agenda: the Room here shows it.
+      const room = await this.#rooms.get(id)?.catch(() => undefined);
+      if (room && room.agendaItem?.id !== record.currentAgendaItem) {
+        const item = record.agenda.find((i) => i.id === record.currentAgendaItem);
+        room.setAgendaItem(item ? { id: item.id, title: item.title } : null);
+      }
     } else this.#records.delete(id);
     return record;
   }
@@ -124,11 +133,18 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     return record;
   }
 
-  /** The running Room of a session, created on first use. */
+  /**
+   * The running Room of a session, created on first use — on this node, unless
+   * another live node already runs it: then MovedError names that node.
+   */
   async room(id: string): Promise<Room> {
     const record = this.get(id);
     if (record.status === 'ended') throw new ConflictError('the session has ended');
     if (record.status === 'cancelled') throw new ConflictError('the session was cancelled');
+    if (!this.#rooms.has(id) && this.directory) {
+      const owner = await this.directory.claim(id);
+      if (owner.node !== this.directory.node) throw new MovedError(owner.node, owner.url);
+    }
     let pending = this.#rooms.get(id);
     if (!pending) {
       pending = Room.create({
@@ -150,7 +166,10 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
               this.logger.error({ err: error, session: id }, 'could not save the session status'),
             );
           });
-          room.once('close', () => this.#rooms.delete(id));
+          room.once('close', () => {
+            this.#rooms.delete(id);
+            void this.directory?.release(id).catch(() => undefined);
+          });
           room.agendaControl = (itemId) => this.setAgendaItem(id, itemId);
           const current = record.agenda.find((i) => i.id === record.currentAgendaItem);
           if (current) room.setAgendaItem({ id: current.id, title: current.title });

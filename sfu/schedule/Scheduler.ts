@@ -1,3 +1,4 @@
+import { MovedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 
@@ -62,6 +63,8 @@ export class Scheduler {
           await this.#o.sessions.update(record.id, (r) => ({ ...r, status: 'ended' }));
         }
       } catch (error) {
+        // Another node runs this session and its own scheduler acts on it.
+        if (error instanceof MovedError) continue;
         this.#o.logger.error({ err: error, session: record.id }, 'scheduler could not act on a session');
       }
     }

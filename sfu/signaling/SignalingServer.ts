@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { closeCodes } from '../../protocol/index.js';
 import type { TokenService } from '../auth/TokenService.js';
-import { DiemcauError } from '../errors.js';
+import { DiemcauError, MovedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 import { Connection } from './Connection.js';
@@ -58,6 +58,11 @@ export class SignalingServer {
       for (const [data, isBinary] of early) ws.emit('message', data, isBinary);
     } catch (error) {
       ws.off('message', hold);
+      if (error instanceof MovedError) {
+        // Another node runs this session: the browser reconnects there.
+        ws.close(closeCodes.moved, error.url.slice(0, 120));
+        return;
+      }
       const code = error instanceof DiemcauError && error.code === 'conflict' ? closeCodes.sessionEnded : closeCodes.unauthorized;
       const reason = error instanceof DiemcauError ? error.message : 'cannot join';
       ws.close(code, reason.slice(0, 120));

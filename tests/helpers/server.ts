@@ -28,9 +28,13 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Serv
     },
   );
   const server = await new Server(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'warn')).start();
+  let stopped = false;
   return Object.assign(server, {
     async stop() {
+      const first = !stopped;
+      stopped = true;
       await server.close();
+      if (!first) return;
       if (ownDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   });

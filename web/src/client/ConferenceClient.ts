@@ -76,10 +76,12 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   #stopped = false;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #statsTimer: ReturnType<typeof setInterval> | null = null;
+  #signalingUrl: string;
 
   constructor(options: ConferenceOptions) {
     super();
     this.#options = options;
+    this.#signalingUrl = options.signalingUrl;
     this.state = {
       connection: 'idle',
       failure: null,
@@ -183,7 +185,7 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     const generation = ++this.#generation;
     this.#teardown();
     this.#set({ connection: phase });
-    const url = `${this.#options.signalingUrl}?token=${encodeURIComponent(this.#options.token)}`;
+    const url = `${this.#signalingUrl}?token=${encodeURIComponent(this.#options.token)}`;
     const signaling = new SignalingClient(url);
     this.#signaling = signaling;
     signaling.on('notification', (m) => void this.#onNotification(m, generation));
@@ -317,6 +319,13 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     if (code === closeCodes.replaced) return this.#fail('replaced', reason);
     if (code === closeCodes.removed) return this.#fail('removed', reason);
     if (code === closeCodes.sessionEnded) return this.#fail('session-ended', reason);
+    if (code === closeCodes.moved && /^https?:\/\//.test(reason)) {
+      // The session runs on another node: join there, at once.
+      this.#signalingUrl = `${reason.replace(/^http/, 'ws').replace(/\/$/, '')}/ws`;
+      this.#generation++;
+      void this.#join('connecting');
+      return;
+    }
     this.#scheduleRejoin(new Error(reason || 'connection lost'));
   }
 
