@@ -4,3 +4,4 @@ export * from './roles.js';
 export * from './tokens.js';
 export * from './api.js';
 export * from './operator.js';
+export * from './resources.js';

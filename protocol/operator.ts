@@ -120,6 +120,8 @@ export const auditEntrySchema = z.object({
   target: z.string().optional(),
   details: z.record(z.string(), z.unknown()).optional(),
 });
+/** Who did what, when: one line of the audit log. */
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
 export const auditQuerySchema = z.object({
   sessionId: z.string().max(128).optional(),

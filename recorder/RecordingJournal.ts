@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Chapter, RecordingMeta, RecordingStatus } from '../protocol/index.js';
 import { writeFileAtomic } from './atomicWrite.js';
 
 export interface SegmentEntry {
@@ -12,27 +13,8 @@ export interface SegmentEntry {
   discontinuity: boolean;
 }
 
-export interface ChapterEntry {
-  /** Seconds from the start of the archive. */
-  start: number;
-  title: string;
-  kind: 'program' | 'agenda';
-  identity?: string;
-}
-
-export type RecordingStatus = 'recording' | 'stopped' | 'finalizing' | 'complete';
-
-export interface RecordingMeta {
-  sessionId: string;
-  title: string;
-  status: RecordingStatus;
-  startedAt: number;
-  endedAt?: number;
-  duration: number;
-  public: boolean;
-  hasMp4?: boolean;
-  hasPoster?: boolean;
-}
+export type ChapterEntry = Chapter;
+export type { RecordingMeta, RecordingStatus };
 
 export const playlistNames = { live: 'live.m3u8', archive: 'archive.m3u8' } as const;
 

@@ -1,16 +1,7 @@
+import type { AuditEntry } from '../../protocol/index.js';
 import type { Store } from '../store/Store.js';
 
-export interface AuditEntry {
-  at: number;
-  /** Who did it: an operator's name, a point's identity, or 'system' (scheduler, recorder). */
-  actor: string;
-  /** What happened, e.g. 'session.create', 'floor.give', 'recording.start', 'peer.join'. */
-  action: string;
-  sessionId?: string;
-  /** What it was done to: a point, a document, a session. */
-  target?: string;
-  details?: Record<string, unknown>;
-}
+export type { AuditEntry };
 
 /** Who created or changed what, who joined, who got the floor — kept in the store, never edited. */
 export class AuditLog {

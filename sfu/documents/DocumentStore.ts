@@ -2,21 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import type { SessionDocument } from '../../protocol/index.js';
 import { DiemcauError, NotFoundError } from '../errors.js';
 import type { Store } from '../store/Store.js';
 
-/** A PDF attached to a session (paperless meeting), optionally to one agenda item. */
-export interface Document {
-  id: string;
-  sessionId: string;
-  agendaItemId?: string;
-  /** Display name only: sanitized, never used as a path. */
-  filename: string;
-  size: number;
-  sha256: string;
-  uploadedBy: string;
-  uploadedAt: number;
-}
+export type Document = SessionDocument;
 
 /** A refusal with its own HTTP status (413 too large, 415 not a PDF); the error code stays 'bad-request'. */
 export class UploadError extends DiemcauError {

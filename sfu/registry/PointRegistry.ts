@@ -1,33 +1,11 @@
 import { z } from 'zod';
-import { identitySchema, type TokenClaims } from '../../protocol/index.js';
+import { groupKinds, identitySchema, type Group, type Point, type TokenClaims } from '../../protocol/index.js';
 import { ConflictError, DiemcauError, NotFoundError, UnauthorizedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Store, Unsubscribe } from '../store/Store.js';
 
-/** A commune or ward meeting room, a Party committee: a place that joins sessions with an invitation link. */
-export interface Point {
-  id: string;
-  name: string;
-  district?: string;
-  organisation?: string;
-  groupIds: string[];
-  disabled: boolean;
-  /** Raised by a revocation: every link signed with an older version is refused. */
-  invitationVersion: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export const groupKinds = ['district', 'organisation', 'other'] as const;
-
-/** Points invited together: a district's communes, an organisation's offices. */
-export interface Group {
-  id: string;
-  name: string;
-  kind: (typeof groupKinds)[number];
-  createdAt: number;
-  updatedAt: number;
-}
+export { groupKinds };
+export type { Group, Point };
 
 /**
  * What the store keeps: a deleted point stays as a tombstone so that its

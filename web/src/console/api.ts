@@ -3,7 +3,23 @@
  * the operator's HttpOnly sign-in cookie (same origin); participant pages
  * pass their invitation token as a bearer instead.
  */
-import type { AgendaItem, RollCall, SessionInput, SessionRecord, SessionSnapshot } from '@protocol';
+import type {
+  AgendaItem,
+  AuditEntry,
+  Group,
+  GroupKind,
+  Invitations,
+  Point,
+  RollCall,
+  SessionDocument,
+  SessionInput,
+  SessionRecord,
+  SessionSnapshot,
+} from '@protocol';
+import { groupKinds } from '@protocol';
+
+export { groupKinds };
+export type { AuditEntry, Group, GroupKind, Invitations, Point, SessionDocument };
 
 export interface Operator {
   username: string;
@@ -13,55 +29,7 @@ export interface Operator {
   token: string;
 }
 
-export interface Point {
-  id: string;
-  name: string;
-  district?: string;
-  organisation?: string;
-  groupIds: string[];
-  disabled: boolean;
-  invitationVersion: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export type GroupKind = 'district' | 'organisation' | 'other';
-export const groupKinds: GroupKind[] = ['district', 'organisation', 'other'];
-
-export interface Group {
-  id: string;
-  name: string;
-  kind: GroupKind;
-  createdAt: number;
-  updatedAt: number;
-}
-
 export type ScheduledSession = SessionRecord & { conflicts: string[] };
-
-export interface SessionDocument {
-  id: string;
-  sessionId: string;
-  agendaItemId?: string;
-  filename: string;
-  size: number;
-  sha256: string;
-  uploadedBy: string;
-  uploadedAt: number;
-}
-
-export interface Invitations {
-  studio: { url: string; expiresAt?: number };
-  points: { pointId: string; name: string; url: string; expiresAt: number }[];
-}
-
-export interface AuditEntry {
-  at: number;
-  actor: string;
-  action: string;
-  sessionId?: string;
-  target?: string;
-  details?: Record<string, unknown>;
-}
 
 /** An agenda item as the editor sends it (no id: the server gives one). */
 export type AgendaDraft = Pick<AgendaItem, 'title'> & { id?: string; presenter?: string };

@@ -1,29 +1,7 @@
 /** What the server says about recordings (GET /api/recordings, /hls/:sid/*). */
+import type { Chapter, RecordingInfo, RecordingStatus } from '@protocol';
 
-export type RecordingStatus = 'recording' | 'stopped' | 'finalizing' | 'complete';
-
-export interface RecordingInfo {
-  sessionId: string;
-  title: string;
-  status: RecordingStatus;
-  startedAt: number;
-  endedAt?: number;
-  /** Seconds recorded so far. */
-  duration: number;
-  public: boolean;
-  hasMp4?: boolean;
-  hasPoster?: boolean;
-  /** The recorder is writing the live stream right now. */
-  live: boolean;
-}
-
-export interface Chapter {
-  /** Seconds from the start of the archive. */
-  start: number;
-  title: string;
-  kind: 'program' | 'agenda';
-  identity?: string;
-}
+export type { Chapter, RecordingInfo, RecordingStatus };
 
 export class HttpError extends Error {
   constructor(readonly status: number) {
