@@ -226,21 +226,30 @@ export class Server {
   }
 
   /** Mints an invitation link for a role in a session. */
-  async invitation(claims: TokenClaims): Promise<string> {
+  async invitation(claims: TokenClaims, base = this.#publicUrl): Promise<string> {
     const token = await this.tokens.sign(claims);
-    return `${this.#publicUrl}${pageFor[claims.role]}?token=${token}`;
+    return `${base}${pageFor[claims.role]}?token=${token}`;
+  }
+
+  /**
+   * Browsers allow the camera only on HTTPS or on localhost: without a public
+   * (HTTPS) URL, the demo's links are for tabs on this machine.
+   */
+  get localUrl(): string {
+    return this.config.publicUrl ? this.#publicUrl : `http://localhost:${new URL(this.#publicUrl).port}`;
   }
 
   async #createDemo(): Promise<DemoLinks> {
+    const base = this.localUrl;
     const sid = 'demo';
     if (!this.sessions.has(sid)) await this.sessions.create({ id: sid, title: 'Phiên họp trực tuyến thử nghiệm', public: true });
     return {
       sessionId: sid,
-      studio: await this.invitation({ sid, sub: 'studio', role: 'studio', name: 'Hội trường tỉnh' }),
-      operator: await this.invitation({ sid, sub: 'operator', role: 'operator', name: 'Điều hành' }),
+      studio: await this.invitation({ sid, sub: 'studio', role: 'studio', name: 'Hội trường tỉnh' }, base),
+      operator: await this.invitation({ sid, sub: 'operator', role: 'operator', name: 'Điều hành' }, base),
       points: [
-        { name: 'Xã Tân Phú', url: await this.invitation({ sid, sub: 'tan-phu', role: 'point', name: 'Xã Tân Phú' }) },
-        { name: 'Xã An Bình', url: await this.invitation({ sid, sub: 'an-binh', role: 'point', name: 'Xã An Bình' }) },
+        { name: 'Xã Tân Phú', url: await this.invitation({ sid, sub: 'tan-phu', role: 'point', name: 'Xã Tân Phú' }, base) },
+        { name: 'Xã An Bình', url: await this.invitation({ sid, sub: 'an-binh', role: 'point', name: 'Xã An Bình' }, base) },
       ],
     };
   }

@@ -17,9 +17,10 @@ if (server.demo) {
   const d = server.demo;
   const lines = [
     '',
-    `  Diemcau is running at ${server.url}`,
+    `  Diemcau is running at ${server.url}` + (server.localUrl !== server.url ? ` (on this machine: ${server.localUrl})` : ''),
+    '  Cameras work over HTTPS or on localhost: for other machines, put it behind HTTPS and set DIEMCAU_PUBLIC_URL.',
     '',
-    `  Demo session "${d.sessionId}" — open each link in its own tab:`,
+    `  Demo session "${d.sessionId}" — open each link in its own tab on this machine:`,
     `    Studio (provincial hall):  ${d.studio}`,
     `    Operator console:          ${d.operator}`,
     ...d.points.map((p) => `    Connection point ${p.name}: ${p.url}`),
@@ -31,7 +32,7 @@ if (server.demo) {
 if (server.bootstrapAdmin?.generatedPassword) {
   console.log(
     `  First operator account: ${server.bootstrapAdmin.username} / ${server.bootstrapAdmin.generatedPassword}` +
-      `\n  (shown once; sign in at ${server.url}/console and change it, or set DIEMCAU_ADMIN_PASSWORD before the first start)\n`,
+      `\n  (shown once; sign in at ${server.localUrl}/console — set DIEMCAU_ADMIN_PASSWORD before the first start to choose it)\n`,
   );
 }
 
