@@ -13,7 +13,8 @@
  *   presented      first requestVideoFrameCallback on [data-testid="program-video"]:
  *                  the frame was handed to the compositor (metadata.presentationTime)
  *
- *   node --import tsx bench/joinLatency.ts [--joins 12] [--timeout 30]
+ *   node --import tsx bench/joinLatency.ts [--joins 12] [--timeout 30] [--settle 5]
+ * (--settle: seconds between going live and the first join)
  * The web app must be built (npx vite build; npm run bench does it).
  */
 import fs from 'node:fs';
@@ -31,6 +32,8 @@ export interface JoinSample {
   programTrack: number | null;
   decoded: number | null;
   presented: number | null;
+  /** Media worker the point was placed on (the studio is on worker 0; others get the program piped). */
+  worker?: number;
   error?: string;
 }
 
@@ -77,7 +80,7 @@ const instrument = String.raw`(() => {
           if (t.presented === null) t.presented = Math.min(meta.presentationTime ?? callbackNow, callbackNow);
         });
       }
-      if (t.presented !== null && t.decoded !== null) clearInterval(fast);
+      if ((t.presented !== null && t.decoded !== null && t.live !== null) || now - t.click > 60000) clearInterval(fast);
     }, 5);
     let busy = false;
     const slow = setInterval(() => {
@@ -134,11 +137,14 @@ function table(rows: string[][]): string {
   return [line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
 
-export async function runJoinLatency(options: { joins: number; timeoutSeconds: number }): Promise<JoinSample[]> {
+export async function runJoinLatency(options: { joins: number; timeoutSeconds: number; settleSeconds: number }): Promise<JoinSample[]> {
   const dist = path.join(root, 'web', 'dist', 'index.html');
   if (!fs.existsSync(dist) || !fs.readdirSync(path.join(root, 'web', 'dist', 'assets')).length) {
     throw new Error('the web app is not built: run `npx vite build` first');
   }
+  const { waitQuiet } = await import('./fanout.js');
+  const busy = await waitQuiet(60_000, 20);
+  if (busy >= 20) console.log(`(the machine is ${Math.round(busy)} % busy with other programs: latencies are disturbed)`);
   const { launchBrowser, newPage } = await import('../tests/helpers/browser.js');
   const { startServer } = await import('../tests/helpers/server.js');
   const sid = 'joinbench';
@@ -164,6 +170,8 @@ export async function runJoinLatency(options: { joins: number; timeoutSeconds: n
     await studio.getByTestId('go-live').click();
     const room = await server.sessions.room(sid);
     await waitUntil('session on air with the studio camera', () => room.status === 'live' && !!room.peer('studio')?.producerOf('video'), 20_000);
+    // Points join a session already on air: let the studio's simulcast layers ramp up first.
+    await sleep(options.settleSeconds * 1000);
     console.log(
       `Join latency bench: server ${server.url}, 2 media workers, Chromium headless (fake camera/mic), ${options.joins} sequential point joins`,
     );
@@ -177,7 +185,7 @@ export async function runJoinLatency(options: { joins: number; timeoutSeconds: n
         const times = async () => (await page!.evaluate('window.__bench')) as PageTimes;
         const deadline = Date.now() + options.timeoutSeconds * 1000;
         let t = await times();
-        while (Date.now() < deadline && (t.presented === null || t.decoded === null)) {
+        while (Date.now() < deadline && (t.presented === null || t.decoded === null || t.live === null)) {
           // Without requestVideoFrameCallback, the decoded time is all there is.
           if (t.decoded !== null && !t.rvfc && Date.now() > deadline - options.timeoutSeconds * 500) break;
           await sleep(100);
@@ -191,6 +199,7 @@ export async function runJoinLatency(options: { joins: number; timeoutSeconds: n
           decoded: rel(t.decoded),
           presented: rel(t.presented),
         });
+        sample.worker = room.peer(`p${i + 1}`)?.slotIndex;
         if (t.presented === null && t.decoded === null) sample.error = `no program frame within ${options.timeoutSeconds} s`;
       } catch (error) {
         sample.error = (error as Error).message.split('\n')[0];
@@ -199,7 +208,7 @@ export async function runJoinLatency(options: { joins: number; timeoutSeconds: n
       }
       samples.push(sample);
       console.log(
-        `  join ${sample.index}: ws ${ms(sample.wsOpen)} ms, live ${ms(sample.live)} ms, track ${ms(sample.programTrack)} ms, ` +
+        `  join ${sample.index} (worker ${sample.worker ?? '?'}): ws ${ms(sample.wsOpen)} ms, track ${ms(sample.programTrack)} ms, live ${ms(sample.live)} ms, ` +
           `decoded ${ms(sample.decoded)} ms, presented ${ms(sample.presented)} ms${sample.error ? ` — ${sample.error}` : ''}`,
       );
       // Let the server drop the point before the next one.
@@ -217,8 +226,8 @@ export async function runJoinLatency(options: { joins: number; timeoutSeconds: n
 export function printJoin(samples: JoinSample[]): void {
   const cols: [string, keyof JoinSample][] = [
     ['ws open', 'wsOpen'],
-    ['live (joined, media sent)', 'live'],
     ['program track', 'programTrack'],
+    ['live (joined, camera/mic sent)', 'live'],
     ['first frame decoded (stats, 20 ms poll)', 'decoded'],
     ['first frame presented (rVFC)', 'presented'],
   ];
@@ -243,10 +252,18 @@ export function printJoin(samples: JoinSample[]): void {
 const isMain = process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (isMain) {
   const { values } = parseArgs({
-    options: { joins: { type: 'string', default: '12' }, timeout: { type: 'string', default: '30' } },
+    options: {
+      joins: { type: 'string', default: '12' },
+      timeout: { type: 'string', default: '30' },
+      settle: { type: 'string', default: '5' },
+    },
     strict: false,
   });
-  runJoinLatency({ joins: Math.max(1, Number(values.joins) || 12), timeoutSeconds: Number(values.timeout) || 30 })
+  runJoinLatency({
+    joins: Math.max(1, Number(values.joins) || 12),
+    timeoutSeconds: Number(values.timeout) || 30,
+    settleSeconds: Number(values.settle ?? 5),
+  })
     .then(() => process.exit(0))
     .catch((error) => {
       console.error(error);

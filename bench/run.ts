@@ -2,7 +2,7 @@
  * Runs the benchmarks one after the other, each in its own process with a
  * time limit: fan-out (bench/fanout.ts), then join latency (bench/joinLatency.ts).
  *
- *   npm run bench [-- --only fanout|join] [--n 50,100] [--seconds 10] [--joins 12]
+ *   npm run bench [-- --only fanout|join] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
  *
  * Other options are passed to the benchmark they belong to.
  */
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     n: { type: 'string' },
     seconds: { type: 'string' },
     json: { type: 'string' },
+    budget: { type: 'string' },
+    'feed-first': { type: 'boolean' },
     joins: { type: 'string' },
     timeout: { type: 'string' },
   },
@@ -90,8 +92,11 @@ if (!only || only === 'fanout') {
   if (values.n) args.push('--n', String(values.n));
   if (values.seconds) args.push('--seconds', String(values.seconds));
   if (values.json) args.push('--json', String(values.json));
+  if (values.budget) args.push('--budget', String(values.budget));
+  if (values['feed-first']) args.push('--feed-first');
   console.log('\n=== Fan-out ===');
-  if ((await runBench('fanout.ts', args, 11 * 60_000)) !== 0) failures++;
+  const budget = Number(values.budget) || 540;
+  if ((await runBench('fanout.ts', args, (budget + 90) * 1000)) !== 0) failures++;
 }
 
 if (!only || only === 'join') {
@@ -99,7 +104,7 @@ if (!only || only === 'join') {
   if (values.joins) args.push('--joins', String(values.joins));
   if (values.timeout) args.push('--timeout', String(values.timeout));
   console.log('\n=== Join latency ===');
-  if ((await runBench('joinLatency.ts', args, 5 * 60_000)) !== 0) failures++;
+  if ((await runBench('joinLatency.ts', args, 4 * 60_000)) !== 0) failures++;
 }
 
 console.log(`\n[bench] done in ${Math.round((Date.now() - started) / 1000)} s${failures ? `, ${failures} bench(es) failed` : ''}`);

@@ -19,7 +19,7 @@ export interface WorkerSlot {
   index: number;
   worker: types.Worker;
   webRtcServer: types.WebRtcServer;
-  /** Consumers currently placed on this worker, for spreading receivers. */
+  /** Peers currently placed on this worker (each brings its consumers), for spreading receivers. */
   load: number;
 }
 
@@ -56,7 +56,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     );
   }
 
-  /** The slot with the fewest consumers: where the next receiver goes. */
+  /** The slot with the fewest peers placed on it: where the next one goes. */
   leastLoaded(): WorkerSlot {
     return this.#slots.reduce((best, slot) => (slot.load < best.load ? slot : best));
   }
@@ -79,8 +79,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     const port = this.#options.rtcBasePort === 0 ? undefined : this.#options.rtcBasePort + index;
     const listen = { ip: this.#options.rtcListenIp, announcedAddress: this.#options.announcedAddress, port };
     const webRtcServer = await worker.createWebRtcServer({
+      // Every browser of this worker shares these sockets: give them room for bursts
+      // (the kernel caps the size at net.core.rmem_max / wmem_max).
       listenInfos: [
-        { ...listen, protocol: 'udp' },
+        { ...listen, protocol: 'udp', recvBufferSize: 8 * 1024 * 1024, sendBufferSize: 8 * 1024 * 1024 },
         { ...listen, protocol: 'tcp' },
       ],
     });

@@ -21,6 +21,21 @@ export interface RoomOptions {
   maxIncomingBitrate: number;
 }
 
+/** How many receivers a reconcile serves at once. */
+const reconcileLanes = 16;
+
+/**
+ * Loopback UDP for plain RTP and pipes between workers, with socket buffers
+ * large enough for a program's bursts (the kernel caps them at
+ * net.core.rmem_max / wmem_max: raise those on a production host).
+ */
+const loopbackRtp = {
+  protocol: 'udp' as const,
+  ip: '127.0.0.1',
+  recvBufferSize: 4 * 1024 * 1024,
+  sendBufferSize: 4 * 1024 * 1024,
+};
+
 export interface ProgramSources {
   video: types.Producer<ProducerInfo> | undefined;
   audio: types.Producer<ProducerInfo>[];
@@ -202,7 +217,7 @@ export class Room extends EventEmitter<RoomEvents> {
   ): Promise<types.PlainTransport> {
     const { router } = this.#slotRouter(peer.slotIndex);
     const transport = await router.createPlainTransport({
-      listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+      listenInfo: { ...loopbackRtp },
       rtcpMux: true,
       comedia: direction === 'send',
       ...options,
@@ -247,6 +262,17 @@ export class Room extends EventEmitter<RoomEvents> {
       await this.#slotRouter(peer.slotIndex).speakerObserver.addProducer({ producerId: producer.id }).catch(() => {});
     }
     if (muted) peer.notify('producer.paused', { producerId: producer.id, paused: true });
+    // The studio is always on air: have its media on every worker before the
+    // first receiver there needs it (setting up a pipe costs that receiver ~1 s).
+    // Points are piped when given the floor: a hundred idle cameras copied to
+    // every worker would cost more than the wait.
+    if (alwaysOnAir(peer.role)) {
+      for (const slotIndex of this.#routers.keys()) {
+        this.#pipe(producer, peer.slotIndex, slotIndex).catch((error) =>
+          this.#log.debug({ err: error, producerId: producer.id }, 'could not pipe ahead'),
+        );
+      }
+    }
     this.#scheduleReconcile();
     this.#changed();
     return producer;
@@ -506,26 +532,34 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   async #reconcile(): Promise<void> {
-    for (const receiver of [...this.#peers.values()]) {
-      const transport = receiver.recvTransport;
-      if (!transport || receiver.closed) continue;
-      const wanted = this.#wanted(receiver);
-      for (const [producerId, consumer] of receiver.consumers) {
-        if (!wanted.has(producerId) || consumer.closed) {
-          consumer.close();
-          receiver.consumers.delete(producerId);
-          receiver.notify('consumer.closed', { consumerId: consumer.id });
-        }
+    // Receivers are served side by side: with hundreds of points, one after
+    // another would keep the last waiting for every round trip to the workers.
+    const receivers = [...this.#peers.values()];
+    const lanes = Array.from({ length: Math.min(reconcileLanes, receivers.length) }, async () => {
+      for (let receiver = receivers.shift(); receiver; receiver = receivers.shift()) await this.#reconcilePeer(receiver);
+    });
+    await Promise.all(lanes);
+  }
+
+  async #reconcilePeer(receiver: Peer): Promise<void> {
+    const transport = receiver.recvTransport;
+    if (!transport || receiver.closed) return;
+    const wanted = this.#wanted(receiver);
+    for (const [producerId, consumer] of receiver.consumers) {
+      if (!wanted.has(producerId) || consumer.closed) {
+        consumer.close();
+        receiver.consumers.delete(producerId);
+        receiver.notify('consumer.closed', { consumerId: consumer.id });
       }
-      for (const [producerId, { producer, program }] of wanted) {
-        if (receiver.consumers.has(producerId)) continue;
-        try {
-          await this.#consume(receiver, transport, producer, program);
-        } catch (error) {
-          // A receiver that left while we were consuming is not an error.
-          if (receiver.closed || transport.closed) break;
-          this.#log.warn({ err: error, identity: receiver.identity, producerId }, 'could not consume');
-        }
+    }
+    for (const [producerId, { producer, program }] of wanted) {
+      if (receiver.consumers.has(producerId)) continue;
+      try {
+        await this.#consume(receiver, transport, producer, program);
+      } catch (error) {
+        // A receiver that left while we were consuming is not an error.
+        if (receiver.closed || transport.closed) return;
+        this.#log.warn({ err: error, identity: receiver.identity, producerId }, 'could not consume');
       }
     }
   }
@@ -594,7 +628,9 @@ export class Room extends EventEmitter<RoomEvents> {
     if (!pending) {
       const from = this.#slotRouter(fromSlot).router;
       const to = this.#slotRouter(toSlot).router;
-      pending = from.pipeToRouter({ producerId: producer.id, router: to }).then(() => undefined);
+      pending = from
+        .pipeToRouter({ producerId: producer.id, router: to, listenInfo: { ...loopbackRtp } })
+        .then(() => undefined);
       this.#pipes.set(key, pending);
       pending.catch(() => this.#pipes.delete(key));
     }
