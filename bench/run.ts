@@ -1,8 +1,9 @@
 /**
  * Runs the benchmarks one after the other, each in its own process with a
- * time limit: fan-out (bench/fanout.ts), then join latency (bench/joinLatency.ts).
+ * time limit: fan-out (bench/fanout.ts), join latency (bench/joinLatency.ts),
+ * live latency (bench/liveLatency.ts) and recorder cost (bench/recorderCost.ts).
  *
- *   npm run bench [-- --only fanout|join] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
+ *   npm run bench [-- --only fanout|join|latency|recorder] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
  *
  * Other options are passed to the benchmark they belong to.
  */
@@ -29,8 +30,9 @@ const { values } = parseArgs({
 });
 
 const only = values.only as string | undefined;
-if (only && only !== 'fanout' && only !== 'join') {
-  console.error('--only takes fanout or join');
+const benches = ['fanout', 'join', 'latency', 'recorder'];
+if (only && !benches.includes(only)) {
+  console.error(`--only takes one of: ${benches.join(', ')}`);
   process.exit(2);
 }
 
@@ -105,6 +107,16 @@ if (!only || only === 'join') {
   if (values.timeout) args.push('--timeout', String(values.timeout));
   console.log('\n=== Join latency ===');
   if ((await runBench('joinLatency.ts', args, 4 * 60_000)) !== 0) failures++;
+}
+
+if (!only || only === 'latency') {
+  console.log('\n=== Live latency (HLS and WebRTC, glass to glass) ===');
+  if ((await runBench('liveLatency.ts', [], 4 * 60_000)) !== 0) failures++;
+}
+
+if (!only || only === 'recorder') {
+  console.log('\n=== Recorder cost ===');
+  if ((await runBench('recorderCost.ts', [], 3 * 60_000)) !== 0) failures++;
 }
 
 console.log(`\n[bench] done in ${Math.round((Date.now() - started) / 1000)} s${failures ? `, ${failures} bench(es) failed` : ''}`);
