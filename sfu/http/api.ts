@@ -335,6 +335,26 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
     calendar(sessions.list(), 'Diemcau — lịch họp', res, 'private');
   });
 
+  // What members may watch soon or now: the public sessions not yet over.
+  api.get('/calendar/public', (_req, res) => {
+    const upcoming = sessions
+      .list()
+      .filter((s) => s.public && (s.status === 'scheduled' || s.status === 'waiting' || s.status === 'live'))
+      .sort((a, b) => (a.startsAt ?? a.createdAt) - (b.startsAt ?? b.createdAt))
+      .map(({ id, title, description, startsAt, endsAt, timeZone, status, agenda }) => ({
+        id,
+        title,
+        description,
+        startsAt,
+        endsAt,
+        timeZone,
+        status,
+        agenda: agenda.map((item) => ({ title: item.title, presenter: item.presenter })),
+      }));
+    res.set('Cache-Control', 'no-cache');
+    res.json({ sessions: upcoming });
+  });
+
   api.get('/calendar/public.ics', (_req, res) => {
     calendar(
       sessions.list().filter((s) => s.public),

@@ -213,6 +213,7 @@ export const routes: RouteDoc[] = [
   { method: 'post', path: '/api/sessions/:sid/invitations', summary: 'An ad hoc invitation link for any role', tag: 'sessions', access: op('session.create'), body: invitationBody, responses: { '201': { description: 'Link', schema: { type: 'object', properties: { token: { type: 'string' }, url: { type: 'string' } } } } } },
   { method: 'put', path: '/api/sessions/:sid/agenda/current', summary: 'Marks the agenda item under discussion', tag: 'sessions', access: op('agenda.control'), body: agendaCurrentBody, responses: { '200': { description: 'The session', schema: ref('SessionRecord') } } },
   { method: 'get', path: '/api/calendar.ics', summary: 'Every session as iCalendar', tag: 'sessions', access: all('session.create'), queryToken: true, responses: { '200': { description: 'iCalendar', contentType: 'text/calendar' } } },
+  { method: 'get', path: '/api/calendar/public', summary: 'Public sessions not yet over (for the watch page)', tag: 'sessions', access: { kind: 'public' }, responses: { '200': { description: 'Sessions', schema: { type: 'object', properties: { sessions: { type: 'array', items: { type: 'object' } } } } } } },
   { method: 'get', path: '/api/calendar/public.ics', summary: 'Public sessions as iCalendar', tag: 'sessions', access: { kind: 'public' }, responses: { '200': { description: 'iCalendar', contentType: 'text/calendar' } } },
 
   // Session control

@@ -120,12 +120,20 @@ describe('watching a session live and later', () => {
     dir = server.recordings.dirFor(sid);
     await waitFor('two live segments', () => readPlaylist(path.join(dir, 'live.m3u8')).entries.length >= 2, 30_000);
 
+    // A public session scheduled for tomorrow, and a restricted one that members must not see listed.
+    const tomorrow = Date.now() + 24 * 3600_000;
+    await server.sessions.create({ id: 'ngay-mai', title: 'Giao ban ngày mai', startsAt: tomorrow, endsAt: tomorrow + 3600_000 });
+    await server.sessions.create({ id: 'noi-bo', title: 'Nội bộ', startsAt: tomorrow, endsAt: tomorrow + 3600_000, public: false });
+
     page = await newPage(browser, server.url);
     await page.goto(`${server.url}/watch`);
     const item = page.getByTestId('watch-live').getByTestId(`watch-item-${sid}`);
     await item.waitFor({ timeout: 10_000 });
     expect(await item.getAttribute('data-kind')).toBe('live');
     expect(await page.getByTestId('watch-archive').getByTestId(`watch-item-${sid}`).count()).toBe(0);
+    await page.getByTestId('watch-upcoming-ngay-mai').waitFor();
+    expect(await page.getByTestId('watch-upcoming').textContent()).toContain('Giao ban ngày mai');
+    expect(await page.getByTestId('watch-upcoming-noi-bo').count()).toBe(0);
 
     // The search finds it by title without diacritics, and hides it for anything else.
     await page.getByTestId('watch-search').fill('ky hop hdnd');
