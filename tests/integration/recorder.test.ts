@@ -107,6 +107,27 @@ describe('recording a session', () => {
     await waitFor('recording again', () => segmentsIn(dir).length > stoppedAt, 15_000);
   });
 
+  it('goes on when the point on air drops out and comes back', async () => {
+    const room = await server.sessions.room('rec');
+    const lastChapter = () => recorder.journal.chapters.at(-1)?.identity;
+    expect(room.floor).toBe('xa-a');
+    const before = segmentsIn(dir).length;
+    // Its connection dies: the studio is on air again, and the stream goes on.
+    room.leave(point.peer, 'disconnected');
+    await point.stop();
+    await waitFor('the studio back on air in the archive', () => lastChapter() === 'studio', 20_000);
+    await waitFor('segments while it is away', () => segmentsIn(dir).length > before + 1, 20_000);
+    // It rejoins with the floor it had: back on air.
+    point = await joinPlain(room, { identity: 'xa-a', role: 'point', send: { pattern: 'smptebars', frequency: 660 } });
+    cleanups.push(() => point.stop());
+    await waitFor('the point back on air in the archive', () => lastChapter() === 'xa-a', 20_000);
+    const back = segmentsIn(dir).length;
+    await waitFor('segments after its return', () => segmentsIn(dir).length > back, 20_000);
+    for (const entry of segmentsIn(dir).slice(before)) {
+      expect(probeSegment(path.join(dir, entry.file)).firstVideoFrameIsKey).toBe(true);
+    }
+  });
+
   it('closes the archive when the session ends: VOD, ENDLIST, MP4 and poster', async () => {
     const room = await server.sessions.room('rec');
     room.end();
