@@ -17,6 +17,26 @@ export function createMetrics(server: Server): RequestHandler {
     },
   });
   new Gauge({
+    name: 'diemcau_worker_reply_ms',
+    help: 'How long each media worker took to answer its last health probe (over 250 ms: saturated)',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const slot of server.pool.slots) this.set({ worker: String(slot.index) }, slot.replyMs);
+    },
+  });
+  new Gauge({
+    name: 'diemcau_worker_cpu_percent',
+    help: 'CPU each media worker used over the last 5 s, in % of one core',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const slot of server.pool.slots) this.set({ worker: String(slot.index) }, slot.cpuPercent);
+    },
+  });
+  new Gauge({
     name: 'diemcau_signaling_connections',
     help: 'Open signaling WebSockets',
     registers: [registry],

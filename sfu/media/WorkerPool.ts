@@ -21,7 +21,14 @@ export interface WorkerSlot {
   webRtcServer: types.WebRtcServer;
   /** Peers currently placed on this worker (each brings its consumers), for spreading receivers. */
   load: number;
+  /** How long the worker took to answer the last health probe (ms): high means it is saturated. */
+  replyMs: number;
+  /** CPU the worker used over the last probe interval, in % of one core. */
+  cpuPercent: number;
 }
+
+/** A worker slower than this to answer is saturated: every join, switch and stats call waits. */
+export const slowReplyMs = 250;
 
 export interface WorkerPoolEvents {
   /** A worker died; the slot already runs a fresh worker. */
@@ -35,7 +42,9 @@ export interface WorkerPoolEvents {
 export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   readonly #options: WorkerPoolOptions;
   readonly #slots: WorkerSlot[] = [];
+  readonly #cpu = new Map<number, { cpuMs: number; at: number }>();
   #closed = false;
+  #health: NodeJS.Timeout | undefined;
 
   constructor(options: WorkerPoolOptions) {
     super();
@@ -54,6 +63,32 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       { workers: this.#slots.length, worker: mediasoup.workerBin, version: mediasoup.version },
       'media workers running',
     );
+    this.#health = setInterval(() => void this.#probe(), 5000);
+    this.#health.unref();
+  }
+
+  /**
+   * Asks every worker for its resource usage: the answer's delay tells how
+   * busy its control channel is, the CPU time how busy the worker is — an
+   * operator sees a saturating worker (metrics, log) before points suffer.
+   */
+  async #probe(): Promise<void> {
+    for (const slot of this.#slots) {
+      const started = performance.now();
+      try {
+        const usage = await slot.worker.getResourceUsage();
+        slot.replyMs = Math.round((performance.now() - started) * 10) / 10;
+        const cpuMs = usage.ru_utime + usage.ru_stime;
+        const previous = this.#cpu.get(slot.worker.pid);
+        if (previous) slot.cpuPercent = Math.round(((cpuMs - previous.cpuMs) / (Date.now() - previous.at)) * 1000) / 10;
+        this.#cpu.set(slot.worker.pid, { cpuMs, at: Date.now() });
+        if (slot.replyMs > slowReplyMs) {
+          this.#options.logger.warn({ worker: slot.index, replyMs: slot.replyMs, cpuPercent: slot.cpuPercent }, 'media worker is saturated');
+        }
+      } catch {
+        // a worker that is being replaced
+      }
+    }
   }
 
   /** The slot with the fewest peers placed on it: where the next one goes. */
@@ -63,6 +98,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#health);
     for (const slot of this.#slots) slot.worker.close();
     this.#slots.length = 0;
   }
@@ -86,7 +122,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         { ...listen, protocol: 'tcp' },
       ],
     });
-    const slot: WorkerSlot = { index, worker, webRtcServer, load: 0 };
+    const slot: WorkerSlot = { index, worker, webRtcServer, load: 0, replyMs: 0, cpuPercent: 0 };
     worker.on('died', (error) => {
       if (this.#closed) return;
       logger.error({ worker: index, pid: worker.pid, err: error }, 'media worker died; starting a new one');

@@ -122,4 +122,16 @@ describe('a live session', () => {
     pointB.sink?.close();
     pointB = again;
   });
+
+  it("shows each worker's load and reply time in the metrics, to see saturation coming", async () => {
+    await waitFor('two health probes', () => server.pool.slots.every((slot) => slot.cpuPercent > 0), 20_000);
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    for (const slot of server.pool.slots) {
+      const cpu = Number(new RegExp(`diemcau_worker_cpu_percent\\{worker="${slot.index}"\\} ([0-9.]+)`).exec(text)?.[1]);
+      const reply = Number(new RegExp(`diemcau_worker_reply_ms\\{worker="${slot.index}"\\} ([0-9.]+)`).exec(text)?.[1]);
+      expect(cpu).toBeGreaterThan(0);
+      expect(reply).toBeGreaterThan(0);
+      expect(reply).toBeLessThan(250);
+    }
+  });
 });
