@@ -73,6 +73,15 @@ export class OperatorAccounts {
     return account;
   }
 
+  /** Replaces an operator's password after checking the current one. */
+  async changePassword(username: string, current: string, next: string): Promise<void> {
+    const account = await this.signIn(username, current);
+    const passwordHash = await hashPassword(passwordSchema.parse(next));
+    await this.store.update<OperatorAccount>('operators', account.username, (stored) =>
+      stored ? { ...stored, passwordHash } : stored,
+    );
+  }
+
   /** Checks a sign-in; the same error for an unknown name and a wrong password. */
   async signIn(username: string, password: string): Promise<OperatorAccount> {
     const account = await this.store.get<OperatorAccount>('operators', username);

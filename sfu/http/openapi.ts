@@ -1,4 +1,5 @@
 import express from 'express';
+import { changePasswordBody } from './authApi.js';
 import { z } from 'zod';
 import {
   agendaItemInputSchema,
@@ -186,6 +187,7 @@ export const routes: RouteDoc[] = [
 
   // Operator sign-in
   { method: 'post', path: '/api/auth/sign-in', summary: 'Operator sign-in: sets the HttpOnly cookie and returns the token', tag: 'auth', access: { kind: 'public' }, body: signInBody, responses: { '200': { description: 'Signed in', schema: { type: 'object', properties: { username: { type: 'string' }, displayName: { type: 'string' }, token: { type: 'string' } } } } } },
+  { method: 'post', path: '/api/auth/password', summary: "Changes the signed-in operator's password", tag: 'auth', access: { kind: 'token' }, body: changePasswordBody, responses: noContent },
   { method: 'post', path: '/api/auth/sign-out', summary: 'Clears the sign-in cookie', tag: 'auth', access: { kind: 'public' }, responses: noContent },
   { method: 'get', path: '/api/auth/me', summary: 'Who the token or cookie belongs to', tag: 'auth', access: { kind: 'token' }, responses: { '200': { description: 'The bearer', schema: { type: 'object', properties: { username: { type: 'string' }, displayName: { type: 'string' }, role: { type: 'string' }, token: { type: 'string' } } } } } },
 
@@ -347,7 +349,7 @@ export function openApiDocument(): JsonSchema {
               type: 'object',
               required: ['code', 'message'],
               properties: {
-                code: { type: 'string', enum: ['bad-request', 'unknown-method', 'unauthorized', 'forbidden', 'not-joined', 'not-found', 'conflict', 'media-error', 'internal'] },
+                code: { type: 'string', enum: ['bad-request', 'unknown-method', 'unauthorized', 'forbidden', 'not-joined', 'not-found', 'conflict', 'moved', 'media-error', 'internal'] },
                 message: { type: 'string' },
               },
             },

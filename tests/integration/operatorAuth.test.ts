@@ -52,4 +52,24 @@ describe('operator sign-in', () => {
     const out = await api('/auth/sign-out', { method: 'POST', headers: { cookie: session } });
     expect(out.headers.get('set-cookie')).toMatch(/diemcau_operator=;/);
   });
+
+  it('lets a signed-in operator change the password: the old one stops working', async () => {
+    const signIn = (password: string) =>
+      api('/auth/sign-in', { method: 'POST', body: JSON.stringify({ username: 'chanh-vp', password }) });
+    const session = (await signIn('mat-khau-rat-dai')).headers.get('set-cookie')!.split(';')[0]!;
+    const change = (body: unknown, cookie = session) =>
+      api('/auth/password', { method: 'POST', headers: { cookie }, body: JSON.stringify(body) });
+    expect((await change({ current: 'sai-mat-khau-roi', next: 'mat-khau-moi-dai' })).status).toBe(401);
+    expect((await change({ current: 'mat-khau-rat-dai', next: 'ngan' })).status).toBe(400);
+    const pointToken = await server.tokens.sign({ sid: 'x', sub: 'xa-a', role: 'point', name: 'Xã A' });
+    const byPoint = await api('/auth/password', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${pointToken}` },
+      body: JSON.stringify({ current: 'a', next: 'mat-khau-moi-dai' }),
+    });
+    expect(byPoint.status).toBe(403);
+    expect((await change({ current: 'mat-khau-rat-dai', next: 'mat-khau-moi-dai' })).status).toBe(204);
+    expect((await signIn('mat-khau-rat-dai')).status).toBe(401);
+    expect((await signIn('mat-khau-moi-dai')).status).toBe(200);
+  });
 });

@@ -117,6 +117,8 @@ export const api = {
   signIn: (username: string, password: string) =>
     request<Omit<Operator, 'role'>>('/auth/sign-in', { method: 'POST', body: { username, password } }),
   signOut: () => request<void>('/auth/sign-out', { method: 'POST' }),
+  changePassword: (current: string, next: string) =>
+    request<void>('/auth/password', { method: 'POST', body: { current, next } }),
 
   // ---- points and groups
   points: () => request<{ points: Point[] }>('/points').then((r) => r.points),
