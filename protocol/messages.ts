@@ -76,6 +76,8 @@ export const requestSchemas = {
     availableIncomingBitrate: z.number().nonnegative().max(1e10).optional(),
     roundTripTime: z.number().nonnegative().max(60).optional(),
     framesPerSecond: z.number().nonnegative().max(240).optional(),
+    /** Share of the program's video packets lost since the last report (0–1). */
+    inboundLoss: z.number().min(0).max(1).optional(),
   }),
   leave: z.object({}),
 } as const;

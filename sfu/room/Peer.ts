@@ -48,6 +48,10 @@ export class Peer extends EventEmitter<PeerEvents> {
   readonly consumers = new Map<string, types.Consumer<ConsumerInfo>>();
   /** What the browser last reported of its link. */
   clientStats: Record<string, number> = {};
+  /** The browser's recent inbound loss reports, newest last (weak-link policy). */
+  readonly inboundLosses: number[] = [];
+  /** Its video is held at the lowest layer because its link loses too much. */
+  weakLink = false;
   #closed = false;
 
   constructor(options: PeerOptions) {

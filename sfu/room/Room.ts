@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import { mediaCodecs } from '../media/codecs.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import { Peer, type ConsumerInfo, type PeerOptions, type ProducerInfo } from './Peer.js';
+import { decideWeakLink, historyLength } from './weakLink.js';
 
 export interface RoomOptions {
   id: string;
@@ -290,10 +291,29 @@ export class Room extends EventEmitter<RoomEvents> {
     await consumer.resume();
   }
 
+  /**
+   * What a browser reports of its link every 2 s: kept for the roll call, and
+   * its inbound loss decides whether its picture is held at the lowest layer.
+   */
+  async reportStats(peer: Peer, stats: Record<string, number | undefined>): Promise<void> {
+    peer.clientStats = { ...(stats as Record<string, number>), at: Date.now() };
+    if (stats.inboundLoss === undefined) return;
+    peer.inboundLosses.push(stats.inboundLoss);
+    if (peer.inboundLosses.length > historyLength) peer.inboundLosses.shift();
+    const decision = decideWeakLink(peer.inboundLosses, peer.weakLink);
+    if (decision === 'keep') return;
+    peer.weakLink = decision === 'cap';
+    this.#log.info({ identity: peer.identity, loss: stats.inboundLoss, weakLink: peer.weakLink }, 'weak-link policy');
+    for (const consumer of peer.consumers.values()) {
+      if (consumer.kind === 'video') await this.#applyLayers(consumer, peer.receiveMode, peer.weakLink);
+    }
+    this.#changed();
+  }
+
   async setReceiveMode(peer: Peer, mode: ReceiveMode): Promise<void> {
     peer.receiveMode = mode;
     for (const consumer of peer.consumers.values()) {
-      if (consumer.kind === 'video') await this.#applyLayers(consumer, mode);
+      if (consumer.kind === 'video') await this.#applyLayers(consumer, mode, peer.weakLink);
     }
     this.#scheduleReconcile();
     this.#changed();
@@ -599,7 +619,7 @@ export class Room extends EventEmitter<RoomEvents> {
     consumer.on('producerclose', forget);
     consumer.on('transportclose', () => receiver.consumers.delete(producer.id));
     if (consumer.kind === 'video') {
-      await this.#applyLayers(consumer, receiver.receiveMode);
+      await this.#applyLayers(consumer, receiver.receiveMode, receiver.weakLink);
       await consumer.setPriority(program ? 255 : 1).catch(() => {});
     }
     receiver.notify('consumer.new', {
@@ -613,10 +633,11 @@ export class Room extends EventEmitter<RoomEvents> {
     });
   }
 
-  async #applyLayers(consumer: types.Consumer, mode: ReceiveMode): Promise<void> {
+  async #applyLayers(consumer: types.Consumer, mode: ReceiveMode, weakLink: boolean): Promise<void> {
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
-    // 'low' pins the lowest layer; 'auto' lets mediasoup follow the receiver's bandwidth.
-    const spatialLayer = mode === 'low' ? 0 : 2;
+    // 'low' pins the lowest layer, and so does a link that loses too much;
+    // 'auto' otherwise lets mediasoup follow the receiver's bandwidth.
+    const spatialLayer = mode === 'low' || weakLink ? 0 : 2;
     await consumer.setPreferredLayers({ spatialLayer }).catch(() => {});
   }
 

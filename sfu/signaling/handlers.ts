@@ -173,9 +173,8 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
     return empty;
   },
 
-  'stats.report': (ctx, data) => {
-    const peer = joined(ctx);
-    peer.clientStats = { ...data, at: Date.now() };
+  'stats.report': async (ctx, data) => {
+    await ctx.room.reportStats(joined(ctx), data);
     return empty;
   },
 

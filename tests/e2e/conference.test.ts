@@ -82,6 +82,18 @@ describe('a provincial session in the browser', () => {
     const consumer = () => room.peer('b')!.consumers.get(studioVideo.id);
     await waitFor('lowest layer', () => consumer()?.currentLayers?.spatialLayer === 0, 15_000);
     await expectDecoding(pointB, 'studio');
+    await pointB.getByTestId('receive-mode').selectOption('auto');
+    await waitFor('top layer again', () => consumer()?.preferredLayers?.spatialLayer === 2, 15_000);
+    // Its browser reports heavy loss three times (as a lossy rural link would):
+    // the SFU holds its picture at the lowest layer, then lets it climb once clean.
+    const peerB = room.peer('b')!;
+    for (let i = 0; i < 3; i++) await room.reportStats(peerB, { inboundLoss: 0.2 });
+    expect(peerB.weakLink).toBe(true);
+    await waitFor('held at the lowest layer', () => consumer()?.currentLayers?.spatialLayer === 0, 15_000);
+    await expectDecoding(pointB, 'studio');
+    for (let i = 0; i < 5; i++) await room.reportStats(peerB, { inboundLoss: 0 });
+    expect(peerB.weakLink).toBe(false);
+    expect(consumer()?.preferredLayers?.spatialLayer).toBe(2);
     await pointB.getByTestId('receive-mode').selectOption('audio-only');
     await waitFor('video dropped', () => !consumer());
     await pointB.getByTestId('receive-mode').selectOption('auto');

@@ -431,15 +431,32 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
 
   #startStatsReports(generation: number): void {
     if (!this.state.role || !can(this.state.role, 'stats.report')) return;
+    // Program video packets received and lost at the last report: the server
+    // holds the picture at the lowest layer while this link loses too much.
+    let lastVideo = { received: 0, lost: 0 };
     this.#statsTimer = setInterval(async () => {
       if (generation !== this.#generation || !this.#sendTransport) return;
-      const report: { availableOutgoingBitrate?: number; roundTripTime?: number } = {};
+      const report: { availableOutgoingBitrate?: number; roundTripTime?: number; inboundLoss?: number } = {};
       (await this.#sendTransport.getStats()).forEach((s: { type: string; state?: string; availableOutgoingBitrate?: number; currentRoundTripTime?: number }) => {
         if (s.type === 'candidate-pair' && s.state === 'succeeded') {
           report.availableOutgoingBitrate = s.availableOutgoingBitrate;
           report.roundTripTime = s.currentRoundTripTime;
         }
       });
+      const video = { received: 0, lost: 0 };
+      for (const consumer of this.#consumers.values()) {
+        if (consumer.kind !== 'video') continue;
+        (await consumer.getStats()).forEach((s: { type: string; packetsReceived?: number; packetsLost?: number }) => {
+          if (s.type !== 'inbound-rtp') return;
+          video.received += s.packetsReceived ?? 0;
+          video.lost += Math.max(0, s.packetsLost ?? 0);
+        });
+      }
+      const received = video.received - lastVideo.received;
+      const lost = video.lost - lastVideo.lost;
+      // A new consumer restarts the counters: skip that report.
+      if (received >= 0 && lost >= 0 && received + lost > 20) report.inboundLoss = lost / (received + lost);
+      lastVideo = video;
       await this.#signaling?.request('stats.report', report).catch(() => {});
     }, 2000);
   }
