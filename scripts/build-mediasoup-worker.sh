@@ -43,7 +43,7 @@ OUT=$2
 [[ -f $PKG_DIR/worker/meson.build ]] ||
   die "$PKG_DIR/worker/meson.build not found (is '$1' the mediasoup npm package?)"
 
-MS_VERSION=$(sed -n 's/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$PKG_DIR/package.json" | head -n1)
+MS_VERSION=$(sed -n '0,/^[[:space:]]*"version":/s/^[[:space:]]*"version":[[:space:]]*"\([^"]*\)".*/\1/p' "$PKG_DIR/package.json")
 [[ -n $MS_VERSION ]] || die "cannot read the version from $PKG_DIR/package.json"
 
 CACHE_ROOT=${DIEMCAU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/diemcau}
@@ -151,9 +151,15 @@ done
 OSSL_SRC_CACHE="$CACHE_ROOT/openssl-src"
 mkdir -p "$OSSL_SRC_CACHE"
 
+# The newest cached tarball, or nothing. Written so that "none cached" (the
+# cold path of every new server) is not a failure under set -e/pipefail.
 find_orig() {
-  local f
-  for f in "$OSSL_SRC_CACHE"/openssl_*.orig.tar.gz; do [[ -f $f ]] && printf '%s\n' "$f"; done | sort -V | tail -n1
+  local f found=()
+  for f in "$OSSL_SRC_CACHE"/openssl_*.orig.tar.gz; do
+    if [[ -f $f ]]; then found+=("$f"); fi
+  done
+  if ((${#found[@]})); then printf '%s\n' "${found[@]}" | sort -V | tail -n1; fi
+  return 0
 }
 
 ORIG=$(find_orig)
@@ -183,7 +189,7 @@ if [[ -z $ORIG ]]; then
   suite=bookworm
   if [[ -r /etc/os-release ]]; then
     codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-    [[ -n $codename ]] && suite=$codename
+    if [[ -n $codename ]]; then suite=$codename; fi
   fi
   cat >"$APTDIR/sources.list.d/debian-src.sources" <<EOF
 Types: deb-src
@@ -242,7 +248,7 @@ mkdir -p "$SRC/subprojects"
 # Meson >= 1.1 is declared; Debian bookworm ships 1.0.1, which configures
 # this project fine. Relax the line only when the installed meson is older.
 MESON_VERSION=$(meson --version)
-REQ=$(sed -n "s/.*meson_version[[:space:]]*:[[:space:]]*'>=[[:space:]]*\([0-9.]*\)'.*/\1/p" "$SRC/meson.build" | head -n1)
+REQ=$(sed -n "0,/meson_version/s/.*meson_version[[:space:]]*:[[:space:]]*'>=[[:space:]]*\([0-9.]*\)'.*/\1/p" "$SRC/meson.build")
 if [[ -n $REQ ]] && [[ $(printf '%s\n%s\n' "$REQ" "$MESON_VERSION" | sort -V | head -n1) != "$REQ" ]]; then
   log "meson $MESON_VERSION < required $REQ: relaxing meson_version to >= 1.0.0"
   sed -i "s/meson_version[[:space:]]*:[[:space:]]*'>=[[:space:]]*$REQ'/meson_version: '>= 1.0.0'/" "$SRC/meson.build"
