@@ -74,8 +74,8 @@ function receiverMain(): void {
   const reply = (id: number, data: unknown) => process.send!({ id, data });
 
   const onPacket = (s: SocketState, msg: Buffer) => {
-    if (msg.length < 12 || msg[0]! >> 6 !== 2) return;
-    const b1 = msg[1]!;
+    if (msg.length < 12 || msg[0] >> 6 !== 2) return;
+    const b1 = msg[1];
     if (b1 >= 192 && b1 <= 223) {
       s.rtcp++; // RTCP multiplexed on the same port (SR, SDES, BYE…)
       return;
@@ -99,7 +99,7 @@ function receiverMain(): void {
     st.bytes += msg.length;
   };
 
-  process.on('message', async (req: ReceiverRequest) => {
+  const onRequest = async (req: ReceiverRequest) => {
     switch (req.type) {
       case 'bind': {
         for (let i = 0; i < req.count; i++) {
@@ -112,7 +112,10 @@ function receiverMain(): void {
           state.port = socket.address().port;
           sockets.push(state);
         }
-        reply(req.id, sockets.map((s) => s.port));
+        reply(
+          req.id,
+          sockets.map((s) => s.port),
+        );
         break;
       }
       case 'mark':
@@ -138,7 +141,8 @@ function receiverMain(): void {
         setTimeout(() => process.exit(0), 50);
         break;
     }
-  });
+  };
+  process.on('message', (req: ReceiverRequest) => void onRequest(req));
   process.on('disconnect', () => process.exit(0));
 }
 
@@ -229,7 +233,7 @@ function socketInodes(pid: number | undefined): Set<string> {
     for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
       try {
         const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m) inodes.add(m[1]!);
+        if (m) inodes.add(m[1]);
       } catch {
         /* fd closed meanwhile */
       }
@@ -253,7 +257,7 @@ function udpDrops(inodes: Set<string>): number {
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
       if (cols.length < 13) continue;
-      if (inodes.has(cols[9]!)) drops += Number(cols[cols.length - 1]);
+      if (inodes.has(cols[9])) drops += Number(cols[cols.length - 1]);
     }
   }
   return drops;
@@ -261,10 +265,10 @@ function udpDrops(inodes: Set<string>): number {
 
 /** Busy CPU time of the whole machine (all cores), in seconds. */
 export function systemBusySeconds(): number {
-  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal
-  const busy = v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!;
+  const busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
   return busy / clockTicks;
 }
 
@@ -358,14 +362,14 @@ async function buildDiemcau(n: number, ports: number[], closers: Closer[], feedF
   const problems: string[] = [];
   for (const slot of server.pool.slots) slot.worker.on('died', (e) => problems.push(`worker ${slot.index} died: ${e.message}`));
 
-  server.sessions.create({ id: 'bench', title: 'Fan-out bench' });
+  await server.sessions.create({ id: 'bench', title: 'Fan-out bench' });
   const room = await server.sessions.room('bench');
   // The studio as a hardware encoder would send it (as tests/helpers/plainPeer.ts joinPlain does).
   const studio = room.join({ identity: 'studio', name: 'Studio', role: 'studio', plain: true, rtpCapabilities: room.rtpCapabilities });
   const videoIn = await room.createPlainTransport(studio, 'send');
   const audioIn = await room.createPlainTransport(studio, 'send');
-  await room.produce(studio, videoIn.id, 'video', ffmpeg.feedVideoRtpParameters as never, 'camera');
-  await room.produce(studio, audioIn.id, 'audio', ffmpeg.feedAudioRtpParameters as never, 'mic');
+  await room.produce(studio, videoIn.id, 'video', ffmpeg.feedVideoRtpParameters, 'camera');
+  await room.produce(studio, audioIn.id, 'audio', ffmpeg.feedAudioRtpParameters, 'mic');
   let feed: ReturnType<typeof ffmpeg.feedRtp> | undefined;
   const startFeed = () => {
     feed ??= ffmpeg.feedRtp({ videoPort: videoIn.tuple.localPort, audioPort: audioIn.tuple.localPort, pattern: 'testsrc' });
@@ -397,7 +401,7 @@ async function buildDiemcau(n: number, ports: number[], closers: Closer[], feedF
 
   const workers = server.pool.slots.length;
   const consumersPerWorker = new Array<number>(workers).fill(0);
-  for (const p of peers) consumersPerWorker[p.slotIndex]! += p.consumers.size;
+  for (const p of peers) consumersPerWorker[p.slotIndex] += p.consumers.size;
   const sample = [...(peers[0]?.consumers.values() ?? [])];
   const ptOf = (kind: string) => sample.find((c) => c.kind === kind)?.rtpParameters.codecs[0]?.payloadType ?? -1;
   problems.push(...logs.lines);
@@ -440,8 +444,8 @@ async function buildBare(n: number, ports: number[], closers: Closer[], feedFirs
   const listenInfo = { protocol: 'udp' as const, ip: '127.0.0.1' };
   const videoIn = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
   const audioIn = await router.createPlainTransport({ listenInfo, rtcpMux: true, comedia: true });
-  const video = await videoIn.produce({ kind: 'video', rtpParameters: ffmpeg.feedVideoRtpParameters as never });
-  const audio = await audioIn.produce({ kind: 'audio', rtpParameters: ffmpeg.feedAudioRtpParameters as never });
+  const video = await videoIn.produce({ kind: 'video', rtpParameters: ffmpeg.feedVideoRtpParameters });
+  const audio = await audioIn.produce({ kind: 'audio', rtpParameters: ffmpeg.feedAudioRtpParameters });
   let feed: ReturnType<typeof ffmpeg.feedRtp> | undefined;
   const startFeed = () => {
     feed ??= ffmpeg.feedRtp({ videoPort: videoIn.tuple.localPort, audioPort: audioIn.tuple.localPort, pattern: 'testsrc' });
@@ -465,8 +469,8 @@ async function buildBare(n: number, ports: number[], closers: Closer[], feedFirs
   for (const transport of transports) {
     for (const producer of [video, audio]) {
       const c = await transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities });
-      if (c.kind === 'video') videoPt = c.rtpParameters.codecs[0]!.payloadType;
-      else audioPt = c.rtpParameters.codecs[0]!.payloadType;
+      if (c.kind === 'video') videoPt = c.rtpParameters.codecs[0].payloadType;
+      else audioPt = c.rtpParameters.codecs[0].payloadType;
       consumers++;
     }
     if (consumers % 400 === 0) debug(`bare: ${consumers} consumers`);
@@ -558,7 +562,9 @@ async function measure(
   const built = await (setupName === 'diemcau' ? buildDiemcau : buildBare)(n, ports, closers, feedFirst);
   const ffmpegPid = built.startFeed();
 
-  debug(`${setupName} n=${n}: built (transports ${built.transportsSeconds.toFixed(1)} s, consumers ${built.consumersSeconds.toFixed(1)} s)`);
+  debug(
+    `${setupName} n=${n}: built (transports ${built.transportsSeconds.toFixed(1)} s, consumers ${built.consumersSeconds.toFixed(1)} s)`,
+  );
   // Warm-up: a new video consumer waits for the next keyframe (every 2 s; ffmpeg ignores PLIs).
   const warmStart = performance.now();
   const warmDeadline = warmStart + 12_000;
@@ -637,7 +643,7 @@ async function measure(
   const cpuWindow = (after.at - before.at) / 1000;
 
   const pct = (a: number, b: number) => ((b - a) / cpuWindow) * 100;
-  const workerCpuPct = built.workerPids.map((_, i) => pct(before.workers[i]!, after.workers[i]!));
+  const workerCpuPct = built.workerPids.map((_, i) => pct(before.workers[i], after.workers[i]));
   const totalWorkerCpuPct = workerCpuPct.reduce((a, b) => a + b, 0);
   const streams = built.consumersPerWorker.reduce((a, b) => a + b, 0);
 
@@ -677,7 +683,7 @@ async function measure(
       }
       received += packets;
       expected += Math.max(exp, packets);
-      const w = perWorker[built.receiverWorker[i] ?? 0]!;
+      const w = perWorker[built.receiverWorker[i] ?? 0];
       w.received += packets;
       w.expected += Math.max(exp, packets);
     }
@@ -716,8 +722,8 @@ async function measure(
     ingestLost: ingestAfter.lost - ingestBefore.lost,
     transportsSeconds: built.transportsSeconds,
     consumersSeconds: built.consumersSeconds,
-    controlMedianMs: controlMs.length ? controlMs[controlMs.length >> 1]! : NaN,
-    controlMaxMs: controlMs.length ? controlMs[controlMs.length - 1]! : NaN,
+    controlMedianMs: controlMs.length ? controlMs[controlMs.length >> 1] : NaN,
+    controlMaxMs: controlMs.length ? controlMs[controlMs.length - 1] : NaN,
     warmupSeconds,
     problems: built.problems,
   };
@@ -737,7 +743,10 @@ export async function waitQuiet(maxMs = 60_000, threshold = 15): Promise<number>
     await sleep(1000);
     busy = (systemBusySeconds() - a) * 100;
     if (busy < threshold || performance.now() > deadline) break;
-    if (!said) console.error(`[fanout] the machine is busy (${busy.toFixed(0)} % CPU not ours); waiting up to ${Math.round(maxMs / 1000)} s for it to calm down`);
+    if (!said)
+      console.error(
+        `[fanout] the machine is busy (${busy.toFixed(0)} % CPU not ours); waiting up to ${Math.round(maxMs / 1000)} s for it to calm down`,
+      );
     said = true;
   }
   return busy;
@@ -815,7 +824,12 @@ async function runStep(
   } finally {
     clearTimeout(timer);
     for (const close of closers.reverse()) {
-      await Promise.race([Promise.resolve().then(close).catch(() => {}), sleep(5000)]);
+      await Promise.race([
+        Promise.resolve()
+          .then(close)
+          .catch(() => {}),
+        sleep(5000),
+      ]);
     }
   }
   activeClosers.delete(closers);
@@ -839,9 +853,9 @@ const controlMs = (x: number) => (x >= 4999 ? '≥5000' : f(x, 0));
 const f = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
 
 function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
-  return [line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`;
+  return [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
 
 export function printStep(n: number, results: StepResult[]): void {
@@ -902,15 +916,24 @@ export function printStep(n: number, results: StepResult[]): void {
     );
   }
   for (const r of results) {
-    if (r.ok && r.otherRtpPps >= 1) console.log(`  ${r.setup}: receivers also got ${f(r.otherRtpPps, 0)} pkt/s of mediasoup bandwidth probation (padding), not counted above`);
+    if (r.ok && r.otherRtpPps >= 1)
+      console.log(
+        `  ${r.setup}: receivers also got ${f(r.otherRtpPps, 0)} pkt/s of mediasoup bandwidth probation (padding), not counted above`,
+      );
     if (r.busyBeforePct !== undefined && r.busyBeforePct >= 15) {
-      console.log(`  ${r.setup}: the machine was already ${f(r.busyBeforePct, 0)} % busy with other programs before this step: figures are disturbed`);
+      console.log(
+        `  ${r.setup}: the machine was already ${f(r.busyBeforePct, 0)} % busy with other programs before this step: figures are disturbed`,
+      );
     }
     if (r.ok && r.otherCpuPct >= 20) {
-      console.log(`  ${r.setup}: ${f(r.otherCpuPct, 0)} % of CPU during the window was not ours (other programs or kernel work)${r.retried ? ', even after a second run' : ''}`);
+      console.log(
+        `  ${r.setup}: ${f(r.otherCpuPct, 0)} % of CPU during the window was not ours (other programs or kernel work)${r.retried ? ', even after a second run' : ''}`,
+      );
     }
-    if (r.ok && !Number.isFinite(r.ingestPps)) console.log(`  ${r.setup}: the worker did not answer producer.getStats() within 3 s (control channel starved)`);
-    if (r.workerSocketDrops) console.log(`  ${r.setup}: ${r.workerSocketDrops} datagrams dropped at the workers' own sockets (ingest or pipe)`);
+    if (r.ok && !Number.isFinite(r.ingestPps))
+      console.log(`  ${r.setup}: the worker did not answer producer.getStats() within 3 s (control channel starved)`);
+    if (r.workerSocketDrops)
+      console.log(`  ${r.setup}: ${r.workerSocketDrops} datagrams dropped at the workers' own sockets (ingest or pipe)`);
     if (r.problems.length) {
       const counts = new Map<string, number>();
       for (const p of r.problems) counts.set(p, (counts.get(p) ?? 0) + 1);
@@ -921,7 +944,19 @@ export function printStep(n: number, results: StepResult[]): void {
 
 export function printSummary(all: StepResult[]): void {
   const ns = [...new Set(all.map((r) => r.n))];
-  const rows = [['N', 'streams', 'diemcau CPU % (w0+w1)', 'bare CPU %', 'diemcau % / stream', 'bare % / stream', 'ratio', 'rx media pkt/s d / b', 'loss % d / b']];
+  const rows = [
+    [
+      'N',
+      'streams',
+      'diemcau CPU % (w0+w1)',
+      'bare CPU %',
+      'diemcau % / stream',
+      'bare % / stream',
+      'ratio',
+      'rx media pkt/s d / b',
+      'loss % d / b',
+    ],
+  ];
   for (const n of ns) {
     const d = all.find((r) => r.n === n && r.setup === 'diemcau');
     const b = all.find((r) => r.n === n && r.setup === 'bare');

@@ -109,7 +109,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await Promise.resolve().then(check).catch(() => false)) return;
+    if (
+      await Promise.resolve()
+        .then(check)
+        .catch(() => false)
+    )
+      return;
     await sleep(50);
   }
   throw new Error(`timed out waiting for ${what}`);
@@ -119,22 +124,22 @@ export function quantile(values: number[], q: number): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (!sorted.length) return NaN;
   // Nearest rank: with 12 samples the p95 is the largest.
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 }
 
 export function median(values: number[]): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   if (!sorted.length) return NaN;
   const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const ms = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : `${Math.round(x)}`);
 
 function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`;
-  return [line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`;
+  return [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
 
 export async function runJoinLatency(options: { joins: number; timeoutSeconds: number; settleSeconds: number }): Promise<JoinSample[]> {
@@ -152,7 +157,7 @@ export async function runJoinLatency(options: { joins: number; timeoutSeconds: n
   let browser: Browser | undefined;
   const samples: JoinSample[] = [];
   try {
-    server.sessions.create({ id: sid, title: 'Join latency bench' });
+    await server.sessions.create({ id: sid, title: 'Join latency bench' });
     browser = await launchBrowser();
     const open = async (role: 'studio' | 'point', sub: string, name: string): Promise<Page> => {
       const page = await newPage(browser!, server.url);
@@ -169,7 +174,11 @@ export async function runJoinLatency(options: { joins: number; timeoutSeconds: n
     await waitUntil('studio connected', async () => (await state(studio)) === 'live', 30_000);
     await studio.getByTestId('go-live').click();
     const room = await server.sessions.room(sid);
-    await waitUntil('session on air with the studio camera', () => room.status === 'live' && !!room.peer('studio')?.producerOf('video'), 20_000);
+    await waitUntil(
+      'session on air with the studio camera',
+      () => room.status === 'live' && !!room.peer('studio')?.producerOf('video'),
+      20_000,
+    );
     // Points join a session already on air: let the studio's simulcast layers ramp up first.
     await sleep(options.settleSeconds * 1000);
     console.log(
@@ -182,7 +191,7 @@ export async function runJoinLatency(options: { joins: number; timeoutSeconds: n
       try {
         page = await open('point', `p${i + 1}`, `Xã ${i + 1}`);
         await page.getByTestId('join').click();
-        const times = async () => (await page!.evaluate('window.__bench')) as PageTimes;
+        const times = async () => await page!.evaluate<PageTimes>('window.__bench');
         const deadline = Date.now() + options.timeoutSeconds * 1000;
         let t = await times();
         while (Date.now() < deadline && (t.presented === null || t.decoded === null || t.live === null)) {
@@ -204,7 +213,10 @@ export async function runJoinLatency(options: { joins: number; timeoutSeconds: n
       } catch (error) {
         sample.error = (error as Error).message.split('\n')[0];
       } finally {
-        await page?.context().close().catch(() => {});
+        await page
+          ?.context()
+          .close()
+          .catch(() => {});
       }
       samples.push(sample);
       console.log(
@@ -214,7 +226,10 @@ export async function runJoinLatency(options: { joins: number; timeoutSeconds: n
       // Let the server drop the point before the next one.
       await sleep(300);
     }
-    await studio.context().close().catch(() => {});
+    await studio
+      .context()
+      .close()
+      .catch(() => {});
   } finally {
     await browser?.close().catch(() => {});
     await server.stop().catch(() => {});

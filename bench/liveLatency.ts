@@ -86,7 +86,7 @@ function stats(samples: number[]): { median: number; p95: number; n: number } {
 }
 
 async function sample(page: Page, selector: string, into: { glass: number[]; pdt: number[] }): Promise<void> {
-  const r = (await page.evaluate(`(${readTimeCode})(${JSON.stringify(selector)})`)) as { glass: number; pdt: number | null } | null;
+  const r = await page.evaluate<{ glass: number; pdt: number | null } | null>(`(${readTimeCode})(${JSON.stringify(selector)})`);
   // A torn or blended frame decodes to nonsense: keep only plausible values.
   if (r && r.glass >= 0 && r.glass < 120_000) into.glass.push(r.glass);
   if (r?.pdt != null && r.pdt >= 0 && r.pdt < 120_000) into.pdt.push(r.pdt);
@@ -114,10 +114,14 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, warmup * 1000));
     const viewer = await newPage(browser, server.url);
     await viewer.goto(`${server.url}/watch/${sid}?live=1`);
-    await viewer.waitForFunction(() => {
-      const p = (window as unknown as { diemcauPlayer?: { video: HTMLVideoElement } }).diemcauPlayer;
-      return !!p && p.video.currentTime > 0;
-    }, undefined, { timeout: 60_000 });
+    await viewer.waitForFunction(
+      () => {
+        const p = (window as unknown as { diemcauPlayer?: { video: HTMLVideoElement } }).diemcauPlayer;
+        return !!p && p.video.currentTime > 0;
+      },
+      undefined,
+      { timeout: 60_000 },
+    );
 
     const webrtc = { glass: [] as number[], pdt: [] as number[] };
     const hls = { glass: [] as number[], pdt: [] as number[] };

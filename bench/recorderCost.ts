@@ -26,20 +26,59 @@ const seconds = Number(values.seconds);
 const ticksPerSecond = 100;
 
 function cpuTicks(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return Number(fields[11]) + Number(fields[12]);
 }
 
 /** A VP8 + Opus RTP feed, for the path that has to re-encode the picture. */
 function feedVp8(videoPort: number, audioPort: number) {
   const args = [
-    '-hide_banner', '-loglevel', 'error', '-re',
-    '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=25',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-map', '0:v', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '1M', '-g', '50',
-    '-payload_type', '102', '-ssrc', '33333333', '-f', 'rtp', `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
-    '-map', '1:a', '-c:a', 'libopus', '-b:a', '64k', '-ac', '2',
-    '-payload_type', '100', '-ssrc', '22222222', '-f', 'rtp', `rtp://127.0.0.1:${audioPort}?pkt_size=1200`,
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=640x360:rate=25',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000',
+    '-map',
+    '0:v',
+    '-c:v',
+    'libvpx',
+    '-deadline',
+    'realtime',
+    '-cpu-used',
+    '8',
+    '-b:v',
+    '1M',
+    '-g',
+    '50',
+    '-payload_type',
+    '102',
+    '-ssrc',
+    '33333333',
+    '-f',
+    'rtp',
+    `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
+    '-map',
+    '1:a',
+    '-c:a',
+    'libopus',
+    '-b:a',
+    '64k',
+    '-ac',
+    '2',
+    '-payload_type',
+    '100',
+    '-ssrc',
+    '22222222',
+    '-f',
+    'rtp',
+    `rtp://127.0.0.1:${audioPort}?pkt_size=1200`,
   ];
   const child = spawn('ffmpeg', args, { stdio: 'ignore' });
   return { stop: () => child.kill('SIGKILL') };
@@ -47,9 +86,8 @@ function feedVp8(videoPort: number, audioPort: number) {
 
 async function main(): Promise<void> {
   const { startServer } = await load<typeof import('../tests/helpers/server.js')>('tests/helpers/server.ts');
-  const { feedRtp, feedAudioRtpParameters, feedVideoRtpParameters } = await load<typeof import('../tests/helpers/ffmpeg.js')>(
-    'tests/helpers/ffmpeg.ts',
-  );
+  const { feedRtp, feedAudioRtpParameters, feedVideoRtpParameters } =
+    await load<typeof import('../tests/helpers/ffmpeg.js')>('tests/helpers/ffmpeg.ts');
   const rows: string[] = [];
   for (const codec of ['h264', 'vp8'] as const) {
     const server = await startServer({ workers: 1, autoRecord: true });
@@ -64,8 +102,8 @@ async function main(): Promise<void> {
         codec === 'h264'
           ? feedVideoRtpParameters
           : { codecs: [{ mimeType: 'video/VP8', clockRate: 90000, payloadType: 102 }], encodings: [{ ssrc: 33333333 }] };
-      await room.produce(studio, v.id, 'video', videoParams as never, 'camera');
-      await room.produce(studio, a.id, 'audio', feedAudioRtpParameters as never, 'mic');
+      await room.produce(studio, v.id, 'video', videoParams, 'camera');
+      await room.produce(studio, a.id, 'audio', feedAudioRtpParameters, 'mic');
       const feed =
         codec === 'h264'
           ? feedRtp({ videoPort: v.tuple.localPort, audioPort: a.tuple.localPort })
@@ -80,7 +118,7 @@ async function main(): Promise<void> {
       const cpu = ((cpuTicks(pid) - t0) / ticksPerSecond / ((Date.now() - started) / 1000)) * 100;
       const plan = recorder.currentPlan;
       const ended = Date.now();
-      room.end();
+      await room.end();
       await server.recordings.idle();
       const finalizeMs = Date.now() - ended;
       const meta = server.recordings.meta(sid)!;

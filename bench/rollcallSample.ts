@@ -13,9 +13,13 @@ import { sleep } from '../tests/helpers/rtp.js';
 import { startServer } from '../tests/helpers/server.js';
 
 const { values } = parseArgs({
-  options: { n: { type: 'string', default: '25,50,100' }, samples: { type: 'string', default: '10' }, senders: { type: 'string', default: '3' } },
+  options: {
+    n: { type: 'string', default: '25,50,100' },
+    samples: { type: 'string', default: '10' },
+    senders: { type: 'string', default: '3' },
+  },
 });
-const sizes = values.n!.split(',').map(Number);
+const sizes = values.n.split(',').map(Number);
 const samples = Number(values.samples);
 const senders = Number(values.senders);
 
@@ -27,7 +31,14 @@ try {
     const room = await server.sessions.room(sid);
     const people: PlainParticipant[] = [await joinPlain(room, { identity: 'studio', role: 'studio', send: { pattern: 'testsrc' } })];
     for (let i = 0; i < n; i++) {
-      people.push(await joinPlain(room, { identity: `p${i}`, role: 'point', receive: true, send: i < senders ? { pattern: 'smptebars' } : undefined }));
+      people.push(
+        await joinPlain(room, {
+          identity: `p${i}`,
+          role: 'point',
+          receive: true,
+          send: i < senders ? { pattern: 'smptebars' } : undefined,
+        }),
+      );
     }
     room.goLive();
     await room.settled();
@@ -42,9 +53,14 @@ try {
     times.sort((a, b) => a - b);
     const consumers = [...room.peers.values()].reduce((sum, p) => sum + p.consumers.size, 0);
     console.log(
-      JSON.stringify({ peers: n + 1, consumers, medianMs: +times[Math.floor(times.length / 2)]!.toFixed(1), maxMs: +times.at(-1)!.toFixed(1) }),
+      JSON.stringify({
+        peers: n + 1,
+        consumers,
+        medianMs: +times[Math.floor(times.length / 2)].toFixed(1),
+        maxMs: +times.at(-1)!.toFixed(1),
+      }),
     );
-    room.end();
+    await room.end();
     await Promise.all(people.map((p) => p.stop()));
   }
 } finally {

@@ -86,7 +86,9 @@ function runBench(file: string, args: string[], limitMs: number): Promise<number
 }
 
 const started = Date.now();
-console.log(`Diemcau benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+console.log(
+  `Diemcau benchmarks — ${new Date().toISOString()} — ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`,
+);
 let failures = 0;
 
 if (!only || only === 'fanout') {

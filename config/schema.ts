@@ -33,9 +33,15 @@ export const configSchema = z.object({
   /** Secret that signs role tokens; generated and kept in dataDir when unset. */
   tokenSecret: z.string().min(32).optional(),
   /** Invitation lifetime for tokens minted by the server. */
-  tokenTtlHours: z.coerce.number().positive().default(24 * 7),
+  tokenTtlHours: z.coerce
+    .number()
+    .positive()
+    .default(24 * 7),
   /** Redis for several nodes (schedules, points, presence, control events); the embedded store when unset. */
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+    .optional(),
   /** The first operator account, created on the first start when there is none. */
   adminUser: z.string().default('admin'),
   /** Its password; when unset one is generated and printed once at that first start. */
@@ -51,7 +57,11 @@ export const configSchema = z.object({
   /** HLS segment length in seconds (keyframes are requested at this pace). */
   hlsSegmentSeconds: z.coerce.number().min(1).max(10).default(2),
   /** How far back a viewer can rewind a live session, in minutes. */
-  dvrWindowMinutes: z.coerce.number().min(1).max(24 * 60).default(10),
+  dvrWindowMinutes: z.coerce
+    .number()
+    .min(1)
+    .max(24 * 60)
+    .default(10),
   /** Largest PDF an operator may attach to a session, in megabytes. */
   maxDocumentMb: z.coerce.number().positive().max(1024).default(20),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

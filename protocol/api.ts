@@ -9,10 +9,7 @@ import { identitySchema } from './messages.js';
 export const defaultTimeZone = 'Asia/Ho_Chi_Minh';
 
 /** An instant, as ISO 8601 text with an offset (e.g. 2026-12-01T08:00:00+07:00) or ms since epoch. */
-export const instantSchema = z.union([
-  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-  z.number().int().positive(),
-]);
+export const instantSchema = z.union([z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)), z.number().int().positive()]);
 
 export const sessionRecordStatusSchema = z.enum(['scheduled', 'waiting', 'live', 'ended', 'cancelled']);
 export type SessionRecordStatus = z.infer<typeof sessionRecordStatusSchema>;

@@ -21,7 +21,10 @@ const rtpCapabilities = z.looseObject({
 });
 const dtlsParameters = z.looseObject({
   role: z.enum(['auto', 'client', 'server']).optional(),
-  fingerprints: z.array(z.looseObject({ algorithm: z.string(), value: z.string() })).min(1).max(8),
+  fingerprints: z
+    .array(z.looseObject({ algorithm: z.string(), value: z.string() }))
+    .min(1)
+    .max(8),
 });
 const rtpParameters = z.looseObject({
   codecs: z.array(mediaObject).min(1).max(16),
@@ -159,9 +162,7 @@ export interface ResponseData {
   leave: Record<string, never>;
 }
 
-export type ReplyMessage =
-  | { id: number; ok: true; data: unknown }
-  | { id: number; ok: false; error: z.infer<typeof errorBodySchema> };
+export type ReplyMessage = { id: number; ok: true; data: unknown } | { id: number; ok: false; error: z.infer<typeof errorBodySchema> };
 
 // ---- Notifications (server → client) -------------------------------------------
 
@@ -184,7 +185,7 @@ export interface NotificationData {
   'consumer.paused': { consumerId: string; paused: boolean };
   /** The server muted or unmuted one of this peer's producers (floor rules). */
   'producer.paused': { producerId: string; paused: boolean };
-  'activeSpeaker': { identity: string | null };
+  activeSpeaker: { identity: string | null };
   /** The media server restarted this session; rejoin over the same socket. */
   'media.restart': { reason: string };
 }

@@ -3,16 +3,16 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { types } from 'mediasoup';
-import type { Logger } from '../sfu/logger.js';
-import type { ProgramSources, Room } from '../sfu/room/Room.js';
+import type { Logger } from 'pino';
 import type { FfmpegBinary } from './ffmpegBinary.js';
 import { parseRunPlaylist } from './hlsRunPlaylist.js';
+import type { ProgramSources, RecordedRoom } from './RecordedRoom.js';
 import { freeRtpPortPair } from './ports.js';
 import { RecordingJournal, type SegmentEntry } from './RecordingJournal.js';
 import { buildSdp, type SdpStream } from './sdp.js';
 
 export interface RecorderOptions {
-  room: Room;
+  room: RecordedRoom;
   dir: string;
   ffmpeg: FfmpegBinary;
   logger: Logger;
@@ -131,10 +131,12 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       const started = Date.now();
       this.journal.setMeta({ status: 'finalizing', endedAt: Date.now() });
       this.journal.writePlaylists(this.#o.dvrWindowSeconds, true);
+      // prettier-ignore
       const hasPoster = await this.#derive('poster.jpg', [
         '-ss', String(Math.min(5, this.journal.duration / 2)), '-i', 'archive.m3u8',
         '-frames:v', '1', '-vf', 'scale=640:-2', '-f', 'image2',
       ]);
+      // prettier-ignore
       const hasMp4 = await this.#derive('recording.mp4', [
         '-i', 'archive.m3u8', '-map', '0', '-c', 'copy', '-bsf:a', 'aac_adtstoasc', '-movflags', '+faststart', '-f', 'mp4',
       ]);
@@ -225,8 +227,17 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const exited = new Promise<number | null>((resolve) => ffmpeg.once('exit', (code) => resolve(code)));
     const programIdentity = sources.video?.appData.identity ?? null;
     const run: Run = {
-      id, ffmpeg, exited, transports, consumers, playlist, plan, programIdentity,
-      sawFirstSegment: false, timers: [], stopping: false,
+      id,
+      ffmpeg,
+      exited,
+      transports,
+      consumers,
+      playlist,
+      plan,
+      programIdentity,
+      sawFirstSegment: false,
+      timers: [],
+      stopping: false,
     };
     this.#run = run;
     this.#log.info({ run: id, plan, program: programIdentity, pid: ffmpeg.pid }, 'encoder run started');
@@ -363,6 +374,8 @@ export function planRun(sources: ProgramSources, streams: SdpStream[]): RunPlan 
   };
 }
 
+// ffmpeg's options are kept as option/value pairs, unformatted.
+// prettier-ignore
 const x264 = (preset: string, segmentSeconds: number) => [
   '-c:v', 'libx264', '-preset', preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
   '-profile:v', 'main', '-b:v', '2500k', '-maxrate', '3000k', '-bufsize', '3000k',
@@ -382,6 +395,7 @@ export function ffmpegArgs(o: {
   let nextInput = 0;
   let rtpInput = -1;
   if (o.sdpPath) {
+    // prettier-ignore
     args.push(
       '-protocol_whitelist', 'file,udp,rtp',
       '-analyzeduration', '3000000', '-probesize', '5000000',
@@ -417,6 +431,7 @@ export function ffmpegArgs(o: {
   else args.push(...x264(o.plan.video === 'slate' ? 'ultrafast' : 'veryfast', o.segmentSeconds));
   // Opus → AAC-LC: what every HLS player, iPhones included, plays.
   args.push('-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2');
+  // prettier-ignore
   args.push(
     // Continue the archive's clock so the whole recording has rising timestamps.
     '-output_ts_offset', o.offsetSeconds.toFixed(3),

@@ -39,10 +39,7 @@ export class RecordingJournal {
   static open(dir: string, init: Omit<RecordingMeta, 'status' | 'duration' | 'startedAt'>): RecordingJournal {
     fs.mkdirSync(dir, { recursive: true });
     const existing = readJson<RecordingMeta>(path.join(dir, 'meta.json'));
-    const journal = new RecordingJournal(
-      dir,
-      existing ?? { ...init, status: 'recording', startedAt: Date.now(), duration: 0 },
-    );
+    const journal = new RecordingJournal(dir, existing ?? { ...init, status: 'recording', startedAt: Date.now(), duration: 0 });
     for (const line of readLines(path.join(dir, 'segments.jsonl'))) journal.segments.push(line as SegmentEntry);
     for (const line of readLines(path.join(dir, 'chapters.jsonl'))) journal.chapters.push(line as ChapterEntry);
     journal.meta.duration = journal.duration;
@@ -54,7 +51,7 @@ export class RecordingJournal {
   }
 
   get nextSeq(): number {
-    return this.segments.length ? this.segments[this.segments.length - 1]!.seq + 1 : 0;
+    return this.segments.length ? this.segments[this.segments.length - 1].seq + 1 : 0;
   }
 
   has(file: string): boolean {
@@ -89,8 +86,8 @@ export class RecordingJournal {
     let window: SegmentEntry[] = [];
     let seconds = 0;
     for (let i = this.segments.length - 1; i >= 0 && seconds < windowSeconds; i--) {
-      window.unshift(this.segments[i]!);
-      seconds += this.segments[i]!.duration;
+      window.unshift(this.segments[i]);
+      seconds += this.segments[i].duration;
     }
     if (!window.length) window = [];
     writeFileAtomic(path.join(this.dir, playlistNames.live), this.#playlist(window, final ? 'end' : 'live'));
@@ -104,9 +101,7 @@ export class RecordingJournal {
     // that is too large makes players stay further behind live.
     const target = Math.max(1, ...this.segments.map((s) => Math.round(s.duration)));
     const first = segments[0];
-    const discontinuitiesBefore = first
-      ? this.segments.filter((s) => s.seq < first.seq && s.discontinuity).length
-      : 0;
+    const discontinuitiesBefore = first ? this.segments.filter((s) => s.seq < first.seq && s.discontinuity).length : 0;
     const lines = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${target}`];
     if (type === 'event') lines.push('#EXT-X-PLAYLIST-TYPE:EVENT');
     if (type === 'vod') lines.push('#EXT-X-PLAYLIST-TYPE:VOD');

@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../sfu/logger.js';
-import type { Room } from '../sfu/room/Room.js';
-import type { SessionRecord, SessionRegistry } from '../sfu/room/SessionRegistry.js';
+import type { Logger } from 'pino';
 import { findFfmpeg, type FfmpegBinary } from './ffmpegBinary.js';
+import type { RecordedRoom, RecordedRooms } from './RecordedRoom.js';
 import { Recorder } from './Recorder.js';
 import type { RecordingMeta } from './RecordingJournal.js';
 
@@ -38,7 +37,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   readonly #finalizing = new Set<Promise<void>>();
   readonly #finalizingRooms = new Set<string>();
 
-  constructor(options: RecordingServiceOptions, sessions: SessionRegistry) {
+  constructor(options: RecordingServiceOptions, sessions: RecordedRooms) {
     super();
     this.#o = options;
     this.ffmpeg = findFfmpeg();
@@ -90,7 +89,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     await this.idle();
   }
 
-  #attach(room: Room, record: SessionRecord): void {
+  #attach(room: RecordedRoom, record: { public: boolean }): void {
     const recorder = new Recorder({
       room,
       dir: this.dirFor(room.id),
@@ -136,7 +135,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
    * The session ended: the encoder stops while the program still flows (so it
    * closes its last segment at once), then the archive is completed.
    */
-  #finalize(room: Room, recorder: Recorder): void {
+  #finalize(room: RecordedRoom, recorder: Recorder): void {
     if (this.#finalizingRooms.has(room.id)) return;
     // A session that was never recorded leaves no archive behind.
     if (!this.meta(room.id)) return;

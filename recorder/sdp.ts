@@ -13,14 +13,14 @@ export interface SdpStream {
 export function buildSdp(streams: SdpStream[]): string {
   const lines = ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=Diemcau program', 'c=IN IP4 127.0.0.1', 't=0 0'];
   for (const stream of streams) {
-    const codec = stream.rtpParameters.codecs[0]!;
+    const codec = stream.rtpParameters.codecs[0];
     const pt = codec.payloadType;
-    const name = codec.mimeType.split('/')[1]!;
+    const name = codec.mimeType.split('/')[1];
     lines.push(`m=${stream.kind} ${stream.port} RTP/AVP ${pt}`);
     lines.push(`a=rtcp:${stream.port + 1}`);
     lines.push(`a=rtpmap:${pt} ${name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ''}`);
     const fmtp = Object.entries(codec.parameters ?? {})
-      .map(([k, v]) => `${k}=${v}`)
+      .map(([k, v]) => `${k}=${String(v)}`)
       .join(';');
     if (fmtp) lines.push(`a=fmtp:${pt} ${fmtp}`);
     lines.push('a=recvonly');

@@ -73,7 +73,10 @@ export class Server {
   #closing?: Promise<void>;
   demo?: DemoLinks;
 
-  constructor(readonly config: Config, logger?: Logger) {
+  constructor(
+    readonly config: Config,
+    logger?: Logger,
+  ) {
     this.logger = logger ?? createLogger(config.logLevel);
     const announcedAddress = config.announcedAddress ?? guessAnnouncedAddress();
     this.pool = new WorkerPool({

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { Room } from '../room/Room.js';
-import type { SessionRecord, SessionRegistry } from '../room/SessionRegistry.js';
+import type { SessionRegistry } from '../room/SessionRegistry.js';
 import type { AuditEntry, AuditLog } from './AuditLog.js';
 
 /**
@@ -20,7 +20,9 @@ export class RoomAudit {
 
   /** Records an entry now, never throwing (a full disk must not stop a session). */
   record(entry: Omit<AuditEntry, 'at'>): void {
-    void this.audit.record(entry).catch((error) => this.logger.error({ err: error, action: entry.action }, 'could not write the audit log'));
+    void this.audit
+      .record(entry)
+      .catch((error) => this.logger.error({ err: error, action: entry.action }, 'could not write the audit log'));
   }
 
   #attach(room: Room): void {

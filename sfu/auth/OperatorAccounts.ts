@@ -5,12 +5,22 @@ import { UnauthorizedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/Store.js';
 
-const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
+const scrypt = promisify(scryptCb) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: { N: number; r: number; p: number; maxmem: number },
+) => Promise<Buffer>;
 
 /** scrypt cost: about 50 ms per check on a small server, per OWASP's minimums. */
 const params = { N: 2 ** 15, r: 8, p: 1, keylen: 32 };
 
-export const usernameSchema = z.string().trim().min(2).max(64).regex(/^[a-zA-Z0-9_.-]+$/);
+export const usernameSchema = z
+  .string()
+  .trim()
+  .min(2)
+  .max(64)
+  .regex(/^[a-zA-Z0-9_.-]+$/);
 export const passwordSchema = z.string().min(10, 'at least 10 characters').max(200);
 
 export interface OperatorAccount {
@@ -77,9 +87,7 @@ export class OperatorAccounts {
   async changePassword(username: string, current: string, next: string): Promise<void> {
     const account = await this.signIn(username, current);
     const passwordHash = await hashPassword(passwordSchema.parse(next));
-    await this.store.update<OperatorAccount>('operators', account.username, (stored) =>
-      stored ? { ...stored, passwordHash } : stored,
-    );
+    await this.store.update<OperatorAccount>('operators', account.username, (stored) => (stored ? { ...stored, passwordHash } : stored));
   }
 
   /** Checks a sign-in; the same error for an unknown name and a wrong password. */

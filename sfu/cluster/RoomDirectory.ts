@@ -77,9 +77,7 @@ export class RoomDirectory {
   /** This node no longer runs the session (it ended, or the node shuts down). */
   async release(sessionId: string): Promise<void> {
     this.#owned.delete(sessionId);
-    await this.#store.update<RoomOwner>('presence', keyOf(sessionId), (current) =>
-      current?.node === this.node ? undefined : current,
-    );
+    await this.#store.update<RoomOwner>('presence', keyOf(sessionId), (current) => (current?.node === this.node ? undefined : current));
   }
 
   async close(): Promise<void> {

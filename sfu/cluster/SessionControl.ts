@@ -122,7 +122,7 @@ export class SessionControl {
       this.store.publish(`control:${node}`, request).catch((error) => {
         clearTimeout(timer);
         this.#pending.delete(request.id);
-        reject(error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       });
     });
   }
@@ -135,9 +135,9 @@ export class SessionControl {
     } catch (error) {
       reply = { id: request.id, ok: false, error: toErrorBody(error) };
     }
-    await this.store.publish(`control-reply:${request.replyTo}`, reply).catch((error) =>
-      this.logger.error({ err: error }, 'could not answer a control request'),
-    );
+    await this.store
+      .publish(`control-reply:${request.replyTo}`, reply)
+      .catch((error) => this.logger.error({ err: error }, 'could not answer a control request'));
   }
 
   #settle(reply: ControlReply): void {

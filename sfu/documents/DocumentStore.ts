@@ -45,7 +45,11 @@ export function sanitizeFilename(raw: string): string | null {
   const chars = [...name];
   if (chars.length > maxFilenameLength) {
     const ext = name.slice(-4);
-    name = chars.slice(0, maxFilenameLength - 4).join('').trimEnd() + ext;
+    name =
+      chars
+        .slice(0, maxFilenameLength - 4)
+        .join('')
+        .trimEnd() + ext;
   }
   return name;
 }

@@ -3,7 +3,6 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import {
   agendaItemInputSchema,
-  can,
   identitySchema,
   instantSchema,
   roleSchema,
@@ -57,7 +56,13 @@ const invitationBody = z.object({
   name: z.string().trim().min(1).max(120),
 });
 const floorBody = z.object({ identity: identitySchema });
-const extendBody = z.object({ minutes: z.number().int().min(1).max(24 * 60) });
+const extendBody = z.object({
+  minutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60),
+});
 const agendaCurrentBody = z.object({ itemId: identitySchema.nullable() });
 
 /** An instant in a query string: ISO 8601 with an offset, or ms since epoch. */
@@ -249,7 +254,13 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
     if (room && room.agendaItem?.id !== updated.currentAgendaItem) {
       await sessions.setAgendaItem(updated.id, updated.currentAgendaItem ?? null);
     }
-    await record({ actor: claimsOf(res).sub, action: 'session.update', sessionId: updated.id, target: updated.id, details: { changes: patch } });
+    await record({
+      actor: claimsOf(res).sub,
+      action: 'session.update',
+      sessionId: updated.id,
+      target: updated.id,
+      details: { changes: patch },
+    });
     res.json(updated);
   });
 
@@ -318,7 +329,13 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
       throw new DiemcauError('bad-request', `itemId: the session has no agenda item ${itemId}`);
     }
     await sessions.setAgendaItem(current.id, itemId);
-    await record({ actor: claimsOf(res).sub, action: 'agenda.current', sessionId: current.id, target: itemId ?? undefined, details: { itemId } });
+    await record({
+      actor: claimsOf(res).sub,
+      action: 'agenda.current',
+      sessionId: current.id,
+      target: itemId ?? undefined,
+      details: { itemId },
+    });
     res.json(sessions.get(current.id));
   });
 
@@ -384,8 +401,7 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
   });
 
   // Session control: run where the session's Room runs (this node or another).
-  const act = (req: Request, res: Response, action: ControlAction) =>
-    control.run(String(req.params.sid), action, claimsOf(res).sub);
+  const act = (req: Request, res: Response, action: ControlAction) => control.run(String(req.params.sid), action, claimsOf(res).sub);
 
   api.post('/sessions/:sid/live', authorize('session.goLive'), async (req, res) => {
     await act(req, res, { kind: 'goLive' });
@@ -434,9 +450,7 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
     const raw = (error as { status?: unknown }).status;
     const status = typeof raw === 'number' && raw >= 400 && raw < 500 ? raw : undefined;
     const body =
-      status && !(error instanceof DiemcauError)
-        ? { code: 'bad-request' as const, message: (error as Error).message }
-        : toErrorBody(error);
+      status && !(error instanceof DiemcauError) ? { code: 'bad-request' as const, message: (error as Error).message } : toErrorBody(error);
     if (body.code === 'internal') logger.error({ err: error, path: req.path }, 'API request failed');
     // A body left unread (a refused upload): do not keep the connection for the rest of it.
     if (!req.complete) res.set('Connection', 'close');

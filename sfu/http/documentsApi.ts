@@ -22,7 +22,12 @@ export interface DocumentsApiDeps {
 
 /** `inline` with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / 8187). */
 export function inlineDisposition(filename: string): string {
-  const fallback = filename.normalize('NFKD').replace(/[^\x20-\x7e]/g, '').replace(/["\\%]/g, '_').trim() || 'document.pdf';
+  const fallback =
+    filename
+      .normalize('NFKD')
+      .replace(/[^\x20-\x7e]/g, '')
+      .replace(/["\\%]/g, '_')
+      .trim() || 'document.pdf';
   const encoded = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `inline; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
@@ -122,7 +127,9 @@ export function createDocumentsApi(deps: DocumentsApiDeps): { sessionDocuments: 
     if (sessions.has(document.sessionId)) {
       await sessions.update(document.sessionId, (r) => ({
         ...r,
-        agenda: r.agenda.map((i) => (i.documentIds.includes(document.id) ? { ...i, documentIds: i.documentIds.filter((d) => d !== document.id) } : i)),
+        agenda: r.agenda.map((i) =>
+          i.documentIds.includes(document.id) ? { ...i, documentIds: i.documentIds.filter((d) => d !== document.id) } : i,
+        ),
       }));
     }
     await record({

@@ -1,9 +1,15 @@
 import type { RequestHandler } from 'express';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Server } from '../Server.js';
+import type { WorkerPool } from '../media/WorkerPool.js';
+
+/** What the metrics read: the media workers and the open signaling sockets. */
+export interface MetricsSources {
+  pool: Pick<WorkerPool, 'slots'>;
+  signaling: { connections: { size: number } };
+}
 
 /** Prometheus metrics: sessions, peers, and the load on each media worker. */
-export function createMetrics(server: Server): RequestHandler {
+export function createMetrics(server: MetricsSources): RequestHandler {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'diemcau_' });
   new Gauge({

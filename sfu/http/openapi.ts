@@ -77,7 +77,12 @@ const sessionRecordJson: JsonSchema = {
       items: {
         type: 'object',
         required: ['id', 'title', 'documentIds'],
-        properties: { id: { type: 'string' }, title: { type: 'string' }, presenter: { type: 'string' }, documentIds: { type: 'array', items: { type: 'string' } } },
+        properties: {
+          id: { type: 'string' },
+          title: { type: 'string' },
+          presenter: { type: 'string' },
+          documentIds: { type: 'array', items: { type: 'string' } },
+        },
       },
     },
     invitedPoints: { type: 'array', items: { type: 'string' } },
@@ -155,7 +160,13 @@ const recordingJson: JsonSchema = {
 // Copies of schemas sfu/http/api.ts and authApi.ts keep private (keep in step with them).
 const invitationBody = z.object({ role: roleSchema, identity: identitySchema, name: z.string().trim().min(1).max(120) });
 const floorBody = z.object({ identity: identitySchema });
-const extendBody = z.object({ minutes: z.number().int().min(1).max(24 * 60) });
+const extendBody = z.object({
+  minutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60),
+});
 const agendaCurrentBody = z.object({ itemId: identitySchema.nullable() });
 const signInBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(200) });
 const sessionPatchBody = z
@@ -182,70 +193,540 @@ const noContent = { '204': { description: 'Done' } };
 
 export const routes: RouteDoc[] = [
   // Service
-  { method: 'get', path: '/api/health', summary: 'Liveness', tag: 'service', access: { kind: 'public' }, responses: { '200': { description: 'Up', schema: { type: 'object', properties: { ok: { type: 'boolean' } } } } } },
-  { method: 'get', path: '/api/openapi.json', summary: 'This document', tag: 'service', access: { kind: 'public' }, responses: { '200': { description: 'OpenAPI 3.1', schema: { type: 'object' } } } },
+  {
+    method: 'get',
+    path: '/api/health',
+    summary: 'Liveness',
+    tag: 'service',
+    access: { kind: 'public' },
+    responses: { '200': { description: 'Up', schema: { type: 'object', properties: { ok: { type: 'boolean' } } } } },
+  },
+  {
+    method: 'get',
+    path: '/api/openapi.json',
+    summary: 'This document',
+    tag: 'service',
+    access: { kind: 'public' },
+    responses: { '200': { description: 'OpenAPI 3.1', schema: { type: 'object' } } },
+  },
 
   // Operator sign-in
-  { method: 'post', path: '/api/auth/sign-in', summary: 'Operator sign-in: sets the HttpOnly cookie and returns the token', tag: 'auth', access: { kind: 'public' }, body: signInBody, responses: { '200': { description: 'Signed in', schema: { type: 'object', properties: { username: { type: 'string' }, displayName: { type: 'string' }, token: { type: 'string' } } } } } },
-  { method: 'post', path: '/api/auth/password', summary: "Changes the signed-in operator's password", tag: 'auth', access: { kind: 'token' }, body: changePasswordBody, responses: noContent },
-  { method: 'post', path: '/api/auth/sign-out', summary: 'Clears the sign-in cookie', tag: 'auth', access: { kind: 'public' }, responses: noContent },
-  { method: 'get', path: '/api/auth/me', summary: 'Who the token or cookie belongs to', tag: 'auth', access: { kind: 'token' }, responses: { '200': { description: 'The bearer', schema: { type: 'object', properties: { username: { type: 'string' }, displayName: { type: 'string' }, role: { type: 'string' }, token: { type: 'string' } } } } } },
+  {
+    method: 'post',
+    path: '/api/auth/sign-in',
+    summary: 'Operator sign-in: sets the HttpOnly cookie and returns the token',
+    tag: 'auth',
+    access: { kind: 'public' },
+    body: signInBody,
+    responses: {
+      '200': {
+        description: 'Signed in',
+        schema: {
+          type: 'object',
+          properties: { username: { type: 'string' }, displayName: { type: 'string' }, token: { type: 'string' } },
+        },
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/password',
+    summary: "Changes the signed-in operator's password",
+    tag: 'auth',
+    access: { kind: 'token' },
+    body: changePasswordBody,
+    responses: noContent,
+  },
+  {
+    method: 'post',
+    path: '/api/auth/sign-out',
+    summary: 'Clears the sign-in cookie',
+    tag: 'auth',
+    access: { kind: 'public' },
+    responses: noContent,
+  },
+  {
+    method: 'get',
+    path: '/api/auth/me',
+    summary: 'Who the token or cookie belongs to',
+    tag: 'auth',
+    access: { kind: 'token' },
+    responses: {
+      '200': {
+        description: 'The bearer',
+        schema: {
+          type: 'object',
+          properties: {
+            username: { type: 'string' },
+            displayName: { type: 'string' },
+            role: { type: 'string' },
+            token: { type: 'string' },
+          },
+        },
+      },
+    },
+  },
 
   // Points and groups
-  { method: 'get', path: '/api/points', summary: 'Connection points', tag: 'points', access: all('session.create'), responses: { '200': { description: 'Points', schema: { type: 'object', properties: { points: { type: 'array', items: ref('Point') } } } } } },
-  { method: 'post', path: '/api/points', summary: 'Registers a connection point', tag: 'points', access: all('session.create'), body: pointInputSchema, responses: { '201': { description: 'Created', schema: ref('Point') } } },
-  { method: 'get', path: '/api/points/:id', summary: 'One point', tag: 'points', access: all('session.create'), responses: { '200': { description: 'The point', schema: ref('Point') } } },
-  { method: 'patch', path: '/api/points/:id', summary: 'Changes a point (`disabled: true` disables it)', tag: 'points', access: all('session.create'), body: pointPatchSchema, responses: { '200': { description: 'Changed', schema: ref('Point') } } },
-  { method: 'delete', path: '/api/points/:id', summary: 'Deletes a point', tag: 'points', access: all('session.create'), responses: noContent },
-  { method: 'post', path: '/api/points/:id/revoke', summary: "Revokes every earlier invitation link of the point", tag: 'points', access: all('session.create'), responses: { '200': { description: 'Revoked', schema: ref('Point') } } },
-  { method: 'get', path: '/api/groups', summary: 'Groups of points', tag: 'points', access: all('session.create'), responses: { '200': { description: 'Groups', schema: { type: 'object', properties: { groups: { type: 'array', items: ref('Group') } } } } } },
-  { method: 'post', path: '/api/groups', summary: 'Creates a group', tag: 'points', access: all('session.create'), body: groupInputSchema, responses: { '201': { description: 'Created', schema: ref('Group') } } },
-  { method: 'get', path: '/api/groups/:id', summary: 'One group and its members', tag: 'points', access: all('session.create'), responses: { '200': { description: 'The group', schema: ref('Group') } } },
-  { method: 'patch', path: '/api/groups/:id', summary: 'Changes a group', tag: 'points', access: all('session.create'), body: groupPatchSchema, responses: { '200': { description: 'Changed', schema: ref('Group') } } },
-  { method: 'delete', path: '/api/groups/:id', summary: 'Deletes a group', tag: 'points', access: all('session.create'), responses: noContent },
+  {
+    method: 'get',
+    path: '/api/points',
+    summary: 'Connection points',
+    tag: 'points',
+    access: all('session.create'),
+    responses: {
+      '200': { description: 'Points', schema: { type: 'object', properties: { points: { type: 'array', items: ref('Point') } } } },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/points',
+    summary: 'Registers a connection point',
+    tag: 'points',
+    access: all('session.create'),
+    body: pointInputSchema,
+    responses: { '201': { description: 'Created', schema: ref('Point') } },
+  },
+  {
+    method: 'get',
+    path: '/api/points/:id',
+    summary: 'One point',
+    tag: 'points',
+    access: all('session.create'),
+    responses: { '200': { description: 'The point', schema: ref('Point') } },
+  },
+  {
+    method: 'patch',
+    path: '/api/points/:id',
+    summary: 'Changes a point (`disabled: true` disables it)',
+    tag: 'points',
+    access: all('session.create'),
+    body: pointPatchSchema,
+    responses: { '200': { description: 'Changed', schema: ref('Point') } },
+  },
+  {
+    method: 'delete',
+    path: '/api/points/:id',
+    summary: 'Deletes a point',
+    tag: 'points',
+    access: all('session.create'),
+    responses: noContent,
+  },
+  {
+    method: 'post',
+    path: '/api/points/:id/revoke',
+    summary: 'Revokes every earlier invitation link of the point',
+    tag: 'points',
+    access: all('session.create'),
+    responses: { '200': { description: 'Revoked', schema: ref('Point') } },
+  },
+  {
+    method: 'get',
+    path: '/api/groups',
+    summary: 'Groups of points',
+    tag: 'points',
+    access: all('session.create'),
+    responses: {
+      '200': { description: 'Groups', schema: { type: 'object', properties: { groups: { type: 'array', items: ref('Group') } } } },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/groups',
+    summary: 'Creates a group',
+    tag: 'points',
+    access: all('session.create'),
+    body: groupInputSchema,
+    responses: { '201': { description: 'Created', schema: ref('Group') } },
+  },
+  {
+    method: 'get',
+    path: '/api/groups/:id',
+    summary: 'One group and its members',
+    tag: 'points',
+    access: all('session.create'),
+    responses: { '200': { description: 'The group', schema: ref('Group') } },
+  },
+  {
+    method: 'patch',
+    path: '/api/groups/:id',
+    summary: 'Changes a group',
+    tag: 'points',
+    access: all('session.create'),
+    body: groupPatchSchema,
+    responses: { '200': { description: 'Changed', schema: ref('Group') } },
+  },
+  {
+    method: 'delete',
+    path: '/api/groups/:id',
+    summary: 'Deletes a group',
+    tag: 'points',
+    access: all('session.create'),
+    responses: noContent,
+  },
 
   // Sessions and schedule
-  { method: 'get', path: '/api/sessions', summary: 'The schedule, with conflicts', tag: 'sessions', access: all('session.create'), query: { from: { schema: instantQuery }, to: { schema: instantQuery } }, responses: { '200': { description: 'Sessions', schema: { type: 'object', properties: { sessions: { type: 'array', items: { allOf: [ref('SessionRecord'), { type: 'object', properties: { conflicts: { type: 'array', items: { type: 'string' } } } }] } } } } } } },
-  { method: 'post', path: '/api/sessions', summary: 'Schedules a session', tag: 'sessions', access: all('session.create'), body: sessionInputSchema, responses: { '201': { description: 'Created', schema: ref('SessionRecord') } } },
-  { method: 'get', path: '/api/sessions/:sid', summary: 'A session and its live snapshot', tag: 'sessions', access: op('session.join'), responses: { '200': { description: 'The session', schema: { type: 'object', properties: { session: ref('SessionRecord'), snapshot: { anyOf: [ref('SessionSnapshot'), { type: 'null' }] } } } } } },
-  { method: 'patch', path: '/api/sessions/:sid', summary: 'Changes a session (409 once ended or cancelled)', tag: 'sessions', access: op('session.create'), body: sessionPatchBody, responses: { '200': { description: 'Changed', schema: ref('SessionRecord') } } },
-  { method: 'post', path: '/api/sessions/:sid/cancel', summary: 'Cancels a session', tag: 'sessions', access: op('session.create'), responses: { '200': { description: 'Cancelled', schema: ref('SessionRecord') } } },
-  { method: 'post', path: '/api/sessions/:sid/extend', summary: 'Moves the end later', tag: 'sessions', access: op('session.create'), body: extendBody, responses: { '200': { description: 'Extended', schema: ref('SessionRecord') } } },
-  { method: 'get', path: '/api/sessions/:sid/invitations', summary: 'Invitation links of the studio and every invited point', tag: 'sessions', access: op('session.create'), responses: { '200': { description: 'Links', schema: { type: 'object', properties: { studio: { type: 'object', properties: { url: { type: 'string' }, expiresAt: { type: 'number' } } }, points: { type: 'array', items: { type: 'object', properties: { pointId: { type: 'string' }, name: { type: 'string' }, url: { type: 'string' }, expiresAt: { type: 'number' } } } } } } } } },
-  { method: 'post', path: '/api/sessions/:sid/invitations', summary: 'An ad hoc invitation link for any role', tag: 'sessions', access: op('session.create'), body: invitationBody, responses: { '201': { description: 'Link', schema: { type: 'object', properties: { token: { type: 'string' }, url: { type: 'string' } } } } } },
-  { method: 'put', path: '/api/sessions/:sid/agenda/current', summary: 'Marks the agenda item under discussion', tag: 'sessions', access: op('agenda.control'), body: agendaCurrentBody, responses: { '200': { description: 'The session', schema: ref('SessionRecord') } } },
-  { method: 'get', path: '/api/calendar.ics', summary: 'Every session as iCalendar', tag: 'sessions', access: all('session.create'), queryToken: true, responses: { '200': { description: 'iCalendar', contentType: 'text/calendar' } } },
-  { method: 'get', path: '/api/calendar/public', summary: 'Public sessions not yet over (for the watch page)', tag: 'sessions', access: { kind: 'public' }, responses: { '200': { description: 'Sessions', schema: { type: 'object', properties: { sessions: { type: 'array', items: { type: 'object' } } } } } } },
-  { method: 'get', path: '/api/calendar/public.ics', summary: 'Public sessions as iCalendar', tag: 'sessions', access: { kind: 'public' }, responses: { '200': { description: 'iCalendar', contentType: 'text/calendar' } } },
+  {
+    method: 'get',
+    path: '/api/sessions',
+    summary: 'The schedule, with conflicts',
+    tag: 'sessions',
+    access: all('session.create'),
+    query: { from: { schema: instantQuery }, to: { schema: instantQuery } },
+    responses: {
+      '200': {
+        description: 'Sessions',
+        schema: {
+          type: 'object',
+          properties: {
+            sessions: {
+              type: 'array',
+              items: {
+                allOf: [ref('SessionRecord'), { type: 'object', properties: { conflicts: { type: 'array', items: { type: 'string' } } } }],
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/sessions',
+    summary: 'Schedules a session',
+    tag: 'sessions',
+    access: all('session.create'),
+    body: sessionInputSchema,
+    responses: { '201': { description: 'Created', schema: ref('SessionRecord') } },
+  },
+  {
+    method: 'get',
+    path: '/api/sessions/:sid',
+    summary: 'A session and its live snapshot',
+    tag: 'sessions',
+    access: op('session.join'),
+    responses: {
+      '200': {
+        description: 'The session',
+        schema: {
+          type: 'object',
+          properties: { session: ref('SessionRecord'), snapshot: { anyOf: [ref('SessionSnapshot'), { type: 'null' }] } },
+        },
+      },
+    },
+  },
+  {
+    method: 'patch',
+    path: '/api/sessions/:sid',
+    summary: 'Changes a session (409 once ended or cancelled)',
+    tag: 'sessions',
+    access: op('session.create'),
+    body: sessionPatchBody,
+    responses: { '200': { description: 'Changed', schema: ref('SessionRecord') } },
+  },
+  {
+    method: 'post',
+    path: '/api/sessions/:sid/cancel',
+    summary: 'Cancels a session',
+    tag: 'sessions',
+    access: op('session.create'),
+    responses: { '200': { description: 'Cancelled', schema: ref('SessionRecord') } },
+  },
+  {
+    method: 'post',
+    path: '/api/sessions/:sid/extend',
+    summary: 'Moves the end later',
+    tag: 'sessions',
+    access: op('session.create'),
+    body: extendBody,
+    responses: { '200': { description: 'Extended', schema: ref('SessionRecord') } },
+  },
+  {
+    method: 'get',
+    path: '/api/sessions/:sid/invitations',
+    summary: 'Invitation links of the studio and every invited point',
+    tag: 'sessions',
+    access: op('session.create'),
+    responses: {
+      '200': {
+        description: 'Links',
+        schema: {
+          type: 'object',
+          properties: {
+            studio: { type: 'object', properties: { url: { type: 'string' }, expiresAt: { type: 'number' } } },
+            points: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  pointId: { type: 'string' },
+                  name: { type: 'string' },
+                  url: { type: 'string' },
+                  expiresAt: { type: 'number' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/sessions/:sid/invitations',
+    summary: 'An ad hoc invitation link for any role',
+    tag: 'sessions',
+    access: op('session.create'),
+    body: invitationBody,
+    responses: {
+      '201': { description: 'Link', schema: { type: 'object', properties: { token: { type: 'string' }, url: { type: 'string' } } } },
+    },
+  },
+  {
+    method: 'put',
+    path: '/api/sessions/:sid/agenda/current',
+    summary: 'Marks the agenda item under discussion',
+    tag: 'sessions',
+    access: op('agenda.control'),
+    body: agendaCurrentBody,
+    responses: { '200': { description: 'The session', schema: ref('SessionRecord') } },
+  },
+  {
+    method: 'get',
+    path: '/api/calendar.ics',
+    summary: 'Every session as iCalendar',
+    tag: 'sessions',
+    access: all('session.create'),
+    queryToken: true,
+    responses: { '200': { description: 'iCalendar', contentType: 'text/calendar' } },
+  },
+  {
+    method: 'get',
+    path: '/api/calendar/public',
+    summary: 'Public sessions not yet over (for the watch page)',
+    tag: 'sessions',
+    access: { kind: 'public' },
+    responses: {
+      '200': {
+        description: 'Sessions',
+        schema: { type: 'object', properties: { sessions: { type: 'array', items: { type: 'object' } } } },
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/calendar/public.ics',
+    summary: 'Public sessions as iCalendar',
+    tag: 'sessions',
+    access: { kind: 'public' },
+    responses: { '200': { description: 'iCalendar', contentType: 'text/calendar' } },
+  },
 
   // Session control
-  { method: 'post', path: '/api/sessions/:sid/live', summary: 'Puts the session on air', tag: 'control', access: op('session.goLive'), responses: noContent },
-  { method: 'post', path: '/api/sessions/:sid/end', summary: 'Ends the session for everyone', tag: 'control', access: op('session.end'), responses: noContent },
-  { method: 'put', path: '/api/sessions/:sid/floor', summary: 'Gives the floor to a present point', tag: 'control', access: op('floor.give'), body: floorBody, responses: noContent },
-  { method: 'delete', path: '/api/sessions/:sid/floor', summary: 'Takes the floor back', tag: 'control', access: op('floor.take'), responses: noContent },
-  { method: 'post', path: '/api/sessions/:sid/recording', summary: 'Starts recording', tag: 'control', access: op('recording.control'), responses: noContent },
-  { method: 'delete', path: '/api/sessions/:sid/recording', summary: 'Stops recording', tag: 'control', access: op('recording.control'), responses: noContent },
-  { method: 'delete', path: '/api/sessions/:sid/peers/:identity', summary: 'Removes a participant', tag: 'control', access: op('peer.remove'), responses: noContent },
-  { method: 'post', path: '/api/sessions/:sid/peers/:identity/mute', summary: 'Mutes or unmutes a participant (not heard even with the floor)', tag: 'control', access: op('peer.mute'), body: muteBodySchema, responses: noContent },
+  {
+    method: 'post',
+    path: '/api/sessions/:sid/live',
+    summary: 'Puts the session on air',
+    tag: 'control',
+    access: op('session.goLive'),
+    responses: noContent,
+  },
+  {
+    method: 'post',
+    path: '/api/sessions/:sid/end',
+    summary: 'Ends the session for everyone',
+    tag: 'control',
+    access: op('session.end'),
+    responses: noContent,
+  },
+  {
+    method: 'put',
+    path: '/api/sessions/:sid/floor',
+    summary: 'Gives the floor to a present point',
+    tag: 'control',
+    access: op('floor.give'),
+    body: floorBody,
+    responses: noContent,
+  },
+  {
+    method: 'delete',
+    path: '/api/sessions/:sid/floor',
+    summary: 'Takes the floor back',
+    tag: 'control',
+    access: op('floor.take'),
+    responses: noContent,
+  },
+  {
+    method: 'post',
+    path: '/api/sessions/:sid/recording',
+    summary: 'Starts recording',
+    tag: 'control',
+    access: op('recording.control'),
+    responses: noContent,
+  },
+  {
+    method: 'delete',
+    path: '/api/sessions/:sid/recording',
+    summary: 'Stops recording',
+    tag: 'control',
+    access: op('recording.control'),
+    responses: noContent,
+  },
+  {
+    method: 'delete',
+    path: '/api/sessions/:sid/peers/:identity',
+    summary: 'Removes a participant',
+    tag: 'control',
+    access: op('peer.remove'),
+    responses: noContent,
+  },
+  {
+    method: 'post',
+    path: '/api/sessions/:sid/peers/:identity/mute',
+    summary: 'Mutes or unmutes a participant (not heard even with the floor)',
+    tag: 'control',
+    access: op('peer.mute'),
+    body: muteBodySchema,
+    responses: noContent,
+  },
 
   // Documents
-  { method: 'get', path: '/api/sessions/:sid/documents', summary: "The session's documents", tag: 'documents', access: op('session.join'), responses: { '200': { description: 'Documents', schema: { type: 'object', properties: { documents: { type: 'array', items: ref('Document') } } } } } },
-  { method: 'post', path: '/api/sessions/:sid/documents', summary: 'Attaches a PDF', tag: 'documents', access: op('session.create'), query: { filename: { schema: { type: 'string' }, required: true }, agendaItem: { schema: { type: 'string' } } }, body: { contentType: 'application/pdf', schema: { type: 'string', contentMediaType: 'application/pdf' } }, responses: { '201': { description: 'Stored', schema: ref('Document') } } },
-  { method: 'get', path: '/api/documents/:id', summary: 'The PDF (an operator, or any token for its session)', tag: 'documents', access: { kind: 'token' }, queryToken: true, responses: { '200': { description: 'The PDF', contentType: 'application/pdf' } } },
-  { method: 'delete', path: '/api/documents/:id', summary: 'Deletes a document', tag: 'documents', access: op('session.create'), queryToken: true, responses: noContent },
+  {
+    method: 'get',
+    path: '/api/sessions/:sid/documents',
+    summary: "The session's documents",
+    tag: 'documents',
+    access: op('session.join'),
+    responses: {
+      '200': { description: 'Documents', schema: { type: 'object', properties: { documents: { type: 'array', items: ref('Document') } } } },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/sessions/:sid/documents',
+    summary: 'Attaches a PDF',
+    tag: 'documents',
+    access: op('session.create'),
+    query: { filename: { schema: { type: 'string' }, required: true }, agendaItem: { schema: { type: 'string' } } },
+    body: { contentType: 'application/pdf', schema: { type: 'string', contentMediaType: 'application/pdf' } },
+    responses: { '201': { description: 'Stored', schema: ref('Document') } },
+  },
+  {
+    method: 'get',
+    path: '/api/documents/:id',
+    summary: 'The PDF (an operator, or any token for its session)',
+    tag: 'documents',
+    access: { kind: 'token' },
+    queryToken: true,
+    responses: { '200': { description: 'The PDF', contentType: 'application/pdf' } },
+  },
+  {
+    method: 'delete',
+    path: '/api/documents/:id',
+    summary: 'Deletes a document',
+    tag: 'documents',
+    access: op('session.create'),
+    queryToken: true,
+    responses: noContent,
+  },
 
   // Monitoring
-  { method: 'get', path: '/api/sessions/:sid/rollcall', summary: 'Roll call: who is here and how good their link is, struggling points first', tag: 'monitoring', access: op('session.monitor'), responses: { '200': { description: 'Roll call (at most 1.5 s old)', schema: rollCallSchema } } },
-  { method: 'get', path: '/api/sessions/:sid/attendance', summary: 'Attendance report', tag: 'monitoring', access: op('session.monitor'), responses: { '200': { description: 'Report', schema: attendanceReportSchema } } },
-  { method: 'get', path: '/api/sessions/:sid/attendance.csv', summary: 'Attendance as CSV (UTF-8 with BOM; times in the session time zone)', tag: 'monitoring', access: op('session.monitor'), responses: { '200': { description: 'identity,name,first_joined,last_left,minutes_present,intervals,avg_packet_loss,avg_rtt_ms', contentType: 'text/csv' } } },
-  { method: 'get', path: '/api/audit', summary: 'Audit log, newest last', tag: 'monitoring', access: all('session.monitor'), query: { sessionId: { schema: { type: 'string' } }, limit: { schema: { type: 'integer', minimum: 1, maximum: 10000, default: 200 } } }, responses: { '200': { description: 'Entries', schema: { type: 'object', properties: { entries: { type: 'array', items: ref('AuditEntry') } } } } } },
-  { method: 'get', path: '/api/webhooks', summary: 'Webhook subscriptions (secrets are not returned)', tag: 'webhooks', access: all('webhooks.manage'), responses: { '200': { description: 'Subscriptions', schema: { type: 'object', properties: { webhooks: { type: 'array', items: ref('Webhook') } } } } } },
-  { method: 'post', path: '/api/webhooks', summary: 'Subscribes a URL to events', tag: 'webhooks', access: all('webhooks.manage'), body: webhookInputSchema, responses: { '201': { description: 'Created', schema: ref('Webhook') } } },
-  { method: 'delete', path: '/api/webhooks/:id', summary: 'Removes a subscription', tag: 'webhooks', access: all('webhooks.manage'), responses: noContent },
+  {
+    method: 'get',
+    path: '/api/sessions/:sid/rollcall',
+    summary: 'Roll call: who is here and how good their link is, struggling points first',
+    tag: 'monitoring',
+    access: op('session.monitor'),
+    responses: { '200': { description: 'Roll call (at most 1.5 s old)', schema: rollCallSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/sessions/:sid/attendance',
+    summary: 'Attendance report',
+    tag: 'monitoring',
+    access: op('session.monitor'),
+    responses: { '200': { description: 'Report', schema: attendanceReportSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/sessions/:sid/attendance.csv',
+    summary: 'Attendance as CSV (UTF-8 with BOM; times in the session time zone)',
+    tag: 'monitoring',
+    access: op('session.monitor'),
+    responses: {
+      '200': {
+        description: 'identity,name,first_joined,last_left,minutes_present,intervals,avg_packet_loss,avg_rtt_ms',
+        contentType: 'text/csv',
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/audit',
+    summary: 'Audit log, newest last',
+    tag: 'monitoring',
+    access: all('session.monitor'),
+    query: { sessionId: { schema: { type: 'string' } }, limit: { schema: { type: 'integer', minimum: 1, maximum: 10000, default: 200 } } },
+    responses: {
+      '200': { description: 'Entries', schema: { type: 'object', properties: { entries: { type: 'array', items: ref('AuditEntry') } } } },
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/webhooks',
+    summary: 'Webhook subscriptions (secrets are not returned)',
+    tag: 'webhooks',
+    access: all('webhooks.manage'),
+    responses: {
+      '200': {
+        description: 'Subscriptions',
+        schema: { type: 'object', properties: { webhooks: { type: 'array', items: ref('Webhook') } } },
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/webhooks',
+    summary: 'Subscribes a URL to events',
+    tag: 'webhooks',
+    access: all('webhooks.manage'),
+    body: webhookInputSchema,
+    responses: { '201': { description: 'Created', schema: ref('Webhook') } },
+  },
+  {
+    method: 'delete',
+    path: '/api/webhooks/:id',
+    summary: 'Removes a subscription',
+    tag: 'webhooks',
+    access: all('webhooks.manage'),
+    responses: noContent,
+  },
 
   // Recordings and live stream
-  { method: 'get', path: '/api/recordings', summary: 'Recordings: public ones, and restricted ones the token may watch', tag: 'recordings', access: { kind: 'public' }, queryToken: true, responses: { '200': { description: 'Recordings, newest first', schema: { type: 'object', properties: { recordings: { type: 'array', items: ref('Recording') } } } } } },
-  { method: 'get', path: '/hls/:sid/:file', summary: 'Live and archive HLS: playlists, segments, poster, chapters, MP4 (`?download` for an attachment); a restricted session needs a token for it', tag: 'recordings', access: { kind: 'public' }, queryToken: true, responses: { '200': { description: 'The file', contentType: 'application/octet-stream' } } },
+  {
+    method: 'get',
+    path: '/api/recordings',
+    summary: 'Recordings: public ones, and restricted ones the token may watch',
+    tag: 'recordings',
+    access: { kind: 'public' },
+    queryToken: true,
+    responses: {
+      '200': {
+        description: 'Recordings, newest first',
+        schema: { type: 'object', properties: { recordings: { type: 'array', items: ref('Recording') } } },
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/hls/:sid/:file',
+    summary:
+      'Live and archive HLS: playlists, segments, poster, chapters, MP4 (`?download` for an attachment); a restricted session needs a token for it',
+    tag: 'recordings',
+    access: { kind: 'public' },
+    queryToken: true,
+    responses: { '200': { description: 'The file', contentType: 'application/octet-stream' } },
+  },
 ];
 
 // ---- Building the document -------------------------------------------------------------
@@ -274,7 +755,13 @@ function operation(route: RouteDoc): JsonSchema {
     schema: { type: 'string' },
   }));
   for (const [name, q] of Object.entries(route.query ?? {})) {
-    params.push({ name, in: 'query', required: q.required ?? false, schema: q.schema, ...(q.description ? { description: q.description } : {}) });
+    params.push({
+      name,
+      in: 'query',
+      required: q.required ?? false,
+      schema: q.schema,
+      ...(q.description ? { description: q.description } : {}),
+    });
   }
   const roles = rolesFor(route.access);
   const secured = route.access.kind !== 'public';
@@ -297,7 +784,8 @@ function operation(route: RouteDoc): JsonSchema {
     responses['403'] = error('The role may not, or the token is for another session');
   }
   if (params.some((p) => p.in === 'path')) responses['404'] = error('No such resource');
-  if (route.path.startsWith('/api/sessions/:sid') && route.method !== 'get') responses['409'] = error('The session has ended, was cancelled, or is not in a state for this');
+  if (route.path.startsWith('/api/sessions/:sid') && route.method !== 'get')
+    responses['409'] = error('The session has ended, was cancelled, or is not in a state for this');
 
   let requestBody: JsonSchema | undefined;
   if (route.body) {
@@ -332,13 +820,20 @@ export function openApiDocument(): JsonSchema {
         'Provincial online TV and conference platform. Operators sign in (POST /api/auth/sign-in: HttpOnly cookie) or send `Authorization: Bearer <token>`; points, the studio and viewers use their invitation token. Errors are `{ error: { code, message } }`. `x-diemcau-roles` lists the roles a route admits.',
     },
     servers: [{ url: '/' }],
-    tags: ['service', 'auth', 'points', 'sessions', 'control', 'documents', 'monitoring', 'webhooks', 'recordings'].map((name) => ({ name })),
+    tags: ['service', 'auth', 'points', 'sessions', 'control', 'documents', 'monitoring', 'webhooks', 'recordings'].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       securitySchemes: {
         bearerToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An operator token, or an invitation token' },
         operatorCookie: { type: 'apiKey', in: 'cookie', name: 'diemcau_operator', description: 'Set by POST /api/auth/sign-in' },
-        queryToken: { type: 'apiKey', in: 'query', name: 'token', description: 'For links opened outside the app (calendar, PDF viewer, HLS player)' },
+        queryToken: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'token',
+          description: 'For links opened outside the app (calendar, PDF viewer, HLS player)',
+        },
       },
       schemas: {
         Error: {
@@ -349,7 +844,21 @@ export function openApiDocument(): JsonSchema {
               type: 'object',
               required: ['code', 'message'],
               properties: {
-                code: { type: 'string', enum: ['bad-request', 'unknown-method', 'unauthorized', 'forbidden', 'not-joined', 'not-found', 'conflict', 'moved', 'media-error', 'internal'] },
+                code: {
+                  type: 'string',
+                  enum: [
+                    'bad-request',
+                    'unknown-method',
+                    'unauthorized',
+                    'forbidden',
+                    'not-joined',
+                    'not-found',
+                    'conflict',
+                    'moved',
+                    'media-error',
+                    'internal',
+                  ],
+                },
                 message: { type: 'string' },
               },
             },

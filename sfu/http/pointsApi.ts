@@ -2,13 +2,7 @@ import express from 'express';
 import type { AuditEntry, AuditLog } from '../audit/AuditLog.js';
 import type { TokenService } from '../auth/TokenService.js';
 import type { Logger } from '../logger.js';
-import {
-  groupInputSchema,
-  groupPatchSchema,
-  pointInputSchema,
-  pointPatchSchema,
-  type PointRegistry,
-} from '../registry/PointRegistry.js';
+import { groupInputSchema, groupPatchSchema, pointInputSchema, pointPatchSchema, type PointRegistry } from '../registry/PointRegistry.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 import { claimsOf, parseBody } from './authorize.js';
 import { authorizeAll } from './guards.js';
@@ -67,12 +61,12 @@ export function createPointsApi(deps: PointsApiDeps): { points: express.Router; 
   });
 
   points.get('/:id', (req, res) => {
-    res.json(registry.getPoint(req.params.id as string));
+    res.json(registry.getPoint(req.params.id));
   });
 
   points.patch('/:id', async (req, res) => {
     const body = parseBody(pointPatchSchema, req.body);
-    const before = registry.getPoint(req.params.id as string);
+    const before = registry.getPoint(req.params.id);
     const point = await registry.updatePoint(before.id, body);
     await record({ actor: claimsOf(res).sub, action: 'point.update', target: point.id, details: { changes: body } });
     if (point.disabled && !before.disabled) await disconnect(point.id);
@@ -80,7 +74,7 @@ export function createPointsApi(deps: PointsApiDeps): { points: express.Router; 
   });
 
   points.post('/:id/revoke', async (req, res) => {
-    const point = await registry.revokePoint(req.params.id as string);
+    const point = await registry.revokePoint(req.params.id);
     await record({
       actor: claimsOf(res).sub,
       action: 'point.revoke',
@@ -92,7 +86,7 @@ export function createPointsApi(deps: PointsApiDeps): { points: express.Router; 
   });
 
   points.delete('/:id', async (req, res) => {
-    const point = await registry.deletePoint(req.params.id as string);
+    const point = await registry.deletePoint(req.params.id);
     for (const s of sessions.list()) {
       if (open(s.status) && s.invitedPoints.includes(point.id)) {
         await sessions.update(s.id, (r) => ({ ...r, invitedPoints: r.invitedPoints.filter((p) => p !== point.id) }));
@@ -118,19 +112,19 @@ export function createPointsApi(deps: PointsApiDeps): { points: express.Router; 
   });
 
   groups.get('/:id', (req, res) => {
-    const group = registry.getGroup(req.params.id as string);
+    const group = registry.getGroup(req.params.id);
     res.json({ ...group, pointIds: registry.members(group.id).map((p) => p.id) });
   });
 
   groups.patch('/:id', async (req, res) => {
     const body = parseBody(groupPatchSchema, req.body);
-    const group = await registry.updateGroup(req.params.id as string, body);
+    const group = await registry.updateGroup(req.params.id, body);
     await record({ actor: claimsOf(res).sub, action: 'group.update', target: group.id, details: { changes: body } });
     res.json(group);
   });
 
   groups.delete('/:id', async (req, res) => {
-    const group = await registry.deleteGroup(req.params.id as string);
+    const group = await registry.deleteGroup(req.params.id);
     for (const s of sessions.list()) {
       if (open(s.status) && s.invitedGroups.includes(group.id)) {
         await sessions.update(s.id, (r) => ({ ...r, invitedGroups: r.invitedGroups.filter((g) => g !== group.id) }));

@@ -83,7 +83,10 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         if (previous) slot.cpuPercent = Math.round(((cpuMs - previous.cpuMs) / (Date.now() - previous.at)) * 1000) / 10;
         this.#cpu.set(slot.worker.pid, { cpuMs, at: Date.now() });
         if (slot.replyMs > slowReplyMs) {
-          this.#options.logger.warn({ worker: slot.index, replyMs: slot.replyMs, cpuPercent: slot.cpuPercent }, 'media worker is saturated');
+          this.#options.logger.warn(
+            { worker: slot.index, replyMs: slot.replyMs, cpuPercent: slot.cpuPercent },
+            'media worker is saturated',
+          );
         }
       } catch {
         // a worker that is being replaced

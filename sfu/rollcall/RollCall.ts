@@ -109,7 +109,8 @@ class RoomRollCall {
   #follow(status: string): void {
     if (status === 'live' && !this.#timer && !this.#stopped) {
       this.#timer = setInterval(() => {
-        if (!this.#pending) void this.sample().catch((error) => this.o.logger.warn({ err: error, session: this.room.id }, 'roll call sample failed'));
+        if (!this.#pending)
+          void this.sample().catch((error) => this.o.logger.warn({ err: error, session: this.room.id }, 'roll call sample failed'));
       }, this.o.intervalMs);
       this.#timer.unref();
     } else if (status !== 'live' && this.#timer) {

@@ -1,12 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
-import {
-  alwaysOnAir,
-  type MediaSource,
-  type ReceiveMode,
-  type SessionSnapshot,
-  type SessionStatus,
-} from '../../protocol/index.js';
+import { alwaysOnAir, type MediaSource, type ReceiveMode, type SessionSnapshot, type SessionStatus } from '../../protocol/index.js';
 import { ConflictError, DiemcauError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { mediaCodecs } from '../media/codecs.js';
@@ -196,7 +190,7 @@ export class Room extends EventEmitter<RoomEvents> {
 
   async createWebRtcTransport(peer: Peer, direction: 'send' | 'recv'): Promise<types.WebRtcTransport> {
     const { router } = this.#slotRouter(peer.slotIndex);
-    const webRtcServer = this.#pool.slots[peer.slotIndex]!.webRtcServer;
+    const webRtcServer = this.#pool.slots[peer.slotIndex].webRtcServer;
     const transport = await router.createWebRtcTransport({
       webRtcServer,
       enableUdp: true,
@@ -260,7 +254,9 @@ export class Room extends EventEmitter<RoomEvents> {
       this.#changed();
     });
     if (kind === 'audio') {
-      await this.#slotRouter(peer.slotIndex).speakerObserver.addProducer({ producerId: producer.id }).catch(() => {});
+      await this.#slotRouter(peer.slotIndex)
+        .speakerObserver.addProducer({ producerId: producer.id })
+        .catch(() => {});
     }
     if (muted) peer.notify('producer.paused', { producerId: producer.id, paused: true });
     // The studio is always on air: have its media on every worker before the
@@ -584,12 +580,7 @@ export class Room extends EventEmitter<RoomEvents> {
     }
   }
 
-  async #consume(
-    receiver: Peer,
-    transport: types.Transport,
-    producer: types.Producer<ProducerInfo>,
-    program: boolean,
-  ): Promise<void> {
+  async #consume(receiver: Peer, transport: types.Transport, producer: types.Producer<ProducerInfo>, program: boolean): Promise<void> {
     const source = this.#peers.get(producer.appData.identity);
     if (!source) return;
     await this.#pipe(producer, source.slotIndex, receiver.slotIndex);
@@ -626,7 +617,7 @@ export class Room extends EventEmitter<RoomEvents> {
       consumerId: consumer.id,
       producerId: producer.id,
       kind: consumer.kind,
-      rtpParameters: consumer.rtpParameters as unknown as Record<string, unknown>,
+      rtpParameters: consumer.rtpParameters,
       identity: producer.appData.identity,
       source: producer.appData.source,
       program,
@@ -649,9 +640,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (!pending) {
       const from = this.#slotRouter(fromSlot).router;
       const to = this.#slotRouter(toSlot).router;
-      pending = from
-        .pipeToRouter({ producerId: producer.id, router: to, listenInfo: { ...loopbackRtp } })
-        .then(() => undefined);
+      pending = from.pipeToRouter({ producerId: producer.id, router: to, listenInfo: { ...loopbackRtp } }).then(() => undefined);
       this.#pipes.set(key, pending);
       pending.catch(() => this.#pipes.delete(key));
     }

@@ -1,13 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import {
-  defaultTimeZone,
-  type AgendaItem,
-  type SessionInput,
-  type SessionRecord,
-  sessionInputSchema,
-} from '../../protocol/index.js';
-import type { RoomDirectory } from '../cluster/RoomDirectory.js';
+import { defaultTimeZone, type AgendaItem, type SessionInput, type SessionRecord, sessionInputSchema } from '../../protocol/index.js';
 import { ConflictError, MovedError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
@@ -15,6 +8,18 @@ import type { Store, Unsubscribe } from '../store/Store.js';
 import { Room } from './Room.js';
 
 export type { SessionRecord };
+
+/**
+ * Where a session's Room may run when several nodes share a deployment: the
+ * registry claims a session before it opens its Room here, and releases it
+ * when the Room closes. `cluster/RoomDirectory` is the implementation.
+ */
+export interface RoomPlacement {
+  /** This node's name. */
+  readonly node: string;
+  claim(sessionId: string): Promise<{ node: string; url: string }>;
+  release(sessionId: string): Promise<void>;
+}
 
 export interface SessionRegistryEvents {
   /** A session's Room was created (first participant, opened on schedule, or restored). */
@@ -40,7 +45,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
     private readonly logger: Logger,
     private readonly maxIncomingBitrate: number,
     /** Which node runs which session's Room (several nodes on Redis). */
-    private readonly directory?: RoomDirectory,
+    private readonly directory?: RoomPlacement,
   ) {
     super();
   }

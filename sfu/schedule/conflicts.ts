@@ -24,9 +24,9 @@ export function findConflicts(sessions: readonly SessionRecord[], { membersOf }:
     .sort((a, b) => a.start - b.start);
   const out = new Map<string, string[]>(sessions.map((s) => [s.id, []]));
   for (let i = 0; i < timed.length; i++) {
-    const a = timed[i]!;
+    const a = timed[i];
     for (let j = i + 1; j < timed.length; j++) {
-      const b = timed[j]!;
+      const b = timed[j];
       if (b.start >= a.end) break; // sorted by start: the rest start later still
       const shared = [...a.points].some((p) => b.points.has(p)) || [...a.groups].some((g) => b.groups.has(g));
       if (!shared) continue;

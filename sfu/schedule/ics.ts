@@ -31,7 +31,9 @@ export function sessionsToIcs(sessions: readonly SessionRecord[], options: Calen
     const url = `${options.publicUrl}/watch/${encodeURIComponent(s.id)}`;
     const description = [
       s.description?.trim(),
-      s.agenda.length ? s.agenda.map((item, i) => `${i + 1}. ${item.title}${item.presenter ? ` — ${item.presenter}` : ''}`).join('\n') : undefined,
+      s.agenda.length
+        ? s.agenda.map((item, i) => `${i + 1}. ${item.title}${item.presenter ? ` — ${item.presenter}` : ''}`).join('\n')
+        : undefined,
       url,
     ]
       .filter(Boolean)
@@ -58,18 +60,24 @@ export function sessionsToIcs(sessions: readonly SessionRecord[], options: Calen
 
 /** 20261201T010000Z */
 export function utc(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** TEXT value escaping: backslash, semicolon, comma, newline; other control characters dropped. */
 export function escapeText(value: string): string {
-  return value
-    .replace(/\r\n?/g, '\n')
-    .replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, '')
-    .replace(/\\/g, '\\\\')
-    .replace(/;/g, '\\;')
-    .replace(/,/g, '\\,')
-    .replace(/\n/g, '\\n');
+  return (
+    value
+      .replace(/\r\n?/g, '\n')
+      // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
+      .replace(/[\u0000-\u0009\u000b-\u001f\u007f]/g, '')
+      .replace(/\\/g, '\\\\')
+      .replace(/;/g, '\\;')
+      .replace(/,/g, '\\,')
+      .replace(/\n/g, '\\n')
+  );
 }
 
 /** Folds a content line: at most 75 octets per line, continuation lines start with a space. */

@@ -40,7 +40,7 @@ export class Connection {
     logger: Logger,
   ) {
     this.#log = logger.child({ session: room.id, identity: claims.sub, role: claims.role });
-    ws.on('message', (raw, isBinary) => void this.#onMessage(isBinary ? null : raw.toString()));
+    ws.on('message', (raw, isBinary) => void this.#onMessage(isBinary ? null : (raw as Buffer).toString('utf8')));
     ws.on('pong', () => (this.#alive = true));
     ws.on('close', () => {
       if (this.#peer) room.leave(this.#peer, 'disconnected');

@@ -1,12 +1,5 @@
 import type { types } from 'mediasoup';
-import {
-  can,
-  type Action,
-  type ParsedRequestData,
-  type RequestMethod,
-  type ResponseData,
-  type TokenClaims,
-} from '../../protocol/index.js';
+import { can, type Action, type ParsedRequestData, type RequestMethod, type ResponseData, type TokenClaims } from '../../protocol/index.js';
 import { DiemcauError, ForbiddenError } from '../errors.js';
 import type { Peer } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';

@@ -138,7 +138,10 @@ export class EmbeddedStore implements Store {
       }
       return result;
     });
-    this.#queues.set(collection, next.catch(() => undefined));
+    this.#queues.set(
+      collection,
+      next.catch(() => undefined),
+    );
     return next;
   }
 }

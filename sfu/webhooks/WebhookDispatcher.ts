@@ -1,11 +1,5 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import {
-  webhookInputSchema,
-  type Webhook,
-  type WebhookDelivery,
-  type WebhookEventType,
-  type WebhookInput,
-} from '../../protocol/index.js';
+import { webhookInputSchema, type Webhook, type WebhookDelivery, type WebhookEventType, type WebhookInput } from '../../protocol/index.js';
 import type { RecordingService } from '../../recorder/RecordingService.js';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -236,8 +230,13 @@ export class WebhookDispatcher {
         await res.arrayBuffer().catch(() => undefined);
         if (status < 200 || status >= 300) error = `HTTP ${status}`;
       } catch (e) {
-        const reason = abort.signal.aborted ? abort.signal.reason : e;
-        error = reason instanceof Error ? (reason.cause instanceof Error ? `${reason.message}: ${reason.cause.message}` : reason.message) : String(reason);
+        const reason: unknown = abort.signal.aborted ? abort.signal.reason : e;
+        error =
+          reason instanceof Error
+            ? reason.cause instanceof Error
+              ? `${reason.message}: ${reason.cause.message}`
+              : reason.message
+            : String(reason);
       } finally {
         clearTimeout(timeout);
         this.#aborts.delete(abort);

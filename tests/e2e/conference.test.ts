@@ -30,7 +30,7 @@ const connectionState = (page: Page) => page.getByTestId('connection-state').get
 
 beforeAll(async () => {
   server = await startServer({ workers: 2, autoRecord: true });
-  server.sessions.create({ id: sid, title: 'Phiên họp thử nghiệm' });
+  await server.sessions.create({ id: sid, title: 'Phiên họp thử nghiệm' });
   browser = await launchBrowser();
 });
 
@@ -152,10 +152,10 @@ describe('a provincial session in the browser', () => {
 
   it('when a media worker dies, every page rejoins and the program comes back', async () => {
     const room = await server.sessions.room(sid);
-    const slot = server.pool.slots[room.peer('studio')!.slotIndex]!;
+    const slot = server.pool.slots[room.peer('studio')!.slotIndex];
     const deadPid = slot.worker.pid;
     process.kill(deadPid, 'SIGKILL');
-    await waitFor('a new worker', () => server.pool.slots[slot.index]!.worker.pid !== deadPid);
+    await waitFor('a new worker', () => server.pool.slots[slot.index].worker.pid !== deadPid);
     await expectDecoding(pointA, 'studio', 30_000);
     await expectDecoding(pointB, 'studio', 30_000);
     expect(room.status).toBe('live');

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, newPage } from '../helpers/browser.js';
 import { sleep, waitFor } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
+import { csvRecords } from '../helpers/csv.js';
 
 let server: Awaited<ReturnType<typeof startServer>>;
 let browser: Browser;
@@ -67,31 +68,11 @@ function onServer(url: string): string {
 
 /** Reads a numeric data-value attribute; NaN when empty. */
 async function numberAttr(page: Page, testid: string): Promise<number> {
-  const v = await page.getByTestId(testid).getAttribute('data-value', { timeout: 2000 }).catch(() => null);
+  const v = await page
+    .getByTestId(testid)
+    .getAttribute('data-value', { timeout: 2000 })
+    .catch(() => null);
   return v === null || v === '' ? Number.NaN : Number(v);
-}
-
-function parseCsv(text: string): Record<string, string>[] {
-  const lines = text.replace(/^\uFEFF/, '').trim().split(/\r?\n/);
-  const split = (line: string) => {
-    const out: string[] = [];
-    let cur = '';
-    let quoted = false;
-    for (let i = 0; i < line.length; i++) {
-      const c = line[i]!;
-      if (quoted) {
-        if (c === '"' && line[i + 1] === '"') (cur += '"'), i++;
-        else if (c === '"') quoted = false;
-        else cur += c;
-      } else if (c === '"') quoted = true;
-      else if (c === ',') out.push(cur), (cur = '');
-      else cur += c;
-    }
-    out.push(cur);
-    return out;
-  };
-  const header = split(lines[0]!);
-  return lines.slice(1).map((l) => Object.fromEntries(split(l).map((v, i) => [header[i]!, v])));
 }
 
 beforeAll(async () => {
@@ -167,7 +148,7 @@ describe('the operator console', () => {
     await operator.getByTestId('session-end').fill(localInput(now + 3600_000));
     for (let i = 0; i < agendaTitles.length; i++) {
       await operator.getByTestId('agenda-add').click();
-      await operator.getByTestId(`agenda-title-${i}`).fill(agendaTitles[i]!);
+      await operator.getByTestId(`agenda-title-${i}`).fill(agendaTitles[i]);
       await operator.getByTestId(`agenda-presenter-${i}`).fill(i === 0 ? 'Văn phòng UBND tỉnh' : 'Sở Nông nghiệp');
     }
     await operator.getByTestId('invite-point-tan-phu').check();
@@ -175,13 +156,22 @@ describe('the operator console', () => {
     await operator.getByTestId('session-save').click();
 
     // Saved: the editor moves to the session's own address.
-    await operator.waitForURL((url) => /^\/console\/sessions\/[^/]+$/.test(url.pathname) && !url.pathname.endsWith('/new'), { timeout: 10_000 });
+    await operator.waitForURL((url) => /^\/console\/sessions\/[^/]+$/.test(url.pathname) && !url.pathname.endsWith('/new'), {
+      timeout: 10_000,
+    });
     sid = new URL(operator.url()).pathname.split('/').pop()!;
     expect(sid).not.toBe('new');
     await operator.getByTestId('session-saved').waitFor({ timeout: 10_000 });
 
     const { session } = (await (await operator.request.get(`${server.url}/api/sessions/${sid}`)).json()) as {
-      session: { title: string; startsAt: number; endsAt: number; timeZone: string; agenda: { id: string; title: string }[]; invitedPoints: string[] };
+      session: {
+        title: string;
+        startsAt: number;
+        endsAt: number;
+        timeZone: string;
+        agenda: { id: string; title: string }[];
+        invitedPoints: string[];
+      };
     };
     expect(session.title).toBe('Hội nghị giao ban trực tuyến');
     expect(session.timeZone).toBe(zone);
@@ -197,9 +187,11 @@ describe('the operator console', () => {
     await operator.getByTestId('document-upload').setInputFiles({ name: 'ke-hoach.pdf', mimeType: 'application/pdf', buffer: tinyPdf() });
     await operator.getByTestId('document-row-0').waitFor({ timeout: 10_000 });
     expect(await operator.getByTestId('document-row-0').textContent()).toContain('ke-hoach.pdf');
-    expect(await operator.getByTestId('document-row-0').textContent()).toContain(agendaTitles[1]!);
+    expect(await operator.getByTestId('document-row-0').textContent()).toContain(agendaTitles[1]);
 
-    await operator.getByTestId('document-upload').setInputFiles({ name: 'ghi-chu.txt', mimeType: 'text/plain', buffer: Buffer.from('không phải PDF') });
+    await operator
+      .getByTestId('document-upload')
+      .setInputFiles({ name: 'ghi-chu.txt', mimeType: 'text/plain', buffer: Buffer.from('không phải PDF') });
     await operator.getByTestId('document-error').waitFor({ timeout: 10_000 });
     expect(await operator.getByTestId('document-error').textContent()).toContain('ghi-chu.txt');
     expect(await operator.getByTestId('document-row-1').count()).toBe(0);
@@ -218,15 +210,23 @@ describe('the operator console', () => {
   it('both points join with their links', async () => {
     pointA = await newPage(browser, server.url);
     pointB = await newPage(browser, server.url);
-    await pointA.goto(onServer(links['tan-phu']!));
-    await pointB.goto(onServer(links['an-binh']!));
+    await pointA.goto(onServer(links['tan-phu']));
+    await pointB.goto(onServer(links['an-binh']));
     await pointA.getByTestId('join').click();
     await pointB.getByTestId('join').click();
     for (const page of [pointA, pointB]) {
-      await waitFor('point connected', async () => (await page.getByTestId('connection-state').getAttribute('data-state')) === 'live', 30_000);
+      await waitFor(
+        'point connected',
+        async () => (await page.getByTestId('connection-state').getAttribute('data-state')) === 'live',
+        30_000,
+      );
     }
     // The scheduler opened the session at its start: it is on air.
-    await waitFor('session on air', async () => (await pointA.getByTestId('session-status').getAttribute('data-status')) === 'live', 20_000);
+    await waitFor(
+      'session on air',
+      async () => (await pointA.getByTestId('session-status').getAttribute('data-status')) === 'live',
+      20_000,
+    );
   });
 
   it('the control room roll call shows both points present with their link figures', async () => {
@@ -250,7 +250,16 @@ describe('the operator console', () => {
     const select = operator.getByTestId('agenda-current');
     await select.selectOption({ label: `2. ${agendaTitles[1]}` });
     for (const page of [pointA, pointB]) {
-      await expect.poll(() => page.getByTestId('current-agenda').textContent().catch(() => ''), { timeout: 15_000 }).toContain(agendaTitles[1]!);
+      await expect
+        .poll(
+          () =>
+            page
+              .getByTestId('current-agenda')
+              .textContent()
+              .catch(() => ''),
+          { timeout: 15_000 },
+        )
+        .toContain(agendaTitles[1]);
     }
     await expect.poll(() => select.inputValue(), { timeout: 10_000 }).not.toBe('');
   });
@@ -282,18 +291,22 @@ describe('the operator console', () => {
     operator.once('dialog', (d) => void d.accept());
     await operator.getByTestId('end-session').click();
     await operator.getByTestId('live-ended').waitFor({ timeout: 15_000 });
-    await waitFor('tan-phu left', async () => (await operator.getByTestId('rollcall-row-tan-phu').getAttribute('data-state')) === 'left', 20_000);
+    await waitFor(
+      'tan-phu left',
+      async () => (await operator.getByTestId('rollcall-row-tan-phu').getAttribute('data-state')) === 'left',
+      20_000,
+    );
 
     const res = await operator.request.get(`${server.url}/api/sessions/${sid}/attendance.csv`);
     expect(res.status()).toBe(200);
     expect(res.headers()['content-type']).toContain('text/csv');
-    const rows = parseCsv(await res.text());
+    const rows = csvRecords(await res.text());
     const byId = Object.fromEntries(rows.map((r) => [r.identity, r]));
     for (const id of ['tan-phu', 'an-binh']) {
-      const r = byId[id]!;
+      const r = byId[id];
       expect(r, `${id} in the report`).toBeDefined();
-      const joined = Date.parse(r.first_joined!);
-      const left = Date.parse(r.last_left!);
+      const joined = Date.parse(r.first_joined);
+      const left = Date.parse(r.last_left);
       expect(Number.isFinite(joined)).toBe(true);
       expect(Number.isFinite(left)).toBe(true);
       expect(joined).toBeLessThan(left);
@@ -301,7 +314,7 @@ describe('the operator console', () => {
       expect(Number(r.minutes_present)).toBeGreaterThanOrEqual(0);
       expect(r.intervals).toContain('/');
     }
-    expect(byId['tan-phu']!.name).toBe('Xã Tân Phú');
-    expect(Date.parse(byId['an-binh']!.last_left!)).toBeLessThan(Date.parse(byId['tan-phu']!.last_left!));
+    expect(byId['tan-phu'].name).toBe('Xã Tân Phú');
+    expect(Date.parse(byId['an-binh'].last_left)).toBeLessThan(Date.parse(byId['tan-phu'].last_left));
   });
 });

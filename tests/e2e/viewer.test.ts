@@ -58,7 +58,7 @@ function probe(page: Page): Promise<PlayerProbe | null> {
   return page.evaluate(() => {
     const p = window.diemcauPlayer;
     if (!p) return null;
-    const c = p.hls?.config as Record<string, unknown> | undefined;
+    const c = p.hls?.config;
     return {
       hls: !!p.hls,
       currentTime: p.video.currentTime,
@@ -79,10 +79,14 @@ function probe(page: Page): Promise<PlayerProbe | null> {
 /** The player's position grows by at least `minGain` seconds within `ms`. */
 async function expectAdvancing(page: Page, ms = 3000, minGain = 1): Promise<void> {
   let before: PlayerProbe | null = null;
-  await waitFor('the player to start', async () => {
-    before = await probe(page);
-    return !!before && before.currentTime > 0 && !before.paused;
-  }, 20_000);
+  await waitFor(
+    'the player to start',
+    async () => {
+      before = await probe(page);
+      return !!before && before.currentTime > 0 && !before.paused;
+    },
+    20_000,
+  );
   await sleep(ms);
   const after = (await probe(page))!;
   expect(after.fatalErrors).toEqual([]);
@@ -112,7 +116,7 @@ describe('watching a session live and later', () => {
   let page: Page;
 
   it('the session on air is listed as live on the watch page', async () => {
-    server.sessions.create({ id: sid, title: 'Kỳ họp thứ 12 HĐND tỉnh' });
+    await server.sessions.create({ id: sid, title: 'Kỳ họp thứ 12 HĐND tỉnh' });
     room = await server.sessions.room(sid);
     feeds.push(await joinPlain(room, { identity: 'studio', role: 'studio', send: {} }));
     feeds.push(await joinPlain(room, { identity: pointId, role: 'point', send: { pattern: 'smptebars', frequency: 660 } }));
@@ -192,7 +196,7 @@ describe('watching a session live and later', () => {
   });
 
   it('when the session ends the archive completes and the live page offers it', async () => {
-    room.end();
+    await room.end();
     await server.recordings.idle();
     const meta = server.recordings.meta(sid)!;
     expect(meta.status).toBe('complete');
@@ -250,7 +254,7 @@ describe('who may watch what', () => {
   const sid = 'hop-kin';
 
   it('a restricted session needs a viewer token, for the files and in the browser', async () => {
-    server.sessions.create({ id: sid, title: 'Họp nội bộ', public: false });
+    await server.sessions.create({ id: sid, title: 'Họp nội bộ', public: false });
     const room = await server.sessions.room(sid);
     feeds.push(await joinPlain(room, { identity: 'studio', role: 'studio', send: {} }));
     room.goLive();
@@ -258,7 +262,7 @@ describe('who may watch what', () => {
     await waitFor('two live segments', () => readPlaylist(path.join(dir, 'live.m3u8')).entries.length >= 2, 30_000);
     const token = await server.tokens.sign({ sid, sub: 'member', role: 'viewer', name: 'Member' });
     const other = await server.tokens.sign({ sid: 'ky-hop-xem', sub: 'member', role: 'viewer', name: 'Member' });
-    const segment = readPlaylist(path.join(dir, 'live.m3u8')).entries[0]!.file;
+    const segment = readPlaylist(path.join(dir, 'live.m3u8')).entries[0].file;
 
     for (const file of ['live.m3u8', 'archive.m3u8', 'chapters.json', segment]) {
       expect((await fetch(`${server.url}/hls/${sid}/${file}`)).status, file).toBe(403);
@@ -268,9 +272,11 @@ describe('who may watch what', () => {
     expect((await fetch(`${server.url}/hls/${sid}/live.m3u8?token=${token}`)).status).toBe(200);
 
     const listed = async (t?: string) =>
-      ((await (await fetch(`${server.url}/api/recordings`, { headers: t ? { Authorization: `Bearer ${t}` } : {} })).json()) as {
-        recordings: { sessionId: string }[];
-      }).recordings.some((r) => r.sessionId === sid);
+      (
+        (await (await fetch(`${server.url}/api/recordings`, { headers: t ? { Authorization: `Bearer ${t}` } : {} })).json()) as {
+          recordings: { sessionId: string }[];
+        }
+      ).recordings.some((r) => r.sessionId === sid);
     expect(await listed()).toBe(false);
     expect(await listed(token)).toBe(true);
 

@@ -18,7 +18,12 @@ export interface PlainParticipant {
 
 export async function joinPlain(
   room: Room,
-  options: { identity: string; role: Role; send?: { pattern?: 'testsrc' | 'smptebars' | 'mandelbrot'; frequency?: number }; receive?: boolean },
+  options: {
+    identity: string;
+    role: Role;
+    send?: { pattern?: 'testsrc' | 'smptebars' | 'mandelbrot'; frequency?: number };
+    receive?: boolean;
+  },
 ): Promise<PlainParticipant> {
   const peer = room.join({
     identity: options.identity,
@@ -46,8 +51,8 @@ export async function joinPlain(
   if (options.send) {
     const video = await room.createPlainTransport(peer, 'send');
     const audio = await room.createPlainTransport(peer, 'send');
-    participant.videoProducerId = (await room.produce(peer, video.id, 'video', feedVideoRtpParameters as never, 'camera')).id;
-    participant.audioProducerId = (await room.produce(peer, audio.id, 'audio', feedAudioRtpParameters as never, 'mic')).id;
+    participant.videoProducerId = (await room.produce(peer, video.id, 'video', feedVideoRtpParameters, 'camera')).id;
+    participant.audioProducerId = (await room.produce(peer, audio.id, 'audio', feedAudioRtpParameters, 'mic')).id;
     participant.feed = feedRtp({
       videoPort: video.tuple.localPort,
       audioPort: audio.tuple.localPort,

@@ -28,10 +28,24 @@ export async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
   const pidfile = path.join(dir, 'redis.pid');
   const started = spawnSync('redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-    '--daemonize', 'yes', '--pidfile', pidfile, '--dir', dir, '--logfile', path.join(dir, 'redis.log'),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'yes',
+    '--pidfile',
+    pidfile,
+    '--dir',
+    dir,
+    '--logfile',
+    path.join(dir, 'redis.log'),
   ]);
-  if (started.status !== 0) throw new Error(`redis-server did not start: ${started.stderr}`);
+  if (started.status !== 0) throw new Error(`redis-server did not start: ${started.stderr.toString()}`);
   await waitFor('redis pid file', () => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').trim() !== '');
   const pid = Number(fs.readFileSync(pidfile, 'utf8').trim());
   await waitFor('redis accepting connections', async () => {

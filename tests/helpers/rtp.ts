@@ -12,8 +12,8 @@ export async function rtpSink(): Promise<RtpSink> {
   const socket = dgram.createSocket('udp4');
   const packets = new Map<number, number>();
   socket.on('message', (msg) => {
-    if (msg.length < 12 || msg[0]! >> 6 !== 2) return;
-    const payloadType = msg[1]! & 0x7f;
+    if (msg.length < 12 || msg[0] >> 6 !== 2) return;
+    const payloadType = msg[1] & 0x7f;
     if (payloadType >= 72 && payloadType <= 76) return; // RTCP (200-204 with the marker bit)
     const ssrc = msg.readUInt32BE(8);
     packets.set(ssrc, (packets.get(ssrc) ?? 0) + 1);

@@ -12,7 +12,7 @@ export class RawSignaling {
   constructor(url: string) {
     this.ws = new WebSocket(url);
     this.ws.on('message', (data) => {
-      const message = JSON.parse(data.toString());
+      const message = JSON.parse((data as Buffer).toString('utf8')) as NotificationMessage | ReplyMessage;
       if ('notification' in message) this.notifications.push(message);
       else this.replies.push(message);
     });

@@ -18,8 +18,7 @@ const sid = 'hop-tai-lieu';
 
 /** A small but well-formed PDF. */
 const pdf = Buffer.from(
-  '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n' +
-    'trailer<</Root 1 0 R>>\n%%EOF\n',
+  '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n' + 'trailer<</Root 1 0 R>>\n%%EOF\n',
 );
 
 const upload = (query: string, body: BodyInit, init: { token?: string; type?: string; headers?: Record<string, string> } = {}) =>
@@ -33,7 +32,7 @@ const upload = (query: string, body: BodyInit, init: { token?: string; type?: st
     },
     // Node's fetch needs this for a streamed body.
     ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-  } as RequestInit);
+  });
 
 const files = () => fs.readdirSync(documentsDir).sort();
 
@@ -52,7 +51,14 @@ beforeAll(async () => {
   const res = await fetch(`${server.url}/api/sessions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${operator}` },
-    body: JSON.stringify({ id: sid, title: 'Họp có tài liệu', agenda: [{ id: 'bao-cao', title: 'Báo cáo' }, { id: 'ke-hoach', title: 'Kế hoạch' }] }),
+    body: JSON.stringify({
+      id: sid,
+      title: 'Họp có tài liệu',
+      agenda: [
+        { id: 'bao-cao', title: 'Báo cáo' },
+        { id: 'ke-hoach', title: 'Kế hoạch' },
+      ],
+    }),
   });
   expect(res.status).toBe(201);
   await server.sessions.create({ id: 'hop-khac', title: 'Họp khác' });
@@ -89,7 +95,9 @@ describe('uploading', () => {
     expect(res.status).toBe(200);
     expect((await res.json()).documents).toEqual([document]);
     const other = await tokenFor(server, 'hop-khac', 'xa-1', 'point');
-    expect((await fetch(`${server.url}/api/sessions/${sid}/documents`, { headers: { authorization: `Bearer ${other}` } })).status).toBe(403);
+    expect((await fetch(`${server.url}/api/sessions/${sid}/documents`, { headers: { authorization: `Bearer ${other}` } })).status).toBe(
+      403,
+    );
     expect((await fetch(`${server.url}/api/sessions/${sid}/documents`)).status).toBe(401);
   });
 
@@ -203,6 +211,7 @@ describe('file names', () => {
     expect(res.status).toBe(201);
     const document = (await res.json()) as Document;
     expect(document.filename).toBe(expected);
+    // eslint-disable-next-line no-control-regex -- no control character may reach a file name
     expect(document.filename).not.toMatch(/[/\\\u0000-\u001f]/);
     // Stored inside the documents folder under our id, nowhere else.
     expect(fs.existsSync(path.join(documentsDir, `${document.id}.pdf`))).toBe(true);
@@ -220,7 +229,9 @@ describe('file names', () => {
 
   it('never wrote anything outside the documents folder', () => {
     const everything = walk(server.config.dataDir);
-    const outside = everything.filter((f) => !f.startsWith(`documents${path.sep}`) && !f.startsWith(`store${path.sep}`) && !f.startsWith(`recordings${path.sep}`));
+    const outside = everything.filter(
+      (f) => !f.startsWith(`documents${path.sep}`) && !f.startsWith(`store${path.sep}`) && !f.startsWith(`recordings${path.sep}`),
+    );
     expect(outside).toEqual(['token-secret']);
     expect(files().every((f) => /^[a-f0-9]{24}\.pdf$/.test(f))).toBe(true);
     expect(everything.some((f) => f.includes('passwd') || f.includes('win.ini'))).toBe(false);
@@ -233,12 +244,18 @@ describe('deleting and crashes', () => {
     expect(server.sessions.get(sid).agenda.find((i) => i.id === 'ke-hoach')!.documentIds).toContain(created.id);
     const point = await tokenFor(server, sid, 'xa-1', 'point');
     expect((await fetch(`${server.url}/api/documents/${created.id}?token=${point}`, { method: 'DELETE' })).status).toBe(403);
-    const res = await fetch(`${server.url}/api/documents/${created.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${operator}` } });
+    const res = await fetch(`${server.url}/api/documents/${created.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${operator}` },
+    });
     expect(res.status).toBe(204);
     expect(fs.existsSync(path.join(documentsDir, `${created.id}.pdf`))).toBe(false);
     expect(server.sessions.get(sid).agenda.find((i) => i.id === 'ke-hoach')!.documentIds).not.toContain(created.id);
     expect((await fetch(`${server.url}/api/documents/${created.id}?token=${operator}`)).status).toBe(404);
-    expect((await fetch(`${server.url}/api/documents/${created.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${operator}` } })).status).toBe(404);
+    expect(
+      (await fetch(`${server.url}/api/documents/${created.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${operator}` } }))
+        .status,
+    ).toBe(404);
   });
 
   it('sweeps half-written uploads left by a crash', () => {

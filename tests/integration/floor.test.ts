@@ -33,7 +33,7 @@ const consumedBy = (who: PlainParticipant) => [...who.peer.consumers.keys()].sor
 
 beforeAll(async () => {
   server = await startServer({ workers: 2 });
-  server.sessions.create({ id: 'floor', title: 'Floor test' });
+  await server.sessions.create({ id: 'floor', title: 'Floor test' });
   room = await server.sessions.room('floor');
   studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: { pattern: 'testsrc', frequency: 440 } });
   pointA = await joinPlain(room, { identity: 'a', role: 'point', send: { pattern: 'smptebars', frequency: 880 }, receive: true });

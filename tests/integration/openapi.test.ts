@@ -9,7 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expressRoutes, openApiDocument, openApiPath } from '../../sfu/http/openapi.js';
 import { startServer } from '../helpers/server.js';
 
-type Operation = { 'x-diemcau-roles': string[] | 'anyone'; 'x-diemcau-all-sessions'?: boolean; requestBody?: { content: Record<string, unknown> } };
+type Operation = {
+  'x-diemcau-roles': string[] | 'anyone';
+  'x-diemcau-all-sessions'?: boolean;
+  requestBody?: { content: Record<string, unknown> };
+};
 type Doc = { paths: Record<string, Record<string, Operation>> };
 
 let server: Awaited<ReturnType<typeof startServer>>;
@@ -41,9 +45,17 @@ beforeAll(async () => {
     return r.json() as Promise<{ id: string }>;
   };
   await ok(request('post', '/api/sessions', tokens.operator, { ...json, data: JSON.stringify({ id: 'oa', title: 'Ma trận quyền' }) }));
-  ids.pointId = (await ok(request('post', '/api/points', tokens.operator, { ...json, data: JSON.stringify({ id: 'p-1', name: 'Xã Một' }) }))).id;
-  ids.groupId = (await ok(request('post', '/api/groups', tokens.operator, { ...json, data: JSON.stringify({ id: 'g-1', name: 'Huyện Một' }) }))).id;
-  ids.documentId = (await ok(request('post', '/api/sessions/oa/documents?filename=bao-cao.pdf', tokens.operator, { type: 'application/pdf', data: samplePdf }))).id;
+  ids.pointId = (
+    await ok(request('post', '/api/points', tokens.operator, { ...json, data: JSON.stringify({ id: 'p-1', name: 'Xã Một' }) }))
+  ).id;
+  ids.groupId = (
+    await ok(request('post', '/api/groups', tokens.operator, { ...json, data: JSON.stringify({ id: 'g-1', name: 'Huyện Một' }) }))
+  ).id;
+  ids.documentId = (
+    await ok(
+      request('post', '/api/sessions/oa/documents?filename=bao-cao.pdf', tokens.operator, { type: 'application/pdf', data: samplePdf }),
+    )
+  ).id;
 });
 
 afterAll(async () => {
@@ -52,12 +64,14 @@ afterAll(async () => {
 
 /** A concrete URL for a documented path. */
 function concrete(path: string): string {
-  const id = path.startsWith('/api/points/') ? ids.pointId : path.startsWith('/api/groups/') ? ids.groupId : path.startsWith('/api/documents/') ? ids.documentId : ids.id;
-  return path
-    .replace('{sid}', ids.sid!)
-    .replace('{identity}', ids.identity!)
-    .replace('{id}', id!)
-    .replace('{file}', 'live.m3u8');
+  const id = path.startsWith('/api/points/')
+    ? ids.pointId
+    : path.startsWith('/api/groups/')
+      ? ids.groupId
+      : path.startsWith('/api/documents/')
+        ? ids.documentId
+        : ids.id;
+  return path.replace('{sid}', ids.sid).replace('{identity}', ids.identity).replace('{id}', id).replace('{file}', 'live.m3u8');
 }
 
 describe('the OpenAPI document', () => {
@@ -77,11 +91,17 @@ describe('the OpenAPI document', () => {
   });
 
   it('describes request bodies from the zod schemas and both ways of signing in', () => {
-    const doc = openApiDocument() as Doc & { components: { securitySchemes: Record<string, { type: string; in?: string; scheme?: string }> } };
+    const doc = openApiDocument() as Doc & {
+      components: { securitySchemes: Record<string, { type: string; in?: string; scheme?: string }> };
+    };
     expect(doc.components.securitySchemes.operatorCookie).toMatchObject({ type: 'apiKey', in: 'cookie' });
     expect(doc.components.securitySchemes.bearerToken).toMatchObject({ type: 'http', scheme: 'bearer' });
     const body = (path: string, method: string) =>
-      (doc.paths[path]![method]!.requestBody!.content['application/json'] as { schema: { properties: Record<string, unknown>; required?: string[] } }).schema;
+      (
+        doc.paths[path][method].requestBody!.content['application/json'] as {
+          schema: { properties: Record<string, unknown>; required?: string[] };
+        }
+      ).schema;
     expect(Object.keys(body('/api/sessions', 'post').properties)).toEqual(
       expect.arrayContaining(['title', 'startsAt', 'agenda', 'invitedPoints', 'invitedGroups', 'timeZone', 'public']),
     );
@@ -89,7 +109,7 @@ describe('the OpenAPI document', () => {
     expect(body('/api/webhooks', 'post').properties.events).toMatchObject({ type: 'array' });
     expect(body('/api/sessions/{sid}/peers/{identity}/mute', 'post').required).toEqual(['muted']);
     expect(body('/api/points', 'post').required).toEqual(expect.arrayContaining(['id', 'name']));
-    expect(Object.keys(doc.paths['/api/sessions/{sid}/documents']!.post!.requestBody!.content)).toEqual(['application/pdf']);
+    expect(Object.keys(doc.paths['/api/sessions/{sid}/documents'].post.requestBody!.content)).toEqual(['application/pdf']);
   });
 
   it('lists every route express serves under /api and /hls, and no other', () => {
@@ -110,7 +130,10 @@ describe('authorization matrix', () => {
   const doc = openApiDocument() as Doc;
   const operatorRoutes = Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops)
-      .filter(([, op]) => Array.isArray(op['x-diemcau-roles']) && !op['x-diemcau-roles'].includes('point') && !op['x-diemcau-roles'].includes('viewer'))
+      .filter(
+        ([, op]) =>
+          Array.isArray(op['x-diemcau-roles']) && !op['x-diemcau-roles'].includes('point') && !op['x-diemcau-roles'].includes('viewer'),
+      )
       .map(([method, op]) => ({ method, path, op })),
   );
 
@@ -139,7 +162,12 @@ describe('authorization matrix', () => {
     async (_name, { method, path, op }) => {
       const url = concrete(path);
       const pdf = !!op.requestBody?.content['application/pdf'];
-      const body = () => (pdf ? { type: 'application/pdf', data: samplePdf } : op.requestBody || method !== 'get' ? { type: 'application/json', data: '{}' } : undefined);
+      const body = () =>
+        pdf
+          ? { type: 'application/pdf', data: samplePdf }
+          : op.requestBody || method !== 'get'
+            ? { type: 'application/json', data: '{}' }
+            : undefined;
       const status = async (token: string | undefined) => {
         const res = await request(method, url, token, body());
         await res.arrayBuffer();

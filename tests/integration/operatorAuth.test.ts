@@ -37,13 +37,16 @@ describe('operator sign-in', () => {
   });
 
   it('signs in with an HttpOnly cookie that opens the operator API, and signs out', async () => {
-    const res = await api('/auth/sign-in', { method: 'POST', body: JSON.stringify({ username: 'chanh-vp', password: 'mat-khau-rat-dai' }) });
+    const res = await api('/auth/sign-in', {
+      method: 'POST',
+      body: JSON.stringify({ username: 'chanh-vp', password: 'mat-khau-rat-dai' }),
+    });
     expect(res.status).toBe(200);
     const cookie = res.headers.get('set-cookie')!;
     expect(cookie).toMatch(/diemcau_operator=/);
     expect(cookie).toMatch(/HttpOnly/i);
     expect(cookie).toMatch(/SameSite=Strict/i);
-    const session = cookie.split(';')[0]!;
+    const session = cookie.split(';')[0];
     expect((await api('/sessions')).status).toBe(401);
     const listed = await api('/sessions', { headers: { cookie: session } });
     expect(listed.status).toBe(200);
@@ -54,9 +57,8 @@ describe('operator sign-in', () => {
   });
 
   it('lets a signed-in operator change the password: the old one stops working', async () => {
-    const signIn = (password: string) =>
-      api('/auth/sign-in', { method: 'POST', body: JSON.stringify({ username: 'chanh-vp', password }) });
-    const session = (await signIn('mat-khau-rat-dai')).headers.get('set-cookie')!.split(';')[0]!;
+    const signIn = (password: string) => api('/auth/sign-in', { method: 'POST', body: JSON.stringify({ username: 'chanh-vp', password }) });
+    const session = (await signIn('mat-khau-rat-dai')).headers.get('set-cookie')!.split(';')[0];
     const change = (body: unknown, cookie = session) =>
       api('/auth/password', { method: 'POST', headers: { cookie }, body: JSON.stringify(body) });
     expect((await change({ current: 'sai-mat-khau-roi', next: 'mat-khau-moi-dai' })).status).toBe(401);

@@ -22,7 +22,7 @@ const api = (path: string, init: RequestInit & { token?: string; json?: unknown 
     headers: {
       'content-type': 'application/json',
       ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-      ...((init.headers as Record<string, string>) ?? {}),
+      ...(init.headers ?? {}),
     },
   });
 
@@ -65,7 +65,11 @@ afterAll(async () => {
 
 describe('points and groups', () => {
   it('registers groups and points and lists them', async () => {
-    const group = await api('/groups', { method: 'POST', token: operator, json: { id: 'huyen-tan-lap', name: 'Huyện Tân Lập', kind: 'district' } });
+    const group = await api('/groups', {
+      method: 'POST',
+      token: operator,
+      json: { id: 'huyen-tan-lap', name: 'Huyện Tân Lập', kind: 'district' },
+    });
     expect(group.status).toBe(201);
     expect(await group.json()).toMatchObject({ id: 'huyen-tan-lap', name: 'Huyện Tân Lập', kind: 'district' });
 
@@ -315,10 +319,22 @@ describe('several nodes (Redis)', () => {
       await expect(b.checkClaims(claims)).resolves.toBeUndefined();
 
       await a.revokePoint('xa-xa');
-      await expect.poll(() => b.checkClaims(claims).then(() => 'admitted', (e: Error) => e.message)).toBe('this invitation was revoked');
+      await expect
+        .poll(() =>
+          b.checkClaims(claims).then(
+            () => 'admitted',
+            (e: Error) => e.message,
+          ),
+        )
+        .toBe('this invitation was revoked');
       await a.updatePoint('xa-xa', { disabled: true });
       await expect
-        .poll(() => b.checkClaims({ ...claims, ver: 1 }).then(() => 'admitted', (e: Error) => e.message))
+        .poll(() =>
+          b.checkClaims({ ...claims, ver: 1 }).then(
+            () => 'admitted',
+            (e: Error) => e.message,
+          ),
+        )
         .toBe('this connection point is disabled');
       await a.deleteGroup('huyen');
       await expect.poll(() => b.findGroup('huyen')).toBeUndefined();

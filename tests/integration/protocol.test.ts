@@ -21,7 +21,7 @@ async function connect(role: Role, sub = `${role}-1`, session = sid): Promise<Ra
 
 beforeAll(async () => {
   server = await startServer({ workers: 1 });
-  server.sessions.create({ id: sid, title: 'Protocol' });
+  await server.sessions.create({ id: sid, title: 'Protocol' });
   rtpCapabilities = (await server.sessions.room(sid)).rtpCapabilities;
 });
 
@@ -44,24 +44,73 @@ describe('malformed and unauthorised messages', () => {
       id: 4,
       code: 'bad-request',
     },
-    { name: 'a transport before joining', role: 'point', frame: '{"id":5,"method":"transport.create","data":{"direction":"send"}}', id: 5, code: 'not-joined' },
-    { name: 'a transport in a wrong direction', role: 'point', frame: '{"id":6,"method":"transport.create","data":{"direction":"sideways"}}', id: 6, code: 'bad-request' },
-    { name: 'a point giving itself the floor', role: 'point', frame: '{"id":7,"method":"floor.give","data":{"identity":"point-1"}}', id: 7, code: 'forbidden' },
+    {
+      name: 'a transport before joining',
+      role: 'point',
+      frame: '{"id":5,"method":"transport.create","data":{"direction":"send"}}',
+      id: 5,
+      code: 'not-joined',
+    },
+    {
+      name: 'a transport in a wrong direction',
+      role: 'point',
+      frame: '{"id":6,"method":"transport.create","data":{"direction":"sideways"}}',
+      id: 6,
+      code: 'bad-request',
+    },
+    {
+      name: 'a point giving itself the floor',
+      role: 'point',
+      frame: '{"id":7,"method":"floor.give","data":{"identity":"point-1"}}',
+      id: 7,
+      code: 'forbidden',
+    },
     { name: 'a point taking the floor back', role: 'point', frame: '{"id":8,"method":"floor.take","data":{}}', id: 8, code: 'forbidden' },
     { name: 'a point ending the session', role: 'point', frame: '{"id":9,"method":"session.end"}', id: 9, code: 'forbidden' },
-    { name: 'a point removing another', role: 'point', frame: '{"id":10,"method":"peer.remove","data":{"identity":"x"}}', id: 10, code: 'forbidden' },
+    {
+      name: 'a point removing another',
+      role: 'point',
+      frame: '{"id":10,"method":"peer.remove","data":{"identity":"x"}}',
+      id: 10,
+      code: 'forbidden',
+    },
     { name: 'a viewer producing', role: 'viewer', frame: '{"id":11,"method":"produce","data":{}}', id: 11, code: 'forbidden' },
-    { name: 'a viewer raising a hand', role: 'viewer', frame: '{"id":12,"method":"hand.raise","data":{"raised":true}}', id: 12, code: 'forbidden' },
+    {
+      name: 'a viewer raising a hand',
+      role: 'viewer',
+      frame: '{"id":12,"method":"hand.raise","data":{"raised":true}}',
+      id: 12,
+      code: 'forbidden',
+    },
     { name: 'a viewer going live', role: 'viewer', frame: '{"id":13,"method":"session.goLive"}', id: 13, code: 'forbidden' },
     { name: 'an operator producing', role: 'operator', frame: '{"id":14,"method":"produce","data":{}}', id: 14, code: 'forbidden' },
-    { name: 'an operator raising a hand', role: 'operator', frame: '{"id":15,"method":"hand.raise","data":{"raised":true}}', id: 15, code: 'forbidden' },
-    { name: 'the floor to an identity with a path in it', role: 'operator', frame: '{"id":16,"method":"floor.give","data":{"identity":"../../etc"}}', id: 16, code: 'bad-request' },
-    { name: 'the floor to someone absent', role: 'operator', frame: '{"id":17,"method":"floor.give","data":{"identity":"ghost"}}', id: 17, code: 'not-found' },
+    {
+      name: 'an operator raising a hand',
+      role: 'operator',
+      frame: '{"id":15,"method":"hand.raise","data":{"raised":true}}',
+      id: 15,
+      code: 'forbidden',
+    },
+    {
+      name: 'the floor to an identity with a path in it',
+      role: 'operator',
+      frame: '{"id":16,"method":"floor.give","data":{"identity":"../../etc"}}',
+      id: 16,
+      code: 'bad-request',
+    },
+    {
+      name: 'the floor to someone absent',
+      role: 'operator',
+      frame: '{"id":17,"method":"floor.give","data":{"identity":"ghost"}}',
+      id: 17,
+      code: 'not-found',
+    },
     {
       name: 'connecting a transport that does not exist',
       role: 'point',
       join: true,
-      frame: '{"id":18,"method":"transport.connect","data":{"transportId":"t1","dtlsParameters":{"fingerprints":[{"algorithm":"sha-256","value":"AA"}]}}}',
+      frame:
+        '{"id":18,"method":"transport.connect","data":{"transportId":"t1","dtlsParameters":{"fingerprints":[{"algorithm":"sha-256","value":"AA"}]}}}',
       id: 18,
       code: 'not-found',
     },

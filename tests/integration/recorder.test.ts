@@ -38,11 +38,14 @@ describe('recording a session', () => {
 
   it('starts by itself when the session goes on air, and everyone sees it', async () => {
     server = await recordedServer();
-    server.sessions.create({ id: 'rec', title: 'Kỳ họp' });
+    await server.sessions.create({ id: 'rec', title: 'Kỳ họp' });
     const room = await server.sessions.room('rec');
     studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: {} });
     point = await joinPlain(room, { identity: 'xa-a', role: 'point', send: { pattern: 'smptebars', frequency: 660 } });
-    cleanups.push(() => studio.stop(), () => point.stop());
+    cleanups.push(
+      () => studio.stop(),
+      () => point.stop(),
+    );
     expect(room.snapshot().recording).toBe(false);
     room.goLive();
     await waitFor('recording indicator', () => room.snapshot().recording);
@@ -130,7 +133,7 @@ describe('recording a session', () => {
 
   it('closes the archive when the session ends: VOD, ENDLIST, MP4 and poster', async () => {
     const room = await server.sessions.room('rec');
-    room.end();
+    await room.end();
     await server.recordings.idle();
     const archive = readPlaylist(path.join(dir, 'archive.m3u8'));
     expect(archive.ended).toBe(true);
@@ -147,7 +150,7 @@ describe('recording a session', () => {
 describe('an uneventful session', () => {
   it('has an archive as long as the session, within one segment', async () => {
     const server = await recordedServer();
-    server.sessions.create({ id: 'calm', title: 'Calm' });
+    await server.sessions.create({ id: 'calm', title: 'Calm' });
     const room = await server.sessions.room('calm');
     const studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: {} });
     cleanups.push(() => studio.stop());
@@ -155,8 +158,9 @@ describe('an uneventful session', () => {
     room.goLive();
     const liveAt = Date.now();
     await sleep(12_000);
-    room.end();
+    const ended = room.end();
     const sessionSeconds = (Date.now() - liveAt) / 1000;
+    await ended;
     await server.recordings.idle();
     const archive = readPlaylist(path.join(server.recordings.dirFor('calm'), 'archive.m3u8'));
     const recorded = archive.entries.reduce((s, e) => s + e.duration, 0);
@@ -170,7 +174,7 @@ describe('a server restart mid-session', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-restart-'));
     cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
     const first = await startServer({ workers: 1, autoRecord: true, dataDir });
-    first.sessions.create({ id: 'restart', title: 'Restart' });
+    await first.sessions.create({ id: 'restart', title: 'Restart' });
     let room = await first.sessions.room('restart');
     let studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: {} });
     room.goLive();
@@ -190,7 +194,7 @@ describe('a server restart mid-session', () => {
     await waitFor('the studio recorded again', () => second.recordings.recorder('restart')?.currentPlan?.video === 'copy', 20_000);
     const resumedAt = segmentsIn(dir).length;
     await waitFor('segments of the studio', () => segmentsIn(dir).length > resumedAt + 1, 20_000);
-    room.end();
+    await room.end();
     await second.recordings.idle();
     const archive = readPlaylist(path.join(dir, 'archive.m3u8'));
     expect(archive.entries.map((e) => e.file).slice(0, before.length)).toEqual(before);

@@ -15,6 +15,7 @@ import type { AuditEntry } from '../../sfu/audit/AuditLog.js';
 import { feedAudioRtpParameters, feedRtp, feedVideoRtpParameters, type RtpFeed } from '../helpers/ffmpeg.js';
 import { rtpSink, sleep, waitFor, type RtpSink } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
+import { csvRows } from '../helpers/csv.js';
 
 let server: Awaited<ReturnType<typeof startServer>>;
 let room: Room;
@@ -50,7 +51,7 @@ async function lossyRelay(target: number, dropEvery: number): Promise<{ port: nu
       return;
     }
     source = from;
-    const rtcp = msg.length > 1 && msg[1]! >= 192 && msg[1]! <= 223;
+    const rtcp = msg.length > 1 && msg[1] >= 192 && msg[1] <= 223;
     if (!rtcp && ++n % dropEvery === 0) return;
     socket.send(msg, target, '127.0.0.1');
   });
@@ -83,14 +84,17 @@ async function join(
   if (options.send) {
     const video = await room.createPlainTransport(peer, 'send');
     const audio = await room.createPlainTransport(peer, 'send');
-    await room.produce(peer, video.id, 'video', feedVideoRtpParameters as never, 'camera');
-    participant.micId = (await room.produce(peer, audio.id, 'audio', feedAudioRtpParameters as never, 'mic')).id;
+    await room.produce(peer, video.id, 'video', feedVideoRtpParameters, 'camera');
+    participant.micId = (await room.produce(peer, audio.id, 'audio', feedAudioRtpParameters, 'mic')).id;
     let videoPort = video.tuple.localPort;
     let audioPort = audio.tuple.localPort;
     if (options.dropEvery) {
       const v = await lossyRelay(videoPort, options.dropEvery);
       const a = await lossyRelay(audioPort, options.dropEvery);
-      cleanups.push(() => v.close(), () => a.close());
+      cleanups.push(
+        () => v.close(),
+        () => a.close(),
+      );
       videoPort = v.port;
       audioPort = a.port;
     }
@@ -103,28 +107,6 @@ async function join(
 const rollCall = async () => json<RollCall>(await api('GET', `/sessions/${sid}/rollcall`));
 const row = (rc: RollCall, identity: string) => rc.points.find((r) => r.identity === identity);
 
-/** Parses RFC 4180 CSV (quoted fields with doubled quotes). */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let field = '';
-  let current: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') current.push(field), (field = '');
-    else if (c === '\n') current.push(field), rows.push(current), (current = []), (field = '');
-    else if (c !== '\r') field += c;
-  }
-  if (field || current.length) current.push(field), rows.push(current);
-  return rows;
-}
-
-let studio: Participant;
 let tanPhu: Participant;
 let anBinh: Participant;
 let anBinhLeftAt = 0;
@@ -137,11 +119,17 @@ beforeAll(async () => {
   await json(await api('POST', '/points', { id: 'an-binh', name: 'Phường "An Bình"' }), 201);
   await json(await api('POST', '/points', { id: 'my-loc', name: 'Xã Mỹ Lộc', groupIds: ['huyen-a'] }), 201);
   await json(
-    await api('POST', '/sessions', { id: sid, title: 'Họp giao ban', timeZone, invitedPoints: ['tan-phu', 'an-binh'], invitedGroups: ['huyen-a'] }),
+    await api('POST', '/sessions', {
+      id: sid,
+      title: 'Họp giao ban',
+      timeZone,
+      invitedPoints: ['tan-phu', 'an-binh'],
+      invitedGroups: ['huyen-a'],
+    }),
     201,
   );
   room = await server.sessions.room(sid);
-  studio = await join('studio', 'Hội trường tỉnh', 'studio', { send: true });
+  await join('studio', 'Hội trường tỉnh', 'studio', { send: true });
   room.join({ identity: 'dieu-hanh', name: 'Điều hành', role: 'operator', plain: true });
   tanPhu = await join('tan-phu', 'Xã Tân Phú, huyện A', 'point', { send: true, receive: true });
   anBinh = await join('an-binh', 'Phường "An Bình"', 'point', { receive: true });
@@ -158,16 +146,29 @@ describe('roll call', () => {
     expect(room.status).toBe('live');
     // Rates are measured over the last second: the first figures can be partial.
     let last: unknown;
-    await waitFor('figures for Tân Phú', async () => {
-      const q = (last = row(await rollCall(), 'tan-phu')?.quality);
-      return !!q && q.bitrateIn > 20_000 && q.bitrateOut > 20_000;
-    }, 20_000).catch((error: Error) => {
+    await waitFor(
+      'figures for Tân Phú',
+      async () => {
+        const q = (last = row(await rollCall(), 'tan-phu')?.quality);
+        return !!q && q.bitrateIn > 20_000 && q.bitrateOut > 20_000;
+      },
+      20_000,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}; last figures ${JSON.stringify(last)}`);
     });
     const rc = await rollCall();
     expect(Date.now() - rc.updatedAt).toBeLessThan(2000);
     const tp = row(rc, 'tan-phu')!;
-    expect(tp).toMatchObject({ name: 'Xã Tân Phú, huyện A', role: 'point', invited: true, state: 'present', hasFloor: false, muted: false, receiveMode: 'auto', grade: 'good' });
+    expect(tp).toMatchObject({
+      name: 'Xã Tân Phú, huyện A',
+      role: 'point',
+      invited: true,
+      state: 'present',
+      hasFloor: false,
+      muted: false,
+      receiveMode: 'auto',
+      grade: 'good',
+    });
     expect(Math.abs(tp.since - tanPhu.peer.joinedAt)).toBeLessThan(50);
     expect(tp.quality!.bitrateIn).toBeGreaterThan(20_000);
     expect(tp.quality!.bitrateOut).toBeGreaterThan(20_000); // it receives the studio
@@ -176,7 +177,14 @@ describe('roll call', () => {
     expect(row(rc, 'an-binh')).toMatchObject({ invited: true, state: 'present' });
     expect(row(rc, 'an-binh')!.quality!.bitrateIn).toBe(0);
     // Invited through its group and never came.
-    expect(row(rc, 'my-loc')).toMatchObject({ name: 'Xã Mỹ Lộc', invited: true, state: 'absent', quality: null, grade: 'unknown', receiveMode: null });
+    expect(row(rc, 'my-loc')).toMatchObject({
+      name: 'Xã Mỹ Lộc',
+      invited: true,
+      state: 'absent',
+      quality: null,
+      grade: 'unknown',
+      receiveMode: null,
+    });
     expect(row(rc, 'studio')).toMatchObject({ invited: false, state: 'present', role: 'studio' });
     expect(row(rc, 'dieu-hanh')).toBeUndefined();
     // Absent before the healthy ones, then by name.
@@ -204,7 +212,7 @@ describe('roll call', () => {
     await join('xa-xa', 'Xã Xa Xôi', 'point', { send: true, dropEvery: 6 });
     await waitFor('a poor grade', async () => row(await rollCall(), 'xa-xa')?.grade === 'poor', 15_000);
     const rc = await rollCall();
-    const weak = rc.points[0]!;
+    const weak = rc.points[0];
     expect(weak).toMatchObject({ identity: 'xa-xa', invited: false, state: 'present', grade: 'poor' });
     expect(weak.quality!.packetLoss!).toBeGreaterThan(0.05);
     expect(weak.quality!.bitrateIn).toBeGreaterThan(0);
@@ -277,15 +285,24 @@ describe('attendance', () => {
     const text = bytes.toString('utf8');
     expect(text).toContain('"Xã Tân Phú, huyện A"');
     expect(text).toContain('"Phường ""An Bình"""');
-    const [header, ...rows] = parseCsv(text.slice(1));
-    expect(header).toEqual(['identity', 'name', 'first_joined', 'last_left', 'minutes_present', 'intervals', 'avg_packet_loss', 'avg_rtt_ms']);
+    const [header, ...rows] = csvRows(text);
+    expect(header).toEqual([
+      'identity',
+      'name',
+      'first_joined',
+      'last_left',
+      'minutes_present',
+      'intervals',
+      'avg_packet_loss',
+      'avg_rtt_ms',
+    ]);
     const byId = new Map(rows.map((r) => [r[0], r]));
     const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00$/;
     const tpRow = byId.get('tan-phu')!;
     expect(tpRow[1]).toBe('Xã Tân Phú, huyện A');
     expect(tpRow[2]).toMatch(iso);
     expect(tpRow[2]).toBe(formatInTimeZone(tp.firstJoined!, timeZone));
-    expect(Math.abs(Date.parse(tpRow[2]!) - tanPhu.peer.joinedAt)).toBeLessThan(1000);
+    expect(Math.abs(Date.parse(tpRow[2]) - tanPhu.peer.joinedAt)).toBeLessThan(1000);
     expect(tpRow[3]).toBe('');
     const abRow = byId.get('an-binh')!;
     expect(abRow[1]).toBe('Phường "An Bình"');
@@ -316,8 +333,13 @@ describe('attendance', () => {
 
     const { entries } = await json<{ entries: AuditEntry[] }>(await api('GET', `/audit?sessionId=${sid}`));
     const actions = entries.map((e) => e.action);
-    expect(actions).toEqual(expect.arrayContaining(['session.create', 'peer.join', 'peer.leave', 'session.start', 'session.end', 'floor.give']));
-    expect(entries.find((e) => e.action === 'peer.join' && e.target === 'tan-phu')).toMatchObject({ actor: 'tan-phu', details: { role: 'point' } });
+    expect(actions).toEqual(
+      expect.arrayContaining(['session.create', 'peer.join', 'peer.leave', 'session.start', 'session.end', 'floor.give']),
+    );
+    expect(entries.find((e) => e.action === 'peer.join' && e.target === 'tan-phu')).toMatchObject({
+      actor: 'tan-phu',
+      details: { role: 'point' },
+    });
     expect(entries.find((e) => e.action === 'peer.leave' && e.target === 'an-binh')).toMatchObject({ actor: 'an-binh' });
   });
 });

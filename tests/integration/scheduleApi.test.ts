@@ -53,7 +53,11 @@ afterAll(async () => {
 
 describe('creating sessions', () => {
   it.each([
-    ['an end before the start', { startsAt: '2031-03-02T10:00:00+07:00', endsAt: '2031-03-02T09:00:00+07:00' }, /endsAt: the end must come after the start/],
+    [
+      'an end before the start',
+      { startsAt: '2031-03-02T10:00:00+07:00', endsAt: '2031-03-02T09:00:00+07:00' },
+      /endsAt: the end must come after the start/,
+    ],
     ['an end equal to the start', { startsAt: at(9), endsAt: at(9) }, /endsAt/],
     ['a start that is not a date', { startsAt: 'not-a-date' }, /startsAt/],
     ['a date without an offset', { startsAt: '2031-03-02T08:00:00' }, /startsAt/],
@@ -62,7 +66,16 @@ describe('creating sessions', () => {
     ['an unknown time zone', { timeZone: 'Asia/Hanoi_City' }, /timeZone: unknown time zone/],
     ['no title', { title: '' }, /title/],
     ['an agenda item without a title', { agenda: [{ presenter: 'A' }] }, /agenda/],
-    ['two agenda items with one id', { agenda: [{ id: 'a', title: 'A' }, { id: 'a', title: 'B' }] }, /two items have the id a/],
+    [
+      'two agenda items with one id',
+      {
+        agenda: [
+          { id: 'a', title: 'A' },
+          { id: 'a', title: 'B' },
+        ],
+      },
+      /two items have the id a/,
+    ],
     ['an invited point id with a path', { invitedPoints: ['../x'] }, /invitedPoints/],
   ])('refuses %s with 400', async (_name, fields, message) => {
     const res = await post('/sessions', { title: 'Họp', ...fields });
@@ -92,7 +105,14 @@ describe('creating sessions', () => {
     });
     expect(res.status).toBe(201);
     const session = await res.json();
-    expect(session).toMatchObject({ id: 's-morning', status: 'scheduled', startsAt: at(8), endsAt: at(10), timeZone: 'Asia/Ho_Chi_Minh', createdBy: 'chanh-vp' });
+    expect(session).toMatchObject({
+      id: 's-morning',
+      status: 'scheduled',
+      startsAt: at(8),
+      endsAt: at(10),
+      timeZone: 'Asia/Ho_Chi_Minh',
+      createdBy: 'chanh-vp',
+    });
     const ids = session.agenda.map((i: { id: string }) => i.id);
     expect(new Set(ids).size).toBe(3);
     expect(ids[1]).toBe('item-1');
@@ -109,13 +129,32 @@ describe('creating sessions', () => {
 describe('conflicts and the list', () => {
   beforeAll(async () => {
     // xa-1 is in s-morning directly (08-10) and in huyen-a, invited 09-11 by s-overlap-group.
-    expect((await post('/sessions', { id: 's-overlap-group', title: 'Huyện A', startsAt: at(9), endsAt: at(11), invitedGroups: ['huyen-a'] })).status).toBe(201);
+    expect(
+      (await post('/sessions', { id: 's-overlap-group', title: 'Huyện A', startsAt: at(9), endsAt: at(11), invitedGroups: ['huyen-a'] }))
+        .status,
+    ).toBe(201);
     // Same time, other points: no clash.
-    expect((await post('/sessions', { id: 's-other-points', title: 'Huyện B', startsAt: at(9), endsAt: at(10), invitedGroups: ['huyen-b'], invitedPoints: ['xa-4'] })).status).toBe(201);
+    expect(
+      (
+        await post('/sessions', {
+          id: 's-other-points',
+          title: 'Huyện B',
+          startsAt: at(9),
+          endsAt: at(10),
+          invitedGroups: ['huyen-b'],
+          invitedPoints: ['xa-4'],
+        })
+      ).status,
+    ).toBe(201);
     // Same points, right after: touching is not overlapping.
-    expect((await post('/sessions', { id: 's-after', title: 'Chiều', startsAt: at(11), endsAt: at(12), invitedPoints: ['xa-2'] })).status).toBe(201);
+    expect(
+      (await post('/sessions', { id: 's-after', title: 'Chiều', startsAt: at(11), endsAt: at(12), invitedPoints: ['xa-2'] })).status,
+    ).toBe(201);
     // A clash that was cancelled is no clash.
-    expect((await post('/sessions', { id: 's-cancelled', title: 'Hủy', startsAt: at(8), endsAt: at(12), invitedPoints: ['xa-1', 'xa-2'] })).status).toBe(201);
+    expect(
+      (await post('/sessions', { id: 's-cancelled', title: 'Hủy', startsAt: at(8), endsAt: at(12), invitedPoints: ['xa-1', 'xa-2'] }))
+        .status,
+    ).toBe(201);
     expect((await post('/sessions/s-cancelled/cancel', {})).status).toBe(200);
   });
 
@@ -148,7 +187,15 @@ describe('changing sessions', () => {
     const res = await patch('/sessions/s-after', { title: 'Họp chiều', description: 'Nội dung', public: false });
     expect(res.status).toBe(200);
     const s = await res.json();
-    expect(s).toMatchObject({ id: 's-after', title: 'Họp chiều', description: 'Nội dung', public: false, startsAt: at(11), endsAt: at(12), status: 'scheduled' });
+    expect(s).toMatchObject({
+      id: 's-after',
+      title: 'Họp chiều',
+      description: 'Nội dung',
+      public: false,
+      startsAt: at(11),
+      endsAt: at(12),
+      status: 'scheduled',
+    });
   });
 
   it.each([
@@ -178,7 +225,7 @@ describe('changing sessions', () => {
 
   it('refuses to change an ended session with 409', async () => {
     await post('/sessions', { id: 's-done', title: 'Xong' });
-    (await server.sessions.room('s-done')).end();
+    await (await server.sessions.room('s-done')).end();
     await expect.poll(() => server.sessions.get('s-done').status).toBe('ended');
     expect((await patch('/sessions/s-done', { title: 'Lại' })).status).toBe(409);
     expect((await post('/sessions/s-done/cancel', {})).status).toBe(409);
@@ -259,7 +306,13 @@ describe('invitations', () => {
   });
 
   it('a link for a session soon over lasts at least a day', async () => {
-    await post('/sessions', { id: 's-soon', title: 'Sắp xong', startsAt: Date.now() + 60_000, endsAt: Date.now() + 120_000, invitedPoints: ['xa-3'] });
+    await post('/sessions', {
+      id: 's-soon',
+      title: 'Sắp xong',
+      startsAt: Date.now() + 60_000,
+      endsAt: Date.now() + 120_000,
+      invitedPoints: ['xa-3'],
+    });
     const { points } = await (await api('/sessions/s-soon/invitations', { token: operator })).json();
     expect(points).toHaveLength(1);
     expect(Math.abs(points[0].expiresAt - (Date.now() + 24 * 3600_000))).toBeLessThan(5000);
@@ -279,7 +332,14 @@ describe('invitations', () => {
 
 describe('the current agenda item', () => {
   it('reaches the room and the record; null clears it', async () => {
-    await post('/sessions', { id: 's-agenda', title: 'Chương trình', agenda: [{ id: 'mo-dau', title: 'Mở đầu' }, { id: 'bao-cao', title: 'Báo cáo' }] });
+    await post('/sessions', {
+      id: 's-agenda',
+      title: 'Chương trình',
+      agenda: [
+        { id: 'mo-dau', title: 'Mở đầu' },
+        { id: 'bao-cao', title: 'Báo cáo' },
+      ],
+    });
     const room = await server.sessions.room('s-agenda');
     const res = await api('/sessions/s-agenda/agenda/current', { method: 'PUT', token: operator, json: { itemId: 'bao-cao' } });
     expect(res.status).toBe(200);
@@ -314,7 +374,10 @@ describe('the current agenda item', () => {
 
 /** Unfolds and splits an iCalendar text into its events' properties. */
 function parseIcs(text: string): { calendar: Record<string, string>; events: Record<string, string>[] } {
-  const lines = text.replace(/\r\n[ \t]/g, '').split('\r\n').filter(Boolean);
+  const lines = text
+    .replace(/\r\n[ \t]/g, '')
+    .split('\r\n')
+    .filter(Boolean);
   const calendar: Record<string, string> = {};
   const events: Record<string, string>[] = [];
   let current: Record<string, string> | null = null;
@@ -363,9 +426,7 @@ describe('the calendar', () => {
     const byUid = new Map(events.map((e) => [e.UID, e]));
     const ics = byUid.get('s-ics@diemcau')!;
     expect(ics).toMatchObject({ DTSTART: '20310303T013000Z', DTEND: '20310303T040000Z', STATUS: 'CONFIRMED' });
-    expect(ics.SUMMARY).toBe(
-      'Họp HĐND\\; kỳ họp thứ 7\\, phiên bế mạc — tổng kết công tác năm và kế hoạch năm sau của toàn tỉnh',
-    );
+    expect(ics.SUMMARY).toBe('Họp HĐND\\; kỳ họp thứ 7\\, phiên bế mạc — tổng kết công tác năm và kế hoạch năm sau của toàn tỉnh');
     expect(ics.DESCRIPTION).toContain('Dòng một\\nDòng hai');
     expect(byUid.get('s-morning@diemcau')).toMatchObject({ DTSTART: '20310302T010000Z', SUMMARY: 'Họp sáng' });
     expect(byUid.get('s-cancelled@diemcau')!.STATUS).toBe('CANCELLED');

@@ -30,7 +30,7 @@ afterAll(async () => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const backends: { name: string; open(): Promise<{ store: Store; reopen(): Promise<Store> }> }[] = [
+const backends: { name: string; open(): Promise<{ store: Store; reopen: () => Promise<Store> }> }[] = [
   {
     name: 'embedded',
     async open() {
@@ -86,9 +86,7 @@ describe.each(backends)('$name store', (backend) => {
 
   it('loses no update when many writers change one document at once', async () => {
     await Promise.all(
-      Array.from({ length: 40 }, () =>
-        store.update<Point>('points', 'tan-phu', (p) => ({ ...p!, visits: p!.visits + 1 })),
-      ),
+      Array.from({ length: 40 }, () => store.update<Point>('points', 'tan-phu', (p) => ({ ...p!, visits: p!.visits + 1 }))),
     );
     expect((await store.get<Point>('points', 'tan-phu'))!.visits).toBe(40);
   });

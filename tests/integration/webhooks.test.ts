@@ -111,26 +111,29 @@ describe('deliveries', () => {
     const room = await server.sessions.room('wh');
     studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: { pattern: 'testsrc' } });
     point = await joinPlain(room, { identity: 'xa-a', role: 'point', send: { pattern: 'smptebars' } });
-    cleanups.push(() => studio.stop(), () => point.stop());
+    cleanups.push(
+      () => studio.stop(),
+      () => point.stop(),
+    );
 
     await waitFor('a retried delivery', () => hooks.received.length >= 2, 10_000);
     const [first, second] = hooks.received;
-    const a = JSON.parse(first!.body) as WebhookDelivery;
-    const b = JSON.parse(second!.body) as WebhookDelivery;
+    const a = JSON.parse(first.body) as WebhookDelivery;
+    const b = JSON.parse(second.body) as WebhookDelivery;
     // The same event, sent again about 1 s later.
     expect(b).toEqual(a);
     expect(a).toMatchObject({ type: 'point.joined', data: { sessionId: 'wh', identity: 'xa-a', name: 'xa-a' } });
-    expect(second!.at - first!.at).toBeGreaterThanOrEqual(900);
-    expect(second!.headers['content-type']).toBe('application/json');
-    expect(second!.headers['diemcau-event']).toBe('point.joined');
-    expect(second!.headers['diemcau-delivery']).toBe(a.id);
+    expect(second.at - first.at).toBeGreaterThanOrEqual(900);
+    expect(second.headers['content-type']).toBe('application/json');
+    expect(second.headers['diemcau-event']).toBe('point.joined');
+    expect(second.headers['diemcau-delivery']).toBe(a.id);
     // The signature covers the body as sent.
-    const signature = second!.headers['diemcau-signature'] as string;
+    const signature = second.headers['diemcau-signature'] as string;
     expect(signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
-    expect(verifySignature(secret, signature, second!.body)).toBe(true);
-    expect(verifySignature(secret, signature, second!.body.replace('xa-a', 'xa-b'))).toBe(false);
-    expect(verifySignature('another-secret-0123456789', signature, second!.body)).toBe(false);
-    expect(verifySignature(secret, signature, second!.body, { now: Date.now() + 3600_000 })).toBe(false);
+    expect(verifySignature(secret, signature, second.body)).toBe(true);
+    expect(verifySignature(secret, signature, second.body.replace('xa-a', 'xa-b'))).toBe(false);
+    expect(verifySignature('another-secret-0123456789', signature, second.body)).toBe(false);
+    expect(verifySignature(secret, signature, second.body, { now: Date.now() + 3600_000 })).toBe(false);
 
     const log = await server.store.readLog<WebhookAttempt>('webhook-deliveries');
     const attempts = log.filter((e) => e.eventId === a.id);
@@ -160,7 +163,9 @@ describe('deliveries', () => {
     for (const r of hooks.received) expect(verifySignature(secret, r.headers['diemcau-signature'] as string, r.body)).toBe(true);
 
     // The audit log has the same story: the operator who acted, the automatic recording under 'system'.
-    const audit = (await (await api('GET', '/audit?sessionId=wh')).json()) as { entries: { action: string; actor: string; target?: string }[] };
+    const audit = (await (await api('GET', '/audit?sessionId=wh')).json()) as {
+      entries: { action: string; actor: string; target?: string }[];
+    };
     expect(audit.entries.map((e) => [e.action, e.actor, e.target])).toEqual([
       ['peer.join', 'studio', 'studio'],
       ['peer.join', 'xa-a', 'xa-a'],
@@ -193,7 +198,7 @@ describe('a receiver that fails', () => {
       [2, false, 100],
       [3, false, undefined],
     ]);
-    expect(of(gone.id)[0]!.error).toMatch(/fetch failed|ECONNREFUSED/);
+    expect(of(gone.id)[0].error).toMatch(/fetch failed|ECONNREFUSED/);
     expect(of(slow.id)).toHaveLength(3);
     for (const attempt of of(slow.id)) {
       expect(attempt.error).toBe('no answer within 300 ms');

@@ -16,7 +16,7 @@ const participants: PlainParticipant[] = [];
 
 beforeAll(async () => {
   server = await startServer({ workers: 2 });
-  server.sessions.create({ id: 'crash', title: 'Crash test' });
+  await server.sessions.create({ id: 'crash', title: 'Crash test' });
   room = await server.sessions.room('crash');
 });
 
@@ -37,13 +37,13 @@ it('recreates the session on a fresh worker and lets everyone rejoin', async () 
 
   const notified: NotificationMessage[] = [];
   viewer.peer.on('notification', (m) => notified.push(m));
-  const victim = server.pool.slots[point.peer.slotIndex]!;
+  const victim = server.pool.slots[point.peer.slotIndex];
   const deadPid = victim.worker.pid;
   process.kill(deadPid, 'SIGKILL');
 
-  await waitFor('a new worker', () => server.pool.slots[victim.index]!.worker.pid !== deadPid);
+  await waitFor('a new worker', () => server.pool.slots[victim.index].worker.pid !== deadPid);
   await waitFor('rejoin request', () => notified.some((m) => m.notification === 'media.restart'));
-  expect(server.pool.slots[victim.index]!.worker.closed).toBe(false);
+  expect(server.pool.slots[victim.index].worker.closed).toBe(false);
   expect(room.status).toBe('live');
   expect(room.floor).toBe('a');
 

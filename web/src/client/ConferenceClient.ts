@@ -1,12 +1,5 @@
 import { Device, types as ms } from 'mediasoup-client';
-import {
-  can,
-  closeCodes,
-  type NotificationMessage,
-  type ReceiveMode,
-  type Role,
-  type SessionSnapshot,
-} from '@protocol';
+import { can, closeCodes, type NotificationMessage, type ReceiveMode, type Role, type SessionSnapshot } from '@protocol';
 import { Emitter } from './Emitter';
 import { RequestError, SignalingClient } from './SignalingClient';
 
@@ -194,7 +187,7 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
       await signaling.opened;
       const { rtpCapabilities } = await signaling.request('router.capabilities', {});
       const device = new Device();
-      await device.load({ routerRtpCapabilities: rtpCapabilities as unknown as ms.RtpCapabilities });
+      await device.load({ routerRtpCapabilities: rtpCapabilities });
       this.#device = device;
       const joined = await signaling.request('join', {
         rtpCapabilities: device.rtpCapabilities as unknown as Record<string, unknown> & { codecs: never[] },
@@ -225,13 +218,12 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     const signaling = this.#signaling!;
     const options = await signaling.request('transport.create', { direction });
     const params = options as unknown as ms.TransportOptions;
-    const transport =
-      direction === 'send' ? this.#device!.createSendTransport(params) : this.#device!.createRecvTransport(params);
+    const transport = direction === 'send' ? this.#device!.createSendTransport(params) : this.#device!.createRecvTransport(params);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
       signaling
         .request('transport.connect', {
           transportId: transport.id,
-          dtlsParameters: dtlsParameters as unknown as { fingerprints: { algorithm: string; value: string }[] },
+          dtlsParameters: dtlsParameters,
         })
         .then(() => callback(), errback);
     });
@@ -241,7 +233,7 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
           .request('produce', {
             transportId: transport.id,
             kind,
-            rtpParameters: rtpParameters as unknown as { codecs: Record<string, unknown>[] },
+            rtpParameters: rtpParameters,
             source: (appData as { source: 'camera' | 'mic' | 'screen' }).source,
           })
           .then(({ producerId }) => callback({ id: producerId }), errback);
@@ -256,7 +248,8 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
 
   async #startSending(generation: number): Promise<void> {
     if (!this.localStream) {
-      const get = this.#options.getLocalMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } }));
+      const get =
+        this.#options.getLocalMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } }));
       this.localStream = await get();
       this.#set({});
     }
@@ -395,10 +388,7 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     }
   }
 
-  async #onNewConsumer(
-    data: Extract<NotificationMessage, { notification: 'consumer.new' }>['data'],
-    generation: number,
-  ): Promise<void> {
+  async #onNewConsumer(data: Extract<NotificationMessage, { notification: 'consumer.new' }>['data'], generation: number): Promise<void> {
     const transport = await this.#recvReady;
     if (!transport || generation !== this.#generation) return;
     const consumer = await transport.consume({
@@ -437,12 +427,14 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     this.#statsTimer = setInterval(async () => {
       if (generation !== this.#generation || !this.#sendTransport) return;
       const report: { availableOutgoingBitrate?: number; roundTripTime?: number; inboundLoss?: number } = {};
-      (await this.#sendTransport.getStats()).forEach((s: { type: string; state?: string; availableOutgoingBitrate?: number; currentRoundTripTime?: number }) => {
-        if (s.type === 'candidate-pair' && s.state === 'succeeded') {
-          report.availableOutgoingBitrate = s.availableOutgoingBitrate;
-          report.roundTripTime = s.currentRoundTripTime;
-        }
-      });
+      (await this.#sendTransport.getStats()).forEach(
+        (s: { type: string; state?: string; availableOutgoingBitrate?: number; currentRoundTripTime?: number }) => {
+          if (s.type === 'candidate-pair' && s.state === 'succeeded') {
+            report.availableOutgoingBitrate = s.availableOutgoingBitrate;
+            report.roundTripTime = s.currentRoundTripTime;
+          }
+        },
+      );
       const video = { received: 0, lost: 0 };
       for (const consumer of this.#consumers.values()) {
         if (consumer.kind !== 'video') continue;

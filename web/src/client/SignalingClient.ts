@@ -1,11 +1,4 @@
-import type {
-  ErrorCode,
-  NotificationMessage,
-  ReplyMessage,
-  RequestData,
-  RequestMethod,
-  ResponseData,
-} from '@protocol';
+import type { ErrorCode, NotificationMessage, ReplyMessage, RequestData, RequestMethod, ResponseData } from '@protocol';
 import { Emitter } from './Emitter';
 
 /** A request the server answered with a typed error. */

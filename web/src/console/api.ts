@@ -117,15 +117,16 @@ export const api = {
   signIn: (username: string, password: string) =>
     request<Omit<Operator, 'role'>>('/auth/sign-in', { method: 'POST', body: { username, password } }),
   signOut: () => request<void>('/auth/sign-out', { method: 'POST' }),
-  changePassword: (current: string, next: string) =>
-    request<void>('/auth/password', { method: 'POST', body: { current, next } }),
+  changePassword: (current: string, next: string) => request<void>('/auth/password', { method: 'POST', body: { current, next } }),
 
   // ---- points and groups
   points: () => request<{ points: Point[] }>('/points').then((r) => r.points),
   createPoint: (p: { id: string; name: string; district?: string; organisation?: string; groupIds?: string[] }) =>
     request<Point>('/points', { method: 'POST', body: p }),
-  updatePoint: (id: string, patch: Partial<Omit<Point, 'district' | 'organisation'>> & { district?: string | null; organisation?: string | null }) =>
-    request<Point>(`/points/${enc(id)}`, { method: 'PATCH', body: patch }),
+  updatePoint: (
+    id: string,
+    patch: Partial<Omit<Point, 'district' | 'organisation'>> & { district?: string | null; organisation?: string | null },
+  ) => request<Point>(`/points/${enc(id)}`, { method: 'PATCH', body: patch }),
   deletePoint: (id: string) => request<void>(`/points/${enc(id)}`, { method: 'DELETE' }),
   revokePoint: (id: string) => request<Point>(`/points/${enc(id)}/revoke`, { method: 'POST' }),
   groups: () => request<{ groups: Group[] }>('/groups').then((r) => r.groups),

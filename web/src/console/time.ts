@@ -42,7 +42,7 @@ export function wallTime(ms: number, zone = defaultZone): WallTime {
   for (const part of partsFormat(zone).formatToParts(new Date(ms))) {
     if (part.type !== 'literal') p[part.type] = Number(part.value);
   }
-  return { year: p.year!, month: p.month!, day: p.day!, hour: p.hour! % 24, minute: p.minute!, second: p.second! };
+  return { year: p.year, month: p.month, day: p.day, hour: p.hour % 24, minute: p.minute, second: p.second };
 }
 
 /** How far the zone is ahead of UTC at an instant, in ms. */
@@ -70,7 +70,7 @@ export function toLocalInput(ms: number, zone = defaultZone): string {
 function parseLocalInput(value: string): Omit<WallTime, 'second'> | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value);
   if (!m) return null;
-  return { year: +m[1]!, month: +m[2]!, day: +m[3]!, hour: +m[4]!, minute: +m[5]! };
+  return { year: +m[1], month: +m[2], day: +m[3], hour: +m[4], minute: +m[5] };
 }
 
 /** A datetime-local value read in a zone, as an instant (null when empty or malformed). */
@@ -147,7 +147,12 @@ export function fmtTime(ms: number, locale: string, zone = defaultZone): string 
 }
 
 export function fmtDateTime(ms: number, locale: string, zone = defaultZone): string {
-  return fmt(ms, locale, { weekday: 'short', day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }, zone);
+  return fmt(
+    ms,
+    locale,
+    { weekday: 'short', day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' },
+    zone,
+  );
 }
 
 /** Short name of the zone, e.g. "GMT+7". */

@@ -63,7 +63,8 @@ const en: Messages = {
   },
   home: {
     title: 'Diemcau — Online television',
-    intro: 'The province’s online conference platform: the provincial hall broadcasts, commune connection points watch and speak when given the floor.',
+    intro:
+      'The province’s online conference platform: the provincial hall broadcasts, commune connection points watch and speak when given the floor.',
     demoTitle: 'Demo session',
     demoHint: 'Open each role in its own tab.',
     openStudio: 'Open provincial hall',

@@ -61,7 +61,8 @@ const vi = {
   },
   home: {
     title: 'Diemcau — Truyền hình trực tuyến',
-    intro: 'Nền tảng hội nghị truyền hình trực tuyến của tỉnh: hội trường tỉnh phát sóng, các điểm cầu xã theo dõi và phát biểu khi được trao quyền.',
+    intro:
+      'Nền tảng hội nghị truyền hình trực tuyến của tỉnh: hội trường tỉnh phát sóng, các điểm cầu xã theo dõi và phát biểu khi được trao quyền.',
     demoTitle: 'Phiên thử',
     demoHint: 'Mở mỗi vai trò trong một thẻ riêng.',
     openStudio: 'Mở Hội trường tỉnh',

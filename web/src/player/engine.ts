@@ -170,7 +170,8 @@ export class PlayerEngine {
   }
 
   #onError(data: ErrorData): void {
-    if (this.errors.length < 100) this.errors.push(`${data.fatal ? 'fatal ' : ''}${data.type}/${data.details}${data.response?.code ? ` ${data.response.code}` : ''}`);
+    if (this.errors.length < 100)
+      this.errors.push(`${data.fatal ? 'fatal ' : ''}${data.type}/${data.details}${data.response?.code ? ` ${data.response.code}` : ''}`);
     if (!data.fatal || this.#destroyed) return;
     const hls = this.hls!;
     const status = data.response?.code ?? 0;
