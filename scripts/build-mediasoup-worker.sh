@@ -7,13 +7,14 @@
 #   e.g. bash scripts/build-mediasoup-worker.sh node_modules/mediasoup \
 #          ~/.cache/diemcau/mediasoup-worker-3.19.3/mediasoup-worker
 #
-# Recipe: docs/offline-setup.md (shared) — in short:
+# Recipe (scripts/mediasoup-worker/README.md), in short:
 #   * OpenSSL is built from the pristine upstream tarball of Debian's source
 #     package and linked statically (a worker linked to Debian's libssl3
 #     crashes on the first DTLS handshake with Chromium).
-#   * every subprojects/*.wrap is replaced by a local shim subproject that
-#     wraps the Debian library (libuv, libsrtp2 + a libsrtp3 API compat
-#     header, usrsctp, abseil, flatbuffers); catch2/liburing are not used.
+#   * every subprojects/*.wrap is replaced by a shim subproject from
+#     scripts/mediasoup-worker/subprojects that wraps the Debian library
+#     (libuv, libsrtp2 + a libsrtp3 API compat header, usrsctp, abseil,
+#     flatbuffers); catch2/liburing are not used.
 #   * meson setup --buildtype=release -Db_ndebug=true
 #     -Dms_disable_liburing=true --wrap-mode=nodownload; build fbs/FBS first,
 #     then mediasoup-worker.
@@ -100,45 +101,29 @@ log "mediasoup $MS_VERSION from $PKG_DIR → $OUT"
 # ---------------------------------------------------------------------------
 # 1. Debian build packages
 # ---------------------------------------------------------------------------
-DEB_PKGS=(meson ninja-build pkg-config libuv1-dev libabsl-dev libusrsctp-dev
-  libsrtp2-dev flatbuffers-compiler libflatbuffers-dev g++ dpkg-dev
-  make perl python3)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RECIPE="$HERE/mediasoup-worker"
+mapfile -t DEB_PKGS < <(grep -Ev '^[[:space:]]*(#|$)' "$RECIPE/debian-packages.txt")
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ $status == "install ok installed" ]] || missing+=("$p")
+  if [[ $status != "install ok installed" ]]; then missing+=("$p"); fi
 done
 
-APT_LOCK_OPTS=(-o DPkg::Lock::Timeout=600)
-
-apt_as_root() {
-  if [[ $(id -u) -eq 0 ]]; then
-    DEBIAN_FRONTEND=noninteractive "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo DEBIAN_FRONTEND=noninteractive "$@"
-  else
-    die "missing Debian packages (${missing[*]}) and not root: install them first"
-  fi
-}
-
 if ((${#missing[@]})); then
-  log "installing Debian packages: ${missing[*]}"
-  need_update=0
-  for p in "${missing[@]}"; do
-    apt-cache show "$p" >/dev/null 2>&1 || need_update=1
-  done
-  if ((need_update)); then
-    log "apt-get update (a package is unknown to apt)"
-    # The lists lock is not covered by DPkg::Lock::Timeout on every apt
-    # version: retry while another apt run holds it.
-    for i in $(seq 1 60); do
-      if apt_as_root apt-get "${APT_LOCK_OPTS[@]}" update >>"$LOG" 2>&1; then break; fi
-      ((i < 60)) || fail "apt-get update failed"
-      sleep 10
-    done
+  # Installing needs root; without it, say exactly what to run, and stop.
+  if [[ $(id -u) -ne 0 ]]; then
+    die "missing Debian packages; run: sudo apt-get install -y --no-install-recommends ${missing[*]}"
   fi
-  run apt_as_root apt-get "${APT_LOCK_OPTS[@]}" install -y --no-install-recommends "${missing[@]}" || fail "apt-get install ${missing[*]} failed"
+  log "installing Debian packages: ${missing[*]}"
+  APT_LOCK_OPTS=(-o DPkg::Lock::Timeout=600)
+  export DEBIAN_FRONTEND=noninteractive
+  if ! run apt-get "${APT_LOCK_OPTS[@]}" install -y --no-install-recommends "${missing[@]}"; then
+    log "apt-get update (a package is unknown to apt)"
+    run apt-get "${APT_LOCK_OPTS[@]}" update || fail "apt-get update failed"
+    run apt-get "${APT_LOCK_OPTS[@]}" install -y --no-install-recommends "${missing[@]}" || fail "apt-get install ${missing[*]} failed"
+  fi
 fi
 
 for tool in meson ninja pkg-config flatc g++ cc make perl; do
@@ -254,194 +239,9 @@ if [[ -n $REQ ]] && [[ $(printf '%s\n%s\n' "$REQ" "$MESON_VERSION" | sort -V | h
   sed -i "s/meson_version[[:space:]]*:[[:space:]]*'>=[[:space:]]*$REQ'/meson_version: '>= 1.0.0'/" "$SRC/meson.build"
 fi
 
-log "writing subproject shims…"
-SP="$SRC/subprojects"
-
-# --- openssl (static, built above) ---
-mkdir -p "$SP/openssl"
-echo 'static int openssl_shim_dummy;' >"$SP/openssl/dummy.c"
-cat >"$SP/openssl/meson.build" <<EOF
-project('openssl', 'c')
-# Shim: OpenSSL $OSSL_VERSION built from the upstream tarball, linked statically.
-_prefix = '$OSSL_PREFIX'
-openssl_dep = declare_dependency(
-  compile_args: ['-isystem', _prefix / 'include'],
-  link_args: [_prefix / 'lib' / 'libssl.a', _prefix / 'lib' / 'libcrypto.a', '-ldl', '-pthread'],
-)
-libcrypto_lib = static_library('crypto_shim', 'dummy.c')
-libssl_lib = static_library('ssl_shim', 'dummy.c')
-EOF
-
-# --- libuv ---
-mkdir -p "$SP/libuv"
-echo 'static int libuv_shim_dummy;' >"$SP/libuv/dummy.c"
-cat >"$SP/libuv/meson.build" <<'EOF'
-project('libuv', 'c')
-libuv_dep = dependency('libuv')
-libuv = static_library('uv_shim', 'dummy.c')
-EOF
-cat >"$SP/libuv/meson_options.txt" <<'EOF'
-option('build_tests', type : 'boolean', value : false)
-option('build_benchmarks', type : 'boolean', value : false)
-EOF
-
-# --- libsrtp3 → Debian libsrtp2 + API compat header ---
-mkdir -p "$SP/libsrtp3/compat"
-echo 'static int srtp_shim_dummy;' >"$SP/libsrtp3/dummy.c"
-cat >"$SP/libsrtp3/meson.build" <<'EOF'
-project('libsrtp3', 'c')
-libsrtp3_dep = declare_dependency(
-  dependencies: dependency('libsrtp2'),
-  include_directories: include_directories('compat'),
-)
-libsrtp3 = static_library('srtp_shim', 'dummy.c')
-EOF
-cat >"$SP/libsrtp3/meson_options.txt" <<'EOF'
-option('crypto-library', type : 'string', value : 'none')
-option('crypto-library-kdf', type : 'feature', value : 'auto')
-option('tests', type : 'feature', value : 'auto')
-EOF
-cat >"$SP/libsrtp3/compat/srtp.h" <<'EOF'
-// libsrtp 3 API (as used by mediasoup's worker) on top of libsrtp 2.
-#ifndef DIEMCAU_SRTP3_COMPAT_H
-#define DIEMCAU_SRTP3_COMPAT_H
-
-#include <srtp2/srtp.h>
-
-#ifdef __cplusplus
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <climits>
-
-// Error codes that only exist in libsrtp 3 (distinct from every v2 value).
-inline constexpr srtp_err_status_t srtp_err_status_buffer_small = static_cast<srtp_err_status_t>(28);
-inline constexpr srtp_err_status_t srtp_err_status_cryptex_err  = static_cast<srtp_err_status_t>(29);
-
-inline srtp_err_status_t srtp_stream_remove(srtp_t session, uint32_t ssrc)
-{
-  return srtp_remove_stream(session, ssrc);
-}
-
-namespace diemcau_srtp_compat
-{
-  template<typename F>
-  inline srtp_err_status_t Protect(
-    F fn, srtp_t ctx, const uint8_t* in, size_t inLen, uint8_t* out, size_t* outLen, size_t trailer)
-  {
-    if (inLen > static_cast<size_t>(INT_MAX) - trailer || *outLen < inLen + trailer)
-      return srtp_err_status_buffer_small;
-    if (out != in)
-      std::memmove(out, in, inLen);
-    int len = static_cast<int>(inLen);
-    const srtp_err_status_t err = fn(ctx, out, &len);
-    if (err == srtp_err_status_ok)
-      *outLen = static_cast<size_t>(len);
-    return err;
-  }
-
-  template<typename F>
-  inline srtp_err_status_t Unprotect(
-    F fn, srtp_t ctx, const uint8_t* in, size_t inLen, uint8_t* out, size_t* outLen)
-  {
-    if (inLen > static_cast<size_t>(INT_MAX) || *outLen < inLen)
-      return srtp_err_status_buffer_small;
-    if (out != in)
-      std::memmove(out, in, inLen);
-    int len = static_cast<int>(inLen);
-    const srtp_err_status_t err = fn(ctx, out, &len);
-    if (err == srtp_err_status_ok)
-      *outLen = static_cast<size_t>(len);
-    return err;
-  }
-} // namespace diemcau_srtp_compat
-
-inline srtp_err_status_t srtp_protect(
-  srtp_t ctx, const uint8_t* rtp, size_t rtpLen, uint8_t* srtp, size_t* srtpLen, size_t /*mkiIndex*/)
-{
-  return diemcau_srtp_compat::Protect(
-    static_cast<srtp_err_status_t (*)(srtp_t, void*, int*)>(srtp_protect),
-    ctx, rtp, rtpLen, srtp, srtpLen, SRTP_MAX_TRAILER_LEN);
-}
-
-inline srtp_err_status_t srtp_protect_rtcp(
-  srtp_t ctx, const uint8_t* rtcp, size_t rtcpLen, uint8_t* srtcp, size_t* srtcpLen, size_t /*mkiIndex*/)
-{
-  return diemcau_srtp_compat::Protect(
-    static_cast<srtp_err_status_t (*)(srtp_t, void*, int*)>(srtp_protect_rtcp),
-    ctx, rtcp, rtcpLen, srtcp, srtcpLen, SRTP_MAX_TRAILER_LEN + 4 /* SRTCP index */);
-}
-
-inline srtp_err_status_t srtp_unprotect(
-  srtp_t ctx, const uint8_t* srtp, size_t srtpLen, uint8_t* rtp, size_t* rtpLen)
-{
-  return diemcau_srtp_compat::Unprotect(
-    static_cast<srtp_err_status_t (*)(srtp_t, void*, int*)>(srtp_unprotect),
-    ctx, srtp, srtpLen, rtp, rtpLen);
-}
-
-inline srtp_err_status_t srtp_unprotect_rtcp(
-  srtp_t ctx, const uint8_t* srtcp, size_t srtcpLen, uint8_t* rtcp, size_t* rtcpLen)
-{
-  return diemcau_srtp_compat::Unprotect(
-    static_cast<srtp_err_status_t (*)(srtp_t, void*, int*)>(srtp_unprotect_rtcp),
-    ctx, srtcp, srtcpLen, rtcp, rtcpLen);
-}
-#endif // __cplusplus
-
-#endif // DIEMCAU_SRTP3_COMPAT_H
-EOF
-
-# --- usrsctp ---
-mkdir -p "$SP/usrsctp"
-echo 'static int usrsctp_shim_dummy;' >"$SP/usrsctp/dummy.c"
-cat >"$SP/usrsctp/meson.build" <<'EOF'
-project('usrsctp', 'c')
-usrsctp_dep = dependency('usrsctp')
-usrsctp = static_library('usrsctp_shim', 'dummy.c')
-EOF
-cat >"$SP/usrsctp/meson_options.txt" <<'EOF'
-option('sctp_build_programs', type : 'boolean', value : false)
-EOF
-
-# --- abseil-cpp ---
-mkdir -p "$SP/abseil-cpp"
-echo 'static int absl_shim_dummy;' >"$SP/abseil-cpp/dummy.c"
-cat >"$SP/abseil-cpp/meson.build" <<'EOF'
-project('abseil-cpp', 'c')
-absl_container_dep = declare_dependency(dependencies: [
-  dependency('absl_flat_hash_map'),
-  dependency('absl_flat_hash_set'),
-  dependency('absl_btree'),
-  dependency('absl_inlined_vector'),
-])
-absl_strings_dep = declare_dependency(dependencies: [
-  dependency('absl_strings'),
-  dependency('absl_str_format'),
-])
-absl_types_dep = declare_dependency(dependencies: [
-  dependency('absl_optional'),
-  dependency('absl_variant'),
-  dependency('absl_span'),
-])
-absl_container_lib = static_library('absl_container_shim', 'dummy.c')
-EOF
-
-# --- flatbuffers ---
-mkdir -p "$SP/flatbuffers"
-echo 'static int flatbuffers_shim_dummy;' >"$SP/flatbuffers/dummy.c"
-cat >"$SP/flatbuffers/meson.build" <<'EOF'
-project('flatbuffers', 'c')
-flatbuffers_dep = dependency('flatbuffers')
-flatbuffers_lib = static_library('flatbuffers_shim', 'dummy.c')
-EOF
-
-# --- catch2 (tests are not built) ---
-mkdir -p "$SP/catch2"
-cat >"$SP/catch2/meson.build" <<'EOF'
-project('catch2', 'cpp')
-catch2_dep = declare_dependency()
-EOF
+log "subproject shims from $RECIPE/subprojects…"
+# Every wrap the worker declares is replaced by a shim over Debian's library.
+cp -a "$RECIPE/subprojects/." "$SRC/subprojects/"
 
 # ---------------------------------------------------------------------------
 # 4. Configure and build
@@ -449,7 +249,7 @@ EOF
 BLD="$WORK/build"
 log "configuring (meson $MESON_VERSION)…"
 run meson setup --buildtype=release -Db_ndebug=true -Dms_disable_liburing=true \
-  --wrap-mode=nodownload "$BLD" "$SRC" || fail "meson setup failed"
+  -Dopenssl:prefix_dir="$OSSL_PREFIX" --wrap-mode=nodownload "$BLD" "$SRC" || fail "meson setup failed"
 
 log "generating flatbuffers headers…"
 run ninja -C "$BLD" -j "$JOBS" fbs/FBS || fail "flatbuffers generation failed"

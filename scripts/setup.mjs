@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 /**
  * Brings a fresh clone to a runnable state, doing only what is missing:
- *   1. Debian packages the platform uses (ffmpeg; with --test also chromium
- *      and redis-server), installed with apt-get when running as root;
+ *   1. Debian packages: ffmpeg; with --test also chromium and redis-server;
+ *      and what the worker is built with when it must be built. As root they
+ *      are installed with apt-get; otherwise the one sudo command that
+ *      installs them is printed and setup stops;
  *   2. npm dependencies (npm ci), without mediasoup's worker download;
  *   3. the mediasoup worker: from the cache, else built from the sources the
  *      mediasoup npm package ships (scripts/build-mediasoup-worker.sh);
  *   4. the web app (vite build) when its sources changed.
- * Plain Node with no dependencies: it runs before node_modules exists.
+ * Each step says how long it took. Plain Node with no dependencies: it runs
+ * before node_modules exists.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -23,29 +26,77 @@ const fail = (msg) => {
   console.error(`[setup] ${msg}`);
   process.exit(1);
 };
+const started = Date.now();
+let stepStarted = started;
+const timings = [];
+/** Notes how long a step that did work took. */
+const done = (step) => {
+  const seconds = (Date.now() - stepStarted) / 1000;
+  timings.push(`${step} ${seconds.toFixed(0)} s`);
+  stepStarted = Date.now();
+};
 
 function run(cmd, args, options = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...options });
   if (r.status !== 0) fail(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
 }
 
-function has(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
+const installed = (pkg) =>
+  spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout === 'install ok installed';
 
-// ---- 1. Debian packages ------------------------------------------------------------
-const wanted = [['ffmpeg', 'ffmpeg']];
-if (forTests) wanted.push(['chromium', 'chromium'], ['redis-server', 'redis-server']);
-const missing = wanted.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+// ---- where the worker comes from ------------------------------------------------------
+const recipe = path.join(root, 'scripts', 'build-mediasoup-worker.sh');
+const recipeDir = path.join(root, 'scripts', 'mediasoup-worker');
+/** The build recipe's fingerprint: the script and every file it copies in. */
+function recipeHash() {
+  const hash = createHash('sha256').update(fs.readFileSync(recipe));
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else hash.update(path.relative(recipeDir, p)).update(fs.readFileSync(p));
+    }
+  };
+  walk(recipeDir);
+  return hash.digest('hex').slice(0, 12);
+}
+const msVersion = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies.mediasoup;
+const cacheRoot =
+  process.env.DIEMCAU_CACHE_DIR ??
+  path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'diemcau');
+const cachedWorker = path.join(cacheRoot, `mediasoup-worker-${msVersion}-${recipeHash()}`, 'mediasoup-worker');
+const workerPath = path.join(root, 'node_modules', 'mediasoup', 'worker', 'out', 'Release', 'mediasoup-worker');
+// A worker started without mediasoup's channel exits with 41 once all its libraries load.
+const workerRuns = (bin) => fs.existsSync(bin) && spawnSync(bin, [], { stdio: 'ignore', env: {} }).status === 41;
+const workerNeeded = !process.env.MEDIASOUP_WORKER_BIN && !workerRuns(workerPath);
+const workerToBuild = workerNeeded && !workerRuns(cachedWorker);
+
+// ---- 1. Debian packages ------------------------------------------------------------------
+const wanted = ['ffmpeg'];
+if (forTests) wanted.push('chromium', 'redis-server');
+if (workerToBuild) {
+  const list = fs.readFileSync(path.join(recipeDir, 'debian-packages.txt'), 'utf8');
+  wanted.push(...list.split('\n').filter((line) => line.trim() && !line.trim().startsWith('#')));
+}
+const missing = wanted.filter((pkg) => !installed(pkg));
 if (missing.length) {
-  if (process.getuid?.() !== 0) fail(`please install: sudo apt-get install -y ${missing.join(' ')}`);
+  const install = ['install', '-y', '--no-install-recommends', ...missing];
+  if (process.getuid?.() !== 0) {
+    fail(
+      `Debian packages are missing, and installing them needs root. Run:\n\n` +
+        `    sudo apt-get update && sudo apt-get ${install.join(' ')}\n\n` +
+        `then run this command again.`,
+    );
+  }
   log(`installing Debian packages: ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = ['-o', 'DPkg::Lock::Timeout=600', 'install', '-y', '--no-install-recommends', ...missing];
-  if (spawnSync('apt-get', install, { stdio: 'inherit', env }).status !== 0) {
-    run('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'update'], { env });
-    run('apt-get', install, { env });
+  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+  // A new machine may have no package lists yet: update, then try again.
+  if (spawnSync('apt-get', [...lock, ...install], { stdio: 'inherit', env }).status !== 0) {
+    run('apt-get', [...lock, 'update'], { env });
+    run('apt-get', [...lock, ...install], { env });
   }
+  done('Debian packages');
 }
 
 // ---- 2. npm dependencies ---------------------------------------------------------------
@@ -60,29 +111,24 @@ if (stale) {
   // With internet, DIEMCAU_WORKER_DOWNLOAD=1 lets mediasoup fetch its own.
   if (process.env.DIEMCAU_WORKER_DOWNLOAD !== '1') env.MEDIASOUP_WORKER_BIN ??= 'provided-by-diemcau-setup';
   run('npm', ['ci', '--no-audit', '--no-fund'], { env });
+  done('npm dependencies');
 }
 
 // ---- 3. mediasoup worker -----------------------------------------------------------------
 const msDir = path.join(root, 'node_modules', 'mediasoup');
-const msVersion = JSON.parse(fs.readFileSync(path.join(msDir, 'package.json'), 'utf8')).version;
-const workerPath = path.join(msDir, 'worker', 'out', 'Release', 'mediasoup-worker');
-// A worker started without mediasoup's channel exits with 41 once all its libraries load.
-const workerRuns = (bin) => fs.existsSync(bin) && spawnSync(bin, [], { stdio: 'ignore', env: {} }).status === 41;
-
-if (!process.env.MEDIASOUP_WORKER_BIN && !workerRuns(workerPath)) {
-  const recipe = path.join(root, 'scripts', 'build-mediasoup-worker.sh');
-  const recipeHash = createHash('sha256').update(fs.readFileSync(recipe)).digest('hex').slice(0, 12);
-  const cacheRoot = process.env.DIEMCAU_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'diemcau');
-  const cached = path.join(cacheRoot, `mediasoup-worker-${msVersion}-${recipeHash}`, 'mediasoup-worker');
-  if (!workerRuns(cached)) {
+const msInstalled = JSON.parse(fs.readFileSync(path.join(msDir, 'package.json'), 'utf8')).version;
+if (msInstalled !== msVersion) fail(`node_modules has mediasoup ${msInstalled}, package.json wants ${msVersion}`);
+if (workerNeeded) {
+  if (workerToBuild) {
     log(`building the mediasoup ${msVersion} worker from its sources (a few minutes, once per machine)`);
-    run('bash', [recipe, msDir, cached]);
-    if (!workerRuns(cached)) fail(`the built worker at ${cached} does not start`);
+    run('bash', [recipe, msDir, cachedWorker]);
+    if (!workerRuns(cachedWorker)) fail(`the built worker at ${cachedWorker} does not start`);
+    done('worker build');
   } else {
-    log(`mediasoup worker from cache: ${cached}`);
+    log(`mediasoup worker from cache: ${cachedWorker}`);
   }
   fs.mkdirSync(path.dirname(workerPath), { recursive: true });
-  fs.copyFileSync(cached, workerPath);
+  fs.copyFileSync(cachedWorker, workerPath);
   fs.chmodSync(workerPath, 0o755);
 }
 
@@ -105,5 +151,7 @@ const sourcesTime = Math.max(
 if (!fs.existsSync(dist) || fs.statSync(dist).mtimeMs < sourcesTime) {
   log('building the web app');
   run(process.execPath, [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn']);
+  done('web app');
 }
-log('ready');
+const total = ((Date.now() - started) / 1000).toFixed(0);
+log(timings.length ? `ready in ${total} s (${timings.join(', ')})` : 'ready');

@@ -1,0 +1,1 @@
+static int flatbuffers_shim_dummy;

@@ -1,0 +1,1 @@
+static int srtp_shim_dummy;

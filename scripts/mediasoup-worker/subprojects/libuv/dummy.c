@@ -1,0 +1,1 @@
+static int libuv_shim_dummy;

@@ -1,0 +1,1 @@
+static int openssl_shim_dummy;

@@ -1,0 +1,1 @@
+static int usrsctp_shim_dummy;
