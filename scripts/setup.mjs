@@ -41,8 +41,7 @@ function run(cmd, args, options = {}) {
   if (r.status !== 0) fail(`${cmd} ${args.join(' ')} failed (exit ${r.status ?? r.signal})`);
 }
 
-const installed = (pkg) =>
-  spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout === 'install ok installed';
+const installed = (pkg) => spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout === 'install ok installed';
 
 // ---- where the worker comes from ------------------------------------------------------
 const recipe = path.join(root, 'scripts', 'build-mediasoup-worker.sh');
@@ -61,9 +60,7 @@ function recipeHash() {
   return hash.digest('hex').slice(0, 12);
 }
 const msVersion = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies.mediasoup;
-const cacheRoot =
-  process.env.DIEMCAU_CACHE_DIR ??
-  path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'diemcau');
+const cacheRoot = process.env.DIEMCAU_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'diemcau');
 const cachedWorker = path.join(cacheRoot, `mediasoup-worker-${msVersion}-${recipeHash()}`, 'mediasoup-worker');
 const workerPath = path.join(root, 'node_modules', 'mediasoup', 'worker', 'out', 'Release', 'mediasoup-worker');
 // A worker started without mediasoup's channel exits with 41 once all its libraries load.
