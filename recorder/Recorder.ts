@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { FfmpegBinary } from './ffmpegBinary.js';
 import { parseRunPlaylist } from './hlsRunPlaylist.js';
 import type { ProgramSources, RecordedRoom } from './RecordedRoom.js';
-import { freeRtpPortPair } from './ports.js';
+import { freeRtpPortPair, portsBound } from './ports.js';
 import { RecordingJournal, type SegmentEntry } from './RecordingJournal.js';
 import { buildSdp, type SdpStream } from './sdp.js';
 
@@ -250,18 +250,54 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       this.#scheduleRestart('encoder exited', 1000);
     });
 
-    // Give ffmpeg a moment to bind its ports, then let media flow and ask for
-    // keyframes: one to start, then one per segment so each segment starts clean.
-    await new Promise((r) => setTimeout(r, 400));
-    for (const consumer of consumers) await consumer.resume().catch(() => {});
+    // Let media flow once ffmpeg listens, and ask for keyframes: one to start,
+    // then one per segment so each segment starts clean.
+    const listening = await portsBound(
+      streams.map((s) => s.port),
+      5000,
+    );
+    if (!listening) this.#log.warn({ run: id }, 'the encoder is slow to listen; starting anyway');
     const videoConsumer = consumers.find((c) => c.kind === 'video');
     if (videoConsumer) {
       const ask = () => void videoConsumer.requestKeyFrame().catch(() => {});
+      // The picture leads: the voices start with its first keyframe. Started
+      // together, ffmpeg would write the voices heard while the keyframe is
+      // on its way (longer on a busy machine) ahead of any picture, outside
+      // the segment durations the playlists list, and the run's timestamps
+      // would no longer match its place in the archive.
+      const firstKeyframe = this.#firstKeyframe(videoConsumer);
+      await videoConsumer.resume().catch(() => {});
       ask();
       run.timers.push(setTimeout(ask, 1000));
       run.timers.push(setInterval(ask, this.#o.segmentSeconds * 1000));
+      await firstKeyframe;
     }
+    for (const consumer of consumers) if (consumer !== videoConsumer) await consumer.resume().catch(() => {});
     run.timers.push(setInterval(() => this.#harvest(run), 500));
+  }
+
+  /**
+   * Resolves when the consumer sends its first keyframe (mediasoup sends
+   * nothing of a resumed video stream before one), or after a few seconds
+   * if the sender never gives one: then the voices go on without a picture.
+   */
+  async #firstKeyframe(consumer: types.Consumer): Promise<void> {
+    await consumer.enableTraceEvent(['keyframe']).catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    let onTrace: ((trace: types.ConsumerTraceEventData) => void) | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        onTrace = (trace) => {
+          if (trace.type === 'keyframe') resolve();
+        };
+        consumer.on('trace', onTrace);
+        consumer.observer.once('close', () => resolve());
+      }),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000))),
+    ]);
+    clearTimeout(timer);
+    if (onTrace) consumer.off('trace', onTrace);
+    if (!consumer.closed) await consumer.enableTraceEvent([]).catch(() => {});
   }
 
   async #stopRun(): Promise<void> {
@@ -294,6 +330,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     let added = false;
     for (const s of parseRunPlaylist(text)) {
       if (this.journal.has(s.file) || !fs.existsSync(path.join(this.#o.dir, s.file))) continue;
+      // A run stopped before its first packet lists an empty segment: nothing to play.
+      if (s.duration <= 0) continue;
       const first = !run.sawFirstSegment;
       if (first) {
         run.sawFirstSegment = true;

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import dgram from 'node:dgram';
 
 function bind(port: number): Promise<dgram.Socket | null> {
@@ -27,4 +28,29 @@ export async function freeRtpPortPair(): Promise<number> {
     if (a && b) return port;
   }
   throw new Error('no free UDP port pair for the recorder');
+}
+
+/** The UDP ports something on this machine listens on (Linux: /proc/net/udp). */
+function listeningUdpPorts(): Set<number> {
+  const ports = new Set<number>();
+  for (const line of fs.readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const local = line.trim().split(/\s+/)[1];
+    if (local) ports.add(Number.parseInt(local.split(':')[1], 16));
+  }
+  return ports;
+}
+
+/**
+ * Resolves once every port is bound (by the ffmpeg just started on them), or
+ * false after `timeoutMs`. Media sent before that is lost, and a lost first
+ * keyframe leaves a run without a picture until the next one.
+ */
+export async function portsBound(ports: number[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const bound = listeningUdpPorts();
+    if (ports.every((p) => bound.has(p))) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

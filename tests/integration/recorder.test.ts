@@ -76,6 +76,8 @@ describe('recording a session', () => {
     switchedAt = recorder.journal.duration;
     await room.giveFloor('xa-a');
     await waitFor('a segment after the switch', () => segmentsIn(dir).length > before + 1, 20_000);
+    // The point's voice joins the studio's in the program (the encoder may be between runs).
+    await waitFor('two voices recorded', () => recorder.currentPlan?.audio === 2, 20_000);
     expect(recorder.currentPlan).toEqual({ video: 'copy', audio: 2 });
     const after = segmentsIn(dir).slice(before);
     expect(after.some((e) => e.discontinuity)).toBe(true);
@@ -88,6 +90,7 @@ describe('recording a session', () => {
   });
 
   it('loses no written segment when ffmpeg is killed, and goes on recording', async () => {
+    await waitFor('an encoder running', () => !!recorder.encoderPid, 20_000);
     const before = segmentsIn(dir).map((e) => e.file);
     const pid = recorder.encoderPid!;
     process.kill(pid, 'SIGKILL');
