@@ -64,6 +64,28 @@ export const configSchema = z.object({
     .default(10),
   /** Largest PDF an operator may attach to a session, in megabytes. */
   maxDocumentMb: z.coerce.number().positive().max(1024).default(20),
+  // ---- limits: what one peer, one address or this node may use --------------
+  /** WebRTC transports one peer may have open at once. */
+  maxTransportsPerPeer: z.coerce.number().int().min(2).max(64).default(4),
+  /** Streams one peer may send at once (camera, microphone, screen). */
+  maxProducersPerPeer: z.coerce.number().int().min(1).max(32).default(4),
+  /** Signaling requests per second one connection may send (a burst of twice that is allowed). */
+  maxRequestsPerSecond: z.coerce.number().int().min(1).max(10_000).default(30),
+  /** Replies and notifications waiting for a connection that does not read them, in KiB, before it is closed. */
+  maxSendBufferKb: z.coerce
+    .number()
+    .int()
+    .min(64)
+    .max(1024 * 1024)
+    .default(1024),
+  /** Sign-in attempts per minute from one address; more are refused with 429 and a growing wait. */
+  maxSignInPerMinute: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** Sessions this deployment keeps (scheduled, live and ended). */
+  maxSessions: z.coerce.number().int().min(1).max(1_000_000).default(5000),
+  /** Peers connected to this node at once. */
+  maxPeersPerNode: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** Streams (consumers) one media worker carries before new receivers are refused as busy. */
+  maxStreamsPerWorker: z.coerce.number().int().min(1).max(100_000).default(700),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof configSchema>;
@@ -92,6 +114,14 @@ export const envNames: Record<keyof Config, string> = {
   hlsSegmentSeconds: 'DIEMCAU_HLS_SEGMENT_SECONDS',
   dvrWindowMinutes: 'DIEMCAU_DVR_WINDOW_MINUTES',
   maxDocumentMb: 'DIEMCAU_MAX_DOCUMENT_MB',
+  maxTransportsPerPeer: 'DIEMCAU_MAX_TRANSPORTS_PER_PEER',
+  maxProducersPerPeer: 'DIEMCAU_MAX_PRODUCERS_PER_PEER',
+  maxRequestsPerSecond: 'DIEMCAU_MAX_REQUESTS_PER_SECOND',
+  maxSendBufferKb: 'DIEMCAU_MAX_SEND_BUFFER_KB',
+  maxSignInPerMinute: 'DIEMCAU_MAX_SIGN_IN_PER_MINUTE',
+  maxSessions: 'DIEMCAU_MAX_SESSIONS',
+  maxPeersPerNode: 'DIEMCAU_MAX_PEERS_PER_NODE',
+  maxStreamsPerWorker: 'DIEMCAU_MAX_STREAMS_PER_WORKER',
   logLevel: 'LOG_LEVEL',
 };
 

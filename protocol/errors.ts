@@ -14,9 +14,27 @@ export const errorCodeSchema = z.enum([
   'conflict', // e.g. the session has ended
   'moved', // the session runs on another node: go there
   'media-error', // mediasoup refused the operation
+  'rate-limited', // too many requests or attempts: wait and try again
+  'busy', // a limit of this server is reached (sessions, peers, streams)
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof errorCodeSchema>;
+
+/** The HTTP status of each error code: one table for every route. */
+export const httpStatusOf: Record<ErrorCode, number> = {
+  'bad-request': 400,
+  'unknown-method': 404,
+  unauthorized: 401,
+  forbidden: 403,
+  'not-joined': 409,
+  'not-found': 404,
+  conflict: 409,
+  moved: 307,
+  'media-error': 500,
+  'rate-limited': 429,
+  busy: 503,
+  internal: 500,
+};
 
 export const errorBodySchema = z.object({
   code: errorCodeSchema,
@@ -32,4 +50,8 @@ export const closeCodes = {
   sessionEnded: 4410,
   /** The session runs on another node; the reason is that node's URL. */
   moved: 4307,
+  /** The connection sent faster than allowed, or stopped reading its replies. */
+  flooding: 4429,
+  /** This server is full (peers or streams): try again later. */
+  busy: 4503,
 } as const;

@@ -43,6 +43,26 @@ export class MovedError extends DiemcauError {
   }
 }
 
+/** Too many requests or attempts from one peer or address. */
+export class RateLimitedError extends DiemcauError {
+  constructor(
+    message: string,
+    /** When the caller may try again, in seconds. */
+    readonly retryAfterSeconds = 1,
+  ) {
+    super('rate-limited', message);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** A configured limit of this server is reached. */
+export class BusyError extends DiemcauError {
+  constructor(message: string) {
+    super('busy', message);
+    this.name = 'BusyError';
+  }
+}
+
 export class ConflictError extends DiemcauError {
   constructor(message: string) {
     super('conflict', message);

@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import {
   agendaItemInputSchema,
+  httpStatusOf,
   identitySchema,
   instantSchema,
   roleSchema,
@@ -37,18 +38,6 @@ export interface ApiDeps {
   /** More route groups, each at its own path under /api (points, documents, …). */
   mounts?: Record<string, express.Router>;
 }
-
-const httpStatus: Record<string, number> = {
-  'bad-request': 400,
-  unauthorized: 401,
-  forbidden: 403,
-  'not-found': 404,
-  conflict: 409,
-  'unknown-method': 404,
-  'not-joined': 409,
-  'media-error': 500,
-  internal: 500,
-};
 
 const invitationBody = z.object({
   role: roleSchema,
@@ -455,7 +444,7 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
     // A body left unread (a refused upload): do not keep the connection for the rest of it.
     if (!req.complete) res.set('Connection', 'close');
     if (res.headersSent) return void res.end();
-    res.status(status ?? httpStatus[body.code] ?? 500).json({ error: body });
+    res.status(status ?? httpStatusOf[body.code]).json({ error: body });
   });
 
   return api;
