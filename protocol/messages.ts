@@ -32,11 +32,17 @@ const rtpParameters = z.looseObject({
 });
 
 const id = z.string().min(1).max(128);
+/**
+ * An id of a session, point, group or operator: letters, digits, dot, dash
+ * and underscore, not starting with a dot. Ids become folder and file names
+ * (recordings, documents), so '.', '..' and hidden names are impossible.
+ */
+export const identityPattern = /^[a-zA-Z0-9_-][a-zA-Z0-9_.-]{0,63}$/;
 export const identitySchema = z
   .string()
   .min(1)
   .max(64)
-  .regex(/^[a-zA-Z0-9_.-]+$/, 'letters, digits, dot, dash and underscore only');
+  .regex(identityPattern, 'letters, digits, dot, dash and underscore, not starting with a dot');
 
 export const mediaSourceSchema = z.enum(['camera', 'mic', 'screen']);
 export type MediaSource = z.infer<typeof mediaSourceSchema>;

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
+import { spawnEncoder } from './encoderProcess.js';
 import type { FfmpegBinary } from './ffmpegBinary.js';
 import { parseRunPlaylist } from './hlsRunPlaylist.js';
 import type { ProgramSources, RecordedRoom } from './RecordedRoom.js';
@@ -68,6 +69,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   #runCounter = 0;
   #queue: Promise<void> = Promise.resolve();
   #active = false;
+  #closed = false;
   #debounce: NodeJS.Timeout | null = null;
   readonly #onProgram = () => this.#scheduleRestart('program changed');
   readonly #onAgenda = (item: { id: string; title: string } | null) => {
@@ -100,7 +102,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   start(): Promise<void> {
-    if (this.#active) return this.#queue;
+    // After close() (the server shutting down) nothing starts again.
+    if (this.#active || this.#closed) return this.#queue;
     this.#active = true;
     this.journal.setMeta({ status: 'recording', endedAt: undefined });
     this.#o.room.on('program', this.#onProgram);
@@ -219,7 +222,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       segmentPattern: path.join(this.#o.dir, `${runName}-%05d.ts`),
       playlist,
     });
-    const ffmpeg = spawn(this.#o.ffmpeg.path, ['-nostdin', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const ffmpeg = spawnEncoder(this.#o.ffmpeg.path, ['-nostdin', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     ffmpeg.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
@@ -376,7 +379,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   /** Runs ffmpeg once over the archive to make a derived file (poster, MP4). */
   async #derive(name: string, args: string[]): Promise<boolean> {
     const tmp = `${name}.tmp`;
-    const child = spawn(this.#o.ffmpeg.path, ['-hide_banner', '-loglevel', 'error', '-y', ...args, tmp], {
+    const child = spawnEncoder(this.#o.ffmpeg.path, ['-hide_banner', '-loglevel', 'error', '-y', ...args, tmp], {
       cwd: this.#o.dir,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -394,6 +397,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
 
   /** Stops the encoder without finalizing (server shutdown: the recording resumes at the next start). */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#active = false;
     this.#o.room.off('program', this.#onProgram);
     this.#o.room.off('agenda', this.#onAgenda);

@@ -2,8 +2,10 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { identityPattern } from '../protocol/index.js';
 import { findFfmpeg, type FfmpegBinary } from './ffmpegBinary.js';
 import type { RecordedRoom, RecordedRooms } from './RecordedRoom.js';
+import { endOrphanEncoders } from './encoderProcess.js';
 import { Recorder } from './Recorder.js';
 import type { RecordingMeta } from './RecordingJournal.js';
 
@@ -21,8 +23,8 @@ export interface RecordingServiceEvents {
   ready: [sessionId: string, meta: RecordingMeta];
 }
 
-/** A session id is a safe folder name; anything else never reaches the disk. */
-export const sessionIdPattern = /^[a-zA-Z0-9_.-]{1,64}$/;
+/** A session id is a safe folder name (the protocol's identity rule); anything else never reaches the disk. */
+export const sessionIdPattern = identityPattern;
 
 /**
  * Gives every session on air a Recorder, lets the operator stop and start
@@ -36,14 +38,25 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   readonly #heldByOperator = new Set<string>();
   readonly #finalizing = new Set<Promise<void>>();
   readonly #finalizingRooms = new Set<string>();
+  /** Shutting down: no recorder starts any more. */
+  #closed = false;
 
   constructor(options: RecordingServiceOptions, sessions: RecordedRooms) {
     super();
     this.#o = options;
     this.ffmpeg = findFfmpeg();
     fs.mkdirSync(options.dir, { recursive: true });
+    const orphans = endOrphanEncoders(options.dir);
+    if (orphans.length) options.logger.warn({ pids: orphans }, 'ended encoders an earlier server left running');
     options.logger.info({ ffmpeg: this.ffmpeg.path, origin: this.ffmpeg.origin, version: this.ffmpeg.version }, 'recorder ffmpeg');
-    sessions.on('room', (room, record) => this.#attach(room, record));
+    sessions.on('room', (room, record) => {
+      // A recorder that cannot start must not take the session down with it.
+      try {
+        this.#attach(room, record);
+      } catch (error) {
+        options.logger.error({ err: error, session: room.id }, 'this session cannot be recorded');
+      }
+    });
   }
 
   get dir(): string {
@@ -51,7 +64,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   }
 
   dirFor(sessionId: string): string {
-    if (!sessionIdPattern.test(sessionId) || sessionId.startsWith('.')) throw new Error('bad session id');
+    if (!sessionIdPattern.test(sessionId)) throw new Error(`not a session id: ${JSON.stringify(sessionId.slice(0, 80))}`);
     return path.join(this.#o.dir, sessionId);
   }
 
@@ -84,12 +97,14 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.all([...this.#recorders.values()].map((r) => r.close()));
     this.#recorders.clear();
     await this.idle();
   }
 
   #attach(room: RecordedRoom, record: { public: boolean }): void {
+    if (this.#closed) return;
     const recorder = new Recorder({
       room,
       dir: this.dirFor(room.id),
@@ -120,6 +135,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       },
     };
     room.on('snapshot', (snapshot) => {
+      if (this.#closed) return;
       if (snapshot.status === 'live' && this.#o.autoRecord && !recorder.recording && !this.#heldByOperator.has(room.id)) {
         void start('system');
       }

@@ -13,6 +13,16 @@ try {
 }
 
 const server = await new Server(config).start();
+
+// The last resort: a fault nobody caught is logged with its stack and the
+// server goes on serving every other session. Each such line is a defect to
+// fix where it arose; exiting would end every session in the province.
+process.on('unhandledRejection', (reason) => {
+  server.logger.error({ err: reason }, 'unhandled rejection (a defect; the server goes on)');
+});
+process.on('uncaughtException', (error) => {
+  server.logger.fatal({ err: error }, 'uncaught exception (a defect; the server goes on)');
+});
 if (server.demo) {
   const d = server.demo;
   const lines = [
@@ -21,6 +31,7 @@ if (server.demo) {
     '  Cameras work over HTTPS or on localhost: for other machines, put it behind HTTPS and set DIEMCAU_PUBLIC_URL.',
     '',
     `  Demo session "${d.sessionId}" — open each link in its own tab on this machine:`,
+    '  (the demo links, and the demo buttons on the home page, work from this machine only; in production set DIEMCAU_DEMO=false)',
     `    Studio (provincial hall):  ${d.studio}`,
     `    Operator console:          ${d.operator}`,
     ...d.points.map((p) => `    Connection point ${p.name}: ${p.url}`),

@@ -101,7 +101,17 @@ export class Room extends EventEmitter<RoomEvents> {
   /** Set by the recording service: lets the operator start and stop recording from signaling. */
   recordingControl?: { start(actor: string): Promise<void>; stop(actor: string): Promise<void> };
   #closed = false;
-  readonly #onWorkerReplaced = (index: number) => void this.#restartMedia(`media worker ${index} restarted`);
+  /** Media restarts run one after another: a worker may die again while one is under way. */
+  #mediaRestarts: Promise<void> = Promise.resolve();
+  readonly #onWorkerReplaced = (index: number) => {
+    this.#mediaRestarts = this.#mediaRestarts.then(() =>
+      this.#restartMedia(`media worker ${index} restarted`).catch((error: unknown) => {
+        // A worker that dies during the rebuild is replaced in turn, and that
+        // replacement starts the next rebuild: this one just gives way.
+        this.#log.warn({ err: error }, 'media restart interrupted; the next one follows');
+      }),
+    );
+  };
 
   private constructor(options: RoomOptions) {
     super();
@@ -114,7 +124,13 @@ export class Room extends EventEmitter<RoomEvents> {
 
   static async create(options: RoomOptions): Promise<Room> {
     const room = new Room(options);
-    await room.#createRouters();
+    try {
+      await room.#createRouters();
+    } catch (error) {
+      // A worker died while the session opened: leave nothing behind on the others.
+      room.close();
+      throw error;
+    }
     options.pool.on('workerReplaced', room.#onWorkerReplaced);
     return room;
   }
@@ -463,7 +479,9 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#pool.off('workerReplaced', this.#onWorkerReplaced);
-    if (this.#snapshotTimer) clearTimeout(this.#snapshotTimer);
+    // A change still waiting to be announced (going on air just before a
+    // shutdown) is announced now: the registry saves the status from it.
+    if (this.#snapshotTimer) this.#flushSnapshot();
     for (const peer of [...this.#peers.values()]) peer.close(this.#status === 'ended' ? 'ended' : 'closed');
     this.#peers.clear();
     for (const { router } of this.#routers.values()) router.close();
@@ -663,9 +681,20 @@ export class Room extends EventEmitter<RoomEvents> {
 
   async #createRouters(): Promise<void> {
     for (const slot of this.#pool.slots) {
+      if (this.#closed) return;
       const router = await slot.worker.createRouter({ mediaCodecs, appData: { session: this.id } });
-      // The loudest voice on air, from the audio level the senders put in each packet.
-      const speakerObserver = await router.createAudioLevelObserver({ maxEntries: 1, threshold: -70, interval: 800 });
+      let speakerObserver: types.AudioLevelObserver;
+      try {
+        // The loudest voice on air, from the audio level the senders put in each packet.
+        speakerObserver = await router.createAudioLevelObserver({ maxEntries: 1, threshold: -70, interval: 800 });
+      } catch (error) {
+        router.close();
+        throw error;
+      }
+      if (this.#closed) {
+        router.close();
+        return;
+      }
       speakerObserver.on('volumes', (volumes) => {
         const producer = volumes[0]?.producer;
         this.#setActiveSpeaker(producer ? (producer.appData as unknown as ProducerInfo).identity : null);

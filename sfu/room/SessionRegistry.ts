@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { defaultTimeZone, type AgendaItem, type SessionInput, type SessionRecord, sessionInputSchema } from '../../protocol/index.js';
+import {
+  defaultTimeZone,
+  identityPattern,
+  type AgendaItem,
+  type SessionInput,
+  type SessionRecord,
+  sessionInputSchema,
+} from '../../protocol/index.js';
 import { ConflictError, MovedError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
@@ -52,7 +59,15 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
 
   /** Reads every session from the store and listens for other nodes' changes. */
   async load(): Promise<void> {
-    for (const record of await this.store.list<SessionRecord>('sessions')) this.#records.set(record.id, record);
+    for (const record of await this.store.list<SessionRecord>('sessions')) {
+      // A record written before the identity rule was tightened (an id such as
+      // '.x') would become a hidden or parent folder: it is left out, loudly.
+      if (!identityPattern.test(record.id)) {
+        this.logger.error({ session: record.id }, 'a stored session has an invalid id; it is not loaded');
+        continue;
+      }
+      this.#records.set(record.id, record);
+    }
     this.#unsubscribe = await this.store.subscribe('sessions', (message) => {
       const id = (message as { id?: string }).id;
       if (id) void this.refresh(id);

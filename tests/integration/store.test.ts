@@ -149,4 +149,26 @@ describe('embedded store after a crash mid-write', () => {
     expect(await reopened.get('points', 'a')).toEqual({ id: 'a', name: 'A' });
     expect(await reopened.readLog('audit')).toEqual([{ n: 1 }]);
   });
+
+  it('keeps every change written after a torn one, and across the folding of its changes', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-store-'));
+    dirs.push(dir);
+    const first = new EmbeddedStore(dir);
+    await first.put('sessions', 's1', { id: 's1', title: 'Một' });
+    fs.appendFileSync(path.join(dir, 'store', 'sessions.changes.jsonl'), '{"id": "s2", "doc": {"id": "s2", "ti');
+    const second = new EmbeddedStore(dir);
+    await second.put('sessions', 's3', { id: 's3', title: 'Ba' });
+    await second.append('audit', { n: 1 });
+    // Enough writes to fold the changes into a new snapshot more than once.
+    for (let i = 0; i < 1200; i++) await second.put('sessions', `n${i % 7}`, { id: `n${i % 7}`, i });
+    await second.delete('sessions', 'n0');
+    await second.close();
+    const third = new EmbeddedStore(dir);
+    expect(await third.get('sessions', 's1')).toEqual({ id: 's1', title: 'Một' });
+    expect(await third.get('sessions', 's2')).toBeUndefined();
+    expect(await third.get('sessions', 's3')).toEqual({ id: 's3', title: 'Ba' });
+    expect(await third.get('sessions', 'n6')).toEqual({ id: 'n6', i: 1196 });
+    expect(await third.get('sessions', 'n0')).toBeUndefined();
+    expect((await third.list('sessions')).length).toBe(8);
+  });
 });

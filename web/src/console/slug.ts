@@ -11,8 +11,8 @@ export function slugify(name: string): string {
     .slice(0, 64);
 }
 
-/** The letters an id may have (the server's identity rule). */
-export const idPattern = /^[a-zA-Z0-9_.-]{1,64}$/;
+/** The letters an id may have: the server's identity rule. */
+export { identityPattern as idPattern } from '@protocol';
 
 /** Case- and accent-insensitive text for searching. */
 export function fold(text: string): string {
