@@ -26,6 +26,8 @@ export const actions = [
   'session.monitor',
   /** Subscribe other systems to events. */
   'webhooks.manage',
+  /** See every participant in the session's snapshots (others see who is on air and themselves). */
+  'roster.view',
 ] as const;
 export type Action = (typeof actions)[number];
 
@@ -45,9 +47,10 @@ export const permissions: Readonly<Record<Role, readonly Action[]>> = {
     'recording.control',
     'session.monitor',
     'webhooks.manage',
+    'roster.view',
   ],
   // The provincial hall: the default program; always allowed to speak.
-  studio: ['session.join', 'media.receive', 'media.send', 'session.goLive', 'session.end', 'stats.report'],
+  studio: ['session.join', 'media.receive', 'media.send', 'session.goLive', 'session.end', 'stats.report', 'roster.view'],
   // A commune meeting room: sends camera and mic, heard only with the floor.
   point: ['session.join', 'media.receive', 'media.send', 'hand.raise', 'stats.report'],
   // A member watching over WebRTC: receives the program, nothing else.

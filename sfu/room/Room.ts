@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { mediaCodecs } from '../media/codecs.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import { Peer, type ConsumerInfo, type PeerOptions, type ProducerInfo } from './Peer.js';
+import { snapshotFor } from './snapshotFor.js';
 import { decideWeakLink, historyLength } from './weakLink.js';
 
 export interface RoomOptions {
@@ -768,6 +769,6 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#snapshotTimer = null;
     const snapshot = this.snapshot();
     this.emit('snapshot', snapshot);
-    for (const peer of this.#peers.values()) peer.notify('session.snapshot', snapshot);
+    for (const peer of this.#peers.values()) peer.notify('session.snapshot', snapshotFor(snapshot, peer));
   }
 }

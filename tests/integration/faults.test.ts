@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../../protocol/index.js';
+import type { Room } from '../../sfu/room/Room.js';
 import { EmbeddedStore } from '../../sfu/store/EmbeddedStore.js';
 import { joinPlain, type PlainParticipant } from '../helpers/plainPeer.js';
 import { sleep, waitFor } from '../helpers/rtp.js';
@@ -38,7 +39,7 @@ describe('a media worker that dies again while sessions are rebuilt on its repla
   it('leaves every session working and the server serving', async () => {
     const server = await startServer({ workers: 2 });
     cleanups.push(() => server.stop());
-    const rooms = [];
+    const rooms: Room[] = [];
     for (let i = 0; i < 25; i++) {
       await server.sessions.create({ id: `s${i}`, title: `Phiên ${i}` });
       rooms.push(await server.sessions.room(`s${i}`));
