@@ -84,8 +84,6 @@ export const configSchema = z.object({
   maxSessions: z.coerce.number().int().min(1).max(1_000_000).default(5000),
   /** Peers connected to this node at once. */
   maxPeersPerNode: z.coerce.number().int().min(1).max(100_000).default(1000),
-  /** Streams (consumers) one media worker carries before new receivers are refused as busy. */
-  maxStreamsPerWorker: z.coerce.number().int().min(1).max(100_000).default(700),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof configSchema>;
@@ -121,7 +119,6 @@ export const envNames: Record<keyof Config, string> = {
   maxSignInPerMinute: 'DIEMCAU_MAX_SIGN_IN_PER_MINUTE',
   maxSessions: 'DIEMCAU_MAX_SESSIONS',
   maxPeersPerNode: 'DIEMCAU_MAX_PEERS_PER_NODE',
-  maxStreamsPerWorker: 'DIEMCAU_MAX_STREAMS_PER_WORKER',
   logLevel: 'LOG_LEVEL',
 };
 
