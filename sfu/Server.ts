@@ -192,7 +192,7 @@ export class Server {
     } else {
       this.logger.warn({ webDist }, 'web app not built: run `npm run build:web`');
     }
-    this.#signaling = new SignalingServer(server, this.tokens, this.sessions, this.logger);
+    this.#signaling = new SignalingServer(server, this.tokens, this.sessions, this.logger, { limits: this.config, store: this.store });
     if (this.config.demo) this.demo = await this.#createDemo();
     await this.sessions.restoreLive();
     this.scheduler = new Scheduler({ sessions: this.sessions, logger: this.logger });

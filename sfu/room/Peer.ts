@@ -1,6 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import type { MediaSource, NotificationData, NotificationMethod, ReceiveMode, Role } from '../../protocol/index.js';
+import { BusyError, ConflictError, DiemcauError } from '../errors.js';
+
+/** What one peer may hold open at once; a browser needs 2 transports and 2–3 producers. */
+export interface PeerLimits {
+  maxTransports: number;
+  maxProducers: number;
+}
+
+/** Peers made inside the server (encoders, recorder, tests) are not limited. */
+const unlimited: PeerLimits = { maxTransports: Infinity, maxProducers: Infinity };
 
 export interface PeerOptions {
   identity: string;
@@ -10,6 +20,8 @@ export interface PeerOptions {
   slotIndex: number;
   /** Plain-RTP peers (encoders, recorder, tests) get consumers already running. */
   plain?: boolean;
+  /** Limits for peers that come from outside (signaling). */
+  limits?: PeerLimits;
 }
 
 export interface PeerEvents {
@@ -52,7 +64,12 @@ export class Peer extends EventEmitter<PeerEvents> {
   readonly inboundLosses: number[] = [];
   /** Its video is held at the lowest layer because its link loses too much. */
   weakLink = false;
+  readonly limits: PeerLimits;
   #closed = false;
+  /** Transports being created: they count against the limit before they exist. */
+  #transportsPending = 0;
+  /** `${kind}:${source}` of producers being created. */
+  readonly #producersPending = new Set<string>();
 
   constructor(options: PeerOptions) {
     super();
@@ -61,6 +78,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.role = options.role;
     this.slotIndex = options.slotIndex;
     this.plain = options.plain ?? false;
+    this.limits = options.limits ?? unlimited;
   }
 
   get closed(): boolean {
@@ -88,6 +106,42 @@ export class Peer extends EventEmitter<PeerEvents> {
     return this.transports.get(id);
   }
 
+  /**
+   * Holds a place for a transport about to be created, so that requests sent
+   * together cannot all pass the limit before the first one exists. Call the
+   * returned function once the transport exists or failed.
+   */
+  reserveTransport(): () => void {
+    this.#assertOpen();
+    if (this.transports.size + this.#transportsPending >= this.limits.maxTransports) {
+      throw new BusyError(`at most ${this.limits.maxTransports} transports per participant`);
+    }
+    this.#transportsPending++;
+    return once(() => this.#transportsPending--);
+  }
+
+  /**
+   * Holds the place of the producer of one kind and source about to be
+   * created: one per source, even for requests sent together (a new one
+   * replaces an existing one once the first has finished, as a camera switch
+   * does). Call the returned function once the producer exists or failed.
+   */
+  reserveProducer(kind: 'audio' | 'video', source: MediaSource): () => void {
+    this.#assertOpen();
+    const key = `${kind}:${source}`;
+    if (this.#producersPending.has(key)) throw new ConflictError(`a ${source} ${kind} is already being set up`);
+    const replaced = this.producerOf(kind, source) ? 1 : 0;
+    if (this.producers.size - replaced + this.#producersPending.size >= this.limits.maxProducers) {
+      throw new BusyError(`at most ${this.limits.maxProducers} streams per participant`);
+    }
+    this.#producersPending.add(key);
+    return once(() => this.#producersPending.delete(key));
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new DiemcauError('not-joined', 'this participant has left the session');
+  }
+
   /** Closes every transport (and with them every producer and consumer). */
   closeMedia(): void {
     for (const transport of this.transports.values()) transport.close();
@@ -102,4 +156,13 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.closeMedia();
     this.emit('close', reason);
   }
+}
+
+function once(release: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    release();
+  };
 }

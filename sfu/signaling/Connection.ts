@@ -10,11 +10,15 @@ import {
   type ReplyMessage,
   type TokenClaims,
 } from '../../protocol/index.js';
-import { DiemcauError } from '../errors.js';
+import { DiemcauError, RateLimitedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Peer } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
+import { closeSocket } from './closeSocket.js';
 import { handlers, requiredAction, type HandlerContext } from './handlers.js';
+import { maxRequestDepth, nestsDeeperThan } from './jsonDepth.js';
+import type { SignalingLimits } from './limits.js';
+import { RateLimiter } from './RateLimiter.js';
 
 const closeCodeFor: Record<string, number> = {
   replaced: closeCodes.replaced,
@@ -22,31 +26,56 @@ const closeCodeFor: Record<string, number> = {
   ended: closeCodes.sessionEnded,
 };
 
+/** What a connection needs from the server beyond its socket, token and session. */
+export interface ConnectionOptions {
+  limits: SignalingLimits;
+  /** Checks the socket's token again: a point revoked or disabled since the socket opened may not join. */
+  verifyToken(): Promise<void>;
+  /** Throws a BusyError when this node already carries as many peers as it may. */
+  admitPeer(room: Room, identity: string): void;
+}
+
 /**
  * One browser's WebSocket: checks each message against the protocol and the
  * sender's role, runs it, and answers with data or a typed error. A bad
- * message never closes the socket or touches anyone else's session.
+ * message never closes the socket or touches anyone else's session; a
+ * connection that floods, or does not read what it is sent, is closed
+ * (4429) before it costs the server its memory.
  */
 export class Connection {
   #peer: Peer | undefined;
   #alive = true;
   readonly #log: Logger;
   readonly #detachPeer = new Set<() => void>();
+  readonly #limiter: RateLimiter;
+  readonly #maxSendBufferBytes: number;
+  /** Requests being handled: a flood is closed once they are answered. */
+  #inFlight = 0;
+  #flooded = false;
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly claims: TokenClaims,
+    readonly claims: TokenClaims,
     private readonly room: Room,
     logger: Logger,
+    private readonly options: ConnectionOptions,
   ) {
     this.#log = logger.child({ session: room.id, identity: claims.sub, role: claims.role });
-    ws.on('message', (raw, isBinary) => void this.#onMessage(isBinary ? null : (raw as Buffer).toString('utf8')));
-    ws.on('pong', () => (this.#alive = true));
+    this.#limiter = new RateLimiter(options.limits.maxRequestsPerSecond);
+    this.#maxSendBufferBytes = options.limits.maxSendBufferKb * 1024;
+    ws.on('message', (raw, isBinary) => this.#receive(raw as Buffer, isBinary));
+    // Pings and pongs count against the rate like requests (ws answers pings itself, and
+    // cuts a client that leaves 60 of its pongs unsent: a ping flood costs no memory).
+    ws.on('ping', () => this.#take());
+    ws.on('pong', () => {
+      this.#alive = true;
+      this.#take();
+    });
     ws.on('close', () => {
       if (this.#peer) room.leave(this.#peer, 'disconnected');
       this.#setPeer(undefined);
     });
-    const onRoomClose = () => ws.close(closeCodes.sessionEnded, 'session ended');
+    const onRoomClose = () => closeSocket(ws, closeCodes.sessionEnded, 'session ended');
     room.once('close', onRoomClose);
     ws.once('close', () => room.off('close', onRoomClose));
   }
@@ -71,6 +100,21 @@ export class Connection {
     this.ws.terminate();
   }
 
+  /**
+   * The token of this socket no longer admits it (its point was revoked,
+   * disabled or deleted). A joined point is removed from the session, as the
+   * operator would (4403); a socket that has not joined is closed with 4401
+   * and the reason.
+   */
+  revoke(reason: string): void {
+    const peer = this.#peer;
+    if (peer && !peer.closed && this.room.peer(peer.identity) === peer) {
+      this.room.remove(peer.identity, 'system');
+      return;
+    }
+    closeSocket(this.ws, closeCodes.unauthorized, reason);
+  }
+
   #setPeer(peer: Peer | undefined): void {
     for (const detach of this.#detachPeer) detach();
     this.#detachPeer.clear();
@@ -80,7 +124,7 @@ export class Connection {
     const onClose = (reason: string) => {
       if (this.#peer !== peer) return;
       const code = closeCodeFor[reason];
-      if (code) this.ws.close(code, reason);
+      if (code) closeSocket(this.ws, code, reason);
     };
     peer.on('notification', onNotification);
     peer.on('close', onClose);
@@ -88,7 +132,39 @@ export class Connection {
     this.#detachPeer.add(() => peer.off('close', onClose));
   }
 
-  async #onMessage(text: string | null): Promise<void> {
+  /**
+   * Counts one frame from the client against its rate. Undefined: drop it
+   * (the socket is closing, or this frame made it a flood).
+   */
+  #take(): 'admitted' | 'limited' | undefined {
+    // Frames still arriving once we started closing (the rest of a flood) are not read.
+    if (this.ws.readyState !== this.ws.OPEN || this.#flooded) return undefined;
+    const decision = this.#limiter.take();
+    if (decision !== 'flooding') return decision;
+    this.#log.warn('closing a connection that keeps sending faster than allowed');
+    this.#flooded = true;
+    // Not another frame of the flood is read: parsing it is what the flood costs us.
+    this.ws.pause();
+    this.#closeFloodWhenAnswered();
+    return undefined;
+  }
+
+  #receive(raw: Buffer, isBinary: boolean): void {
+    const decision = this.#take();
+    if (!decision) return;
+    this.#inFlight++;
+    void this.#onMessage(isBinary ? null : raw.toString('utf8'), decision === 'limited').finally(() => {
+      this.#inFlight--;
+      if (this.#flooded) this.#closeFloodWhenAnswered();
+    });
+  }
+
+  /** Requests admitted before the flood still get their replies; then the socket goes. */
+  #closeFloodWhenAnswered(): void {
+    if (this.#inFlight === 0) closeSocket(this.ws, closeCodes.flooding, 'too many requests');
+  }
+
+  async #onMessage(text: string | null, rateLimited: boolean): Promise<void> {
     let id = -1;
     try {
       if (text === null) throw new DiemcauError('bad-request', 'messages are JSON text');
@@ -98,9 +174,12 @@ export class Connection {
       } catch {
         throw new DiemcauError('bad-request', 'the message is not valid JSON');
       }
+      // Answer with the request's id whenever it has a valid one, even if the rest is wrong.
+      id = requestIdOf(json);
+      if (rateLimited) throw new RateLimitedError('too many requests: slow down');
+      if (nestsDeeperThan(json, maxRequestDepth)) throw new DiemcauError('bad-request', 'the message is nested too deeply');
       const envelope = requestEnvelopeSchema.safeParse(json);
       if (!envelope.success) throw new DiemcauError('bad-request', describe(envelope.error));
-      id = envelope.data.id;
       const { method } = envelope.data;
       if (!isRequestMethod(method)) throw new DiemcauError('unknown-method', `unknown method '${method}'`);
       if (!can(this.claims.role, requiredAction[method])) {
@@ -108,33 +187,65 @@ export class Connection {
       }
       const parsed = requestSchemas[method].safeParse(envelope.data.data ?? {});
       if (!parsed.success) throw new DiemcauError('bad-request', `${method}: ${describe(parsed.error)}`);
-      const ctx: HandlerContext = {
-        claims: this.claims,
-        room: this.room,
-        peer: this.#peer,
-        attach: (peer) => this.#setPeer(peer),
-      };
       const handler = handlers[method] as (ctx: HandlerContext, data: unknown) => unknown;
-      const data = await handler(ctx, parsed.data);
+      const data = await handler(this.#context(), parsed.data);
       this.#send({ id, ok: true, data } satisfies ReplyMessage);
     } catch (error) {
       const body = toErrorBody(error);
       if (body.code === 'internal') this.#log.error({ err: error }, 'request failed');
       else this.#log.debug({ error: body }, 'request refused');
       this.#send({ id, ok: false, error: body } satisfies ReplyMessage);
+      // A token that no longer admits this socket (checked again on join): the reply says why, then the socket goes.
+      if (body.code === 'unauthorized') closeSocket(this.ws, closeCodes.unauthorized, body.message);
     }
   }
 
-  #send(message: unknown): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(message));
+  #context(): HandlerContext {
+    const currentPeer = () => this.#peer;
+    return {
+      claims: this.claims,
+      room: this.room,
+      // Read when used: a request that awaited may find another peer attached by then.
+      get peer() {
+        return currentPeer();
+      },
+      limits: { maxTransports: this.options.limits.maxTransportsPerPeer, maxProducers: this.options.limits.maxProducersPerPeer },
+      attach: (peer) => this.#setPeer(peer),
+      verifyToken: () => this.options.verifyToken(),
+      admitPeer: (identity) => this.options.admitPeer(this.room, identity),
+    };
   }
+
+  #send(message: unknown): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(message));
+    this.#watchSendBuffer();
+  }
+
+  /** A client that does not read what it is sent would have it pile up here without end. */
+  #watchSendBuffer(): void {
+    if (this.ws.bufferedAmount > this.#maxSendBufferBytes) {
+      this.#log.warn({ bufferedBytes: this.ws.bufferedAmount }, 'closing a connection that does not read what it is sent');
+      closeSocket(this.ws, closeCodes.flooding, 'replies are not being read', { stopReading: true });
+    }
+  }
+}
+
+const requestIdSchema = requestEnvelopeSchema.shape.id;
+
+/** The request's id when it has a valid one, else -1. */
+function requestIdOf(json: unknown): number {
+  if (typeof json !== 'object' || json === null || !Object.hasOwn(json, 'id')) return -1;
+  const id = requestIdSchema.safeParse((json as { id: unknown }).id);
+  return id.success ? id.data : -1;
 }
 
 function describe(error: z.ZodError): string {
   return error.issues
     .slice(0, 3)
     .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
-    .join('; ');
+    .join('; ')
+    .slice(0, 500);
 }
 
 export function toErrorBody(error: unknown): ErrorBody {
@@ -142,7 +253,7 @@ export function toErrorBody(error: unknown): ErrorBody {
   // mediasoup rejects bad parameters with TypeError/UnsupportedError/InvalidStateError.
   const name = (error as Error | undefined)?.name;
   if (name === 'TypeError' || name === 'UnsupportedError' || name === 'InvalidStateError' || name === 'Error') {
-    return { code: 'media-error', message: (error as Error).message };
+    return { code: 'media-error', message: String((error as Error).message).slice(0, 500) };
   }
   return { code: 'internal', message: 'internal error' };
 }

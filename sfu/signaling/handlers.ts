@@ -1,16 +1,24 @@
 import type { types } from 'mediasoup';
 import { can, type Action, type ParsedRequestData, type RequestMethod, type ResponseData, type TokenClaims } from '../../protocol/index.js';
 import { DiemcauError, ForbiddenError } from '../errors.js';
-import type { Peer } from '../room/Peer.js';
+import type { Peer, PeerLimits } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
+import { snapshotFor } from '../room/snapshotFor.js';
 
 /** What a handler sees: who is asking, in which session, as which peer. */
 export interface HandlerContext {
   claims: TokenClaims;
   room: Room;
-  peer: Peer | undefined;
+  /** This connection's peer now (it may change while a request awaits). */
+  readonly peer: Peer | undefined;
+  /** What the peer this connection joins as may hold open. */
+  limits: PeerLimits;
   /** Makes this connection the given peer (join) or none (leave). */
   attach(peer: Peer | undefined): void;
+  /** Checks the connection's token again; throws UnauthorizedError when it no longer admits it. */
+  verifyToken(): Promise<void>;
+  /** Throws BusyError when this node carries as many peers as it may (a replaced identity does not count). */
+  admitPeer(identity: string): void;
 }
 
 type Handler<M extends RequestMethod> = (ctx: HandlerContext, data: ParsedRequestData<M>) => Promise<ResponseData[M]> | ResponseData[M];
@@ -50,16 +58,31 @@ const empty = {} as Record<string, never>;
 export const handlers: { [M in RequestMethod]: Handler<M> } = {
   'router.capabilities': (ctx) => ({ rtpCapabilities: ctx.room.rtpCapabilities as unknown as Record<string, unknown> }),
 
-  join: (ctx, data) => {
-    const peer = ctx.room.join({
-      identity: ctx.claims.sub,
-      name: ctx.claims.name,
-      role: ctx.claims.role,
-      rtpCapabilities: data.rtpCapabilities as unknown as types.RtpCapabilities,
-      receiveMode: data.receiveMode,
-    });
+  join: async (ctx, data) => {
+    // The token was checked at the upgrade; the point may have been revoked or disabled since.
+    await ctx.verifyToken();
+    // A second join on the same socket is the rejoin 'media.restart' asks for:
+    // the new peer replaces this socket's old one and the socket stays open.
+    const previous = ctx.peer && !ctx.peer.closed ? ctx.peer : undefined;
+    if (!previous) ctx.admitPeer(ctx.claims.sub);
+    ctx.attach(undefined);
+    let peer: Peer;
+    try {
+      peer = ctx.room.join({
+        identity: ctx.claims.sub,
+        name: ctx.claims.name,
+        role: ctx.claims.role,
+        rtpCapabilities: data.rtpCapabilities as unknown as types.RtpCapabilities,
+        receiveMode: data.receiveMode,
+        limits: ctx.limits,
+      });
+    } catch (error) {
+      // Not joined again: the old peer must not stay behind without its socket.
+      if (previous) ctx.room.leave(previous);
+      throw error;
+    }
     ctx.attach(peer);
-    return { identity: peer.identity, name: peer.name, role: peer.role, snapshot: ctx.room.snapshot() };
+    return { identity: peer.identity, name: peer.name, role: peer.role, snapshot: snapshotFor(ctx.room.snapshot(), peer) };
   },
 
   'transport.create': async (ctx, data) => {
@@ -67,7 +90,14 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
     if (data.direction === 'send' && !can(peer.role, 'media.send')) {
       throw new ForbiddenError(`a ${peer.role} cannot send media`);
     }
-    const t = await ctx.room.createWebRtcTransport(peer, data.direction);
+    // Reserved before the first await: requests sent together cannot all pass the limit.
+    const release = peer.reserveTransport();
+    const t = await ctx.room.createWebRtcTransport(peer, data.direction).finally(release);
+    // The socket dropped (or the peer was replaced) while the worker created it: nobody else would close it.
+    if (peer.closed) {
+      t.close();
+      throw new DiemcauError('not-joined', 'the participant left while its transport was being created');
+    }
     return {
       id: t.id,
       iceParameters: t.iceParameters as unknown as Record<string, unknown>,
@@ -90,13 +120,15 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
 
   produce: async (ctx, data) => {
     const peer = joined(ctx);
-    const producer = await ctx.room.produce(
-      peer,
-      data.transportId,
-      data.kind,
-      data.rtpParameters as unknown as types.RtpParameters,
-      data.source,
-    );
+    // One per source and the limit, reserved before the first await (requests sent together).
+    const release = peer.reserveProducer(data.kind, data.source);
+    const producer = await ctx.room
+      .produce(peer, data.transportId, data.kind, data.rtpParameters as unknown as types.RtpParameters, data.source)
+      .finally(release);
+    if (peer.closed) {
+      producer.close();
+      throw new DiemcauError('not-joined', 'the participant left while its stream was being set up');
+    }
     return { producerId: producer.id };
   },
 
