@@ -5,3 +5,4 @@ export * from './tokens.js';
 export * from './api.js';
 export * from './operator.js';
 export * from './resources.js';
+export * from './accounts.js';

@@ -12,6 +12,8 @@ import { RoomAudit } from './audit/roomAudit.js';
 import { OperatorAccounts } from './auth/OperatorAccounts.js';
 import { TokenService } from './auth/TokenService.js';
 import { createAuthApi } from './http/authApi.js';
+import { createAccountsApi } from './http/accountsApi.js';
+import { endAccountSockets } from './auth/accountSockets.js';
 import { createApi, pageFor } from './http/api.js';
 import { createDocumentsApi } from './http/documentsApi.js';
 import { createPointsApi } from './http/pointsApi.js';
@@ -21,6 +23,8 @@ import { createMetrics } from './http/metrics.js';
 import { createRecordingRoutes } from './http/recordings.js';
 import { createOpenApiRouter } from './http/openapi.js';
 import { createRollCallRouters } from './http/rollcallApi.js';
+import { demoRoute } from './http/demoRoute.js';
+import { errorHandler, notFound } from './http/errorHandler.js';
 import { AttendanceService } from './rollcall/Attendance.js';
 import { RollCallService } from './rollcall/RollCall.js';
 import { WebhookDispatcher } from './webhooks/WebhookDispatcher.js';
@@ -124,7 +128,11 @@ export class Server {
     this.points = new PointRegistry(this.store, this.logger);
     await this.points.load();
     // A disabled point's link, or one older than its last revocation, no longer admits it.
-    this.tokens.check = (claims) => this.points.checkClaims(claims);
+    this.tokens.check = async (claims) => {
+      await this.points.checkClaims(claims);
+      // An account's tokens from before its sign-out, password or role change, or of a disabled or deleted account, no longer admit.
+      await this.accounts.checkClaims(claims);
+    };
     this.documents = new DocumentStore(this.store, this.config.dataDir);
     // Roll call, attendance, audit and webhooks follow every Room from its creation.
     this.attendance = new AttendanceService({ sessions: this.sessions, store: this.store, logger: this.logger, points: this.points });
@@ -169,22 +177,31 @@ export class Server {
         logger: this.logger,
         publicUrl: this.#publicUrl,
         control: this.control,
+        maxSessions: this.config.maxSessions,
         mounts: {
           ...this.#scheduleMounts(),
           ...this.#monitoringMounts(),
+          '/accounts': createAccountsApi({
+            accounts: this.accounts,
+            tokens: this.tokens,
+            audit: this.audit,
+            logger: this.logger,
+            endSockets: (username, reason) => endAccountSockets(this.#signaling?.connections ?? [], username, reason),
+          }),
           '/auth': createAuthApi({
             accounts: this.accounts,
             tokens: this.tokens,
             secureCookies: this.#publicUrl.startsWith('https:'),
+            maxSignInPerMinute: this.config.maxSignInPerMinute,
           }),
         },
       }),
     );
-    app.get('/api-demo', (_req, res) => {
-      if (!this.demo) res.status(404).json({ error: { code: 'not-found', message: 'demo is off' } });
-      else res.json(this.demo);
-    });
-    app.use('/metrics', createMetrics(this));
+    app.get(
+      '/api-demo',
+      demoRoute(() => this.demo),
+    );
+    app.get('/metrics', createMetrics(this));
     if (fs.existsSync(webDist)) {
       app.use(express.static(webDist, { index: false, maxAge: '1h' }));
       // The web app routes on the client: every other GET is the app itself.
@@ -192,6 +209,7 @@ export class Server {
     } else {
       this.logger.warn({ webDist }, 'web app not built: run `npm run build:web`');
     }
+    app.use(notFound, errorHandler(this.logger));
     this.#signaling = new SignalingServer(server, this.tokens, this.sessions, this.logger, { limits: this.config, store: this.store });
     if (this.config.demo) this.demo = await this.#createDemo();
     await this.sessions.restoreLive();

@@ -37,9 +37,17 @@ export class TokenService {
     }
   }
 
+  /** Always with an expiry: verify() refuses tokens without one. */
   async sign(claims: TokenClaims, ttlSeconds = this.#ttlSeconds): Promise<string> {
     const valid = tokenClaimsSchema.parse(claims);
-    return new SignJWT({ sid: valid.sid, role: valid.role, name: valid.name, ...(valid.ver !== undefined ? { ver: valid.ver } : {}) })
+    return new SignJWT({
+      sid: valid.sid,
+      role: valid.role,
+      name: valid.name,
+      ...(valid.ver !== undefined ? { ver: valid.ver } : {}),
+      ...(valid.gen !== undefined ? { gen: valid.gen } : {}),
+      ...(valid.accountRole !== undefined ? { accountRole: valid.accountRole } : {}),
+    })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(valid.sub)
       .setIssuer('diemcau')
@@ -52,7 +60,8 @@ export class TokenService {
     if (!token) throw new UnauthorizedError('a token is required');
     let claims: TokenClaims;
     try {
-      const { payload } = await jwtVerify(token, this.#key, { issuer: 'diemcau', algorithms: ['HS256'] });
+      // Every token this server mints expires: one without `exp` (minted elsewhere with the secret) would admit forever.
+      const { payload } = await jwtVerify(token, this.#key, { issuer: 'diemcau', algorithms: ['HS256'], requiredClaims: ['exp'] });
       claims = tokenClaimsSchema.parse(payload);
     } catch (error) {
       const expired = (error as { code?: string }).code === 'ERR_JWT_EXPIRED';

@@ -1,9 +1,8 @@
 import { decodeJwt } from 'jose';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import {
   agendaItemInputSchema,
-  httpStatusOf,
   identitySchema,
   instantSchema,
   roleSchema,
@@ -15,17 +14,17 @@ import {
 } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { TokenService } from '../auth/TokenService.js';
-import { ConflictError, DiemcauError } from '../errors.js';
+import { BusyError, ConflictError, DiemcauError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { PointRegistry } from '../registry/PointRegistry.js';
 import { authorize as authorizeWith, claimsOf, parseBody } from './authorize.js';
 import { authorizeAll } from './guards.js';
 import { auditor } from './pointsApi.js';
+import { refuseCrossSite } from './sameOrigin.js';
 import type { ControlAction, SessionControl } from '../cluster/SessionControl.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 import { findConflicts } from '../schedule/conflicts.js';
 import { sessionsToIcs } from '../schedule/ics.js';
-import { toErrorBody } from '../signaling/Connection.js';
 
 export interface ApiDeps {
   tokens: TokenService;
@@ -35,6 +34,8 @@ export interface ApiDeps {
   logger: Logger;
   publicUrl: string;
   control: SessionControl;
+  /** Sessions the store may hold (scheduled, live and ended): creating one more is refused as busy. */
+  maxSessions?: number;
   /** More route groups, each at its own path under /api (points, documents, …). */
   mounts?: Record<string, express.Router>;
 }
@@ -142,8 +143,11 @@ export const pageFor: Record<TokenClaims['role'], string> = {
  * The HTTP API: session control for operators (the same actions as the
  * signaling messages, behind the same role table) and invitations.
  */
-export function createApi({ tokens, sessions, points, audit, logger, publicUrl, control, mounts = {} }: ApiDeps): express.Router {
+export function createApi(deps: ApiDeps): express.Router {
+  const { tokens, sessions, points, audit, logger, publicUrl, control, maxSessions = Number.POSITIVE_INFINITY, mounts = {} } = deps;
   const api = express.Router();
+  // Before the body is read: a cross-site request with the operator's cookie goes no further.
+  api.use(refuseCrossSite(publicUrl));
   api.use(express.json({ limit: '256kb' }));
 
   const authorize = (action: Action) => authorizeWith(tokens, action);
@@ -174,7 +178,7 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
     res.json({ ok: true });
   });
 
-  api.get('/sessions', authorizeAll(tokens, 'session.create'), (req, res) => {
+  api.get('/sessions', authorizeAll(tokens, 'schedule.view'), (req, res) => {
     const { from, to } = parse(listQuery, req.query);
     const all = sessions.list();
     const conflicts = findConflicts(all, { membersOf: (g) => points.members(g).map((p) => p.id) });
@@ -194,6 +198,8 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
     const body = parse(sessionInputSchema, req.body);
     requireRegistered(body.invitedPoints, body.invitedGroups);
     const agenda = withAgendaIds(body.agenda);
+    // Checked in the same tick as create() adds the record: two requests at once cannot both pass.
+    if (sessions.list().length >= maxSessions) throw new BusyError(`this server keeps at most ${maxSessions} sessions`);
     const created = await sessions.create(
       { ...body, agenda, invitedPoints: [...new Set(body.invitedPoints)], invitedGroups: [...new Set(body.invitedGroups)] },
       claimsOf(res).sub,
@@ -337,7 +343,7 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
     res.send(sessionsToIcs(all, { name, publicUrl }));
   };
 
-  api.get('/calendar.ics', authorizeAll(tokens, 'session.create', { queryToken: true }), (_req, res) => {
+  api.get('/calendar.ics', authorizeAll(tokens, 'schedule.view', { queryToken: true }), (_req, res) => {
     calendar(sessions.list(), 'Diemcau — lịch họp', res, 'private');
   });
 
@@ -382,9 +388,12 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
     // A registered point's link must carry its current version, or the token check refuses it.
     const point = body.role === 'point' ? points.findPoint(body.identity) : undefined;
     if (point?.disabled) throw new ConflictError(`connection point ${point.id} is disabled`);
+    // A signed-in operator's link for themselves (the console's control room) ends with their sign-in.
+    const minter = claimsOf(res);
+    const own = body.role === 'operator' && minter.gen !== undefined && body.identity === minter.sub ? { gen: minter.gen } : {};
     const claims: TokenClaims = point
       ? { ...pointClaims(record.id, point), name: body.name }
-      : { sid: record.id, sub: body.identity, role: body.role, name: body.name };
+      : { sid: record.id, sub: body.identity, role: body.role, name: body.name, ...own };
     const token = await tokens.sign(claims);
     res.status(201).json({ token, url: `${publicUrl}${pageFor[body.role]}?token=${token}` });
   });
@@ -430,21 +439,9 @@ export function createApi({ tokens, sessions, points, audit, logger, publicUrl, 
 
   for (const [at, router] of Object.entries(mounts)) api.use(at, router);
 
+  // Errors, this one included, are answered by the server's one error handler (errorHandler.ts).
   api.use((_req, _res) => {
     throw new DiemcauError('not-found', 'no such API route');
-  });
-
-  api.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    // body-parser's own errors (bad JSON, too large) and upload refusals carry a 4xx status.
-    const raw = (error as { status?: unknown }).status;
-    const status = typeof raw === 'number' && raw >= 400 && raw < 500 ? raw : undefined;
-    const body =
-      status && !(error instanceof DiemcauError) ? { code: 'bad-request' as const, message: (error as Error).message } : toErrorBody(error);
-    if (body.code === 'internal') logger.error({ err: error, path: req.path }, 'API request failed');
-    // A body left unread (a refused upload): do not keep the connection for the rest of it.
-    if (!req.complete) res.set('Connection', 'close');
-    if (res.headersSent) return void res.end();
-    res.status(status ?? httpStatusOf[body.code]).json({ error: body });
   });
 
   return api;

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { parse as parseCookie } from 'cookie';
 import { z } from 'zod';
-import { can, type Action, type TokenClaims } from '../../protocol/index.js';
+import { allows, type Action, type TokenClaims } from '../../protocol/index.js';
 import type { TokenService } from '../auth/TokenService.js';
 import { DiemcauError, ForbiddenError } from '../errors.js';
 
@@ -31,10 +31,16 @@ export function authorize(tokens: TokenService, action: Action) {
     const claims = await tokens.verify(tokenOf(req));
     const sid = req.params.sid as string | undefined;
     if (sid && claims.sid !== sid && claims.sid !== '*') throw new ForbiddenError('the token is for another session');
-    if (!can(claims.role, action)) throw new ForbiddenError(`a ${claims.role} may not ${action}`);
+    if (!allows(claims, action)) throw new ForbiddenError(`${bearerName(claims)} may not ${action}`);
     res.locals.claims = claims;
     next();
   };
+}
+
+/** How a refusal names who asked: "an observer account", "a point". */
+export function bearerName(claims: TokenClaims): string {
+  const name = claims.accountRole ? `${claims.accountRole} account` : claims.role;
+  return `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 export function claimsOf(res: Response): TokenClaims {

@@ -1,5 +1,5 @@
 import express, { type Request } from 'express';
-import { can } from '../../protocol/index.js';
+import { allows, can } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { TokenService } from '../auth/TokenService.js';
 import { tooLarge, UploadError, type Document, type DocumentStore } from '../documents/DocumentStore.js';
@@ -97,7 +97,8 @@ export function createDocumentsApi(deps: DocumentsApiDeps): { sessionDocuments: 
   const readable = async (req: Request): Promise<{ document: Document; claims: Awaited<ReturnType<TokenService['verify']>> }> => {
     const claims = await tokens.verify(tokenOrQueryOf(req));
     const document = await store.get(req.params.id as string);
-    const operatorOfAll = claims.role === 'operator' && claims.sid === '*';
+    // The control room of every session: operators, and observers who read along.
+    const operatorOfAll = claims.sid === '*' && allows(claims, 'session.monitor');
     if (!operatorOfAll && claims.sid !== document.sessionId) throw new ForbiddenError('the token is for another session');
     return { document, claims };
   };

@@ -2,6 +2,12 @@ import express from 'express';
 import { changePasswordBody } from './authApi.js';
 import { z } from 'zod';
 import {
+  accountCreateSchema,
+  accountCreatedSchema,
+  accountMay,
+  accountPatchSchema,
+  accountRoleSchema,
+  accountSchema,
   agendaItemInputSchema,
   attendanceReportSchema,
   auditEntrySchema,
@@ -14,8 +20,10 @@ import {
   rollCallSchema,
   sessionInputSchema,
   sessionSnapshotSchema,
+  sessionTokenBodySchema,
   webhookInputSchema,
   webhookSchema,
+  type AccountRole,
   type Action,
   type Role,
 } from '../../protocol/index.js';
@@ -39,8 +47,10 @@ export type Access =
   | { kind: 'public' }
   /** A token whose role allows `action`; for a route with :sid, a token for that session or an operator's '*'. */
   | { kind: 'action'; action: Action }
-  /** An operator signed in for every session (`sid: '*'`). */
+  /** A token for every session (`sid: '*'`) whose role or account role allows `action`. */
   | { kind: 'all-sessions'; action: Action }
+  /** An account's own sign-in (cookie or the token it returned), whatever the account's role. */
+  | { kind: 'account' }
   /** Any valid token (for a document: one for its session). */
   | { kind: 'token' };
 
@@ -57,6 +67,8 @@ export interface RouteDoc {
   query?: Record<string, { schema: JsonSchema; description?: string; required?: boolean }>;
   /** Success status → description and optional JSON schema or content type. */
   responses: Record<string, { description: string; schema?: z.ZodType | JsonSchema | string; contentType?: string }>;
+  /** Refusals particular to the route (status → description), beside those every route of its kind has. */
+  errors?: Record<string, string>;
 }
 
 // ---- Shapes that have no exported zod schema ---------------------------------------
@@ -215,10 +227,17 @@ export const routes: RouteDoc[] = [
   {
     method: 'post',
     path: '/api/auth/sign-in',
-    summary: 'Operator sign-in: sets the HttpOnly cookie and returns the token',
+    summary:
+      'Operator sign-in: sets the HttpOnly cookie and returns the token. Attempts per address are limited (DIEMCAU_MAX_SIGN_IN_PER_MINUTE); past the limit the wait grows with every attempt',
     tag: 'auth',
     access: { kind: 'public' },
     body: signInBody,
+    errors: {
+      '401': 'Wrong name or password',
+      '403': 'Sent from another site, or the account is disabled',
+      '429': 'Too many attempts from this address: `Retry-After` says when to try again',
+      '503': 'Too many sign-ins at once: try again in a moment',
+    },
     responses: {
       '200': {
         description: 'Signed in',
@@ -232,16 +251,17 @@ export const routes: RouteDoc[] = [
   {
     method: 'post',
     path: '/api/auth/password',
-    summary: "Changes the signed-in operator's password",
+    summary: "Changes the signed-in operator's password: every token signed in before stops working; a cookie caller gets a fresh cookie",
     tag: 'auth',
-    access: { kind: 'token' },
+    access: { kind: 'account' },
     body: changePasswordBody,
     responses: noContent,
+    errors: { '429': 'Too many password checks from this address (see sign-in)', '503': 'Too many password checks at once' },
   },
   {
     method: 'post',
     path: '/api/auth/sign-out',
-    summary: 'Clears the sign-in cookie',
+    summary: 'Signs the operator out everywhere: every token of the account signed in so far stops working; clears the cookie',
     tag: 'auth',
     access: { kind: 'public' },
     responses: noContent,
@@ -257,15 +277,78 @@ export const routes: RouteDoc[] = [
         description: 'The bearer',
         schema: {
           type: 'object',
+          required: ['username', 'displayName', 'role'],
           properties: {
             username: { type: 'string' },
             displayName: { type: 'string' },
-            role: { type: 'string' },
-            token: { type: 'string' },
+            role: { type: 'string', description: 'The token role' },
+            accountRole: { type: 'string', enum: accountRoleSchema.options, description: "An account's sign-in only" },
           },
         },
       },
     },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/session-token',
+    summary:
+      "The signed-in account's token for one session (the control room's signaling socket): its name, its token role, its generation (signing out or disabling the account ends it)",
+    tag: 'auth',
+    access: { kind: 'account' },
+    body: sessionTokenBodySchema,
+    responses: {
+      '201': { description: 'The token', schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } },
+    },
+  },
+
+  // Operator accounts
+  {
+    method: 'get',
+    path: '/api/accounts',
+    summary: 'Operator accounts with their role and state',
+    tag: 'accounts',
+    access: all('accounts.manage'),
+    responses: {
+      '200': { description: 'Accounts', schema: { type: 'object', properties: { accounts: { type: 'array', items: ref('Account') } } } },
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/accounts',
+    summary: 'Creates an account; without a password the server generates one. The reply is the only time the password is sent',
+    tag: 'accounts',
+    access: all('accounts.manage'),
+    body: accountCreateSchema,
+    responses: { '201': { description: 'Created', schema: accountCreatedSchema } },
+    errors: { '409': 'The username is taken (in any letter case)' },
+  },
+  {
+    method: 'get',
+    path: '/api/accounts/:username',
+    summary: 'One account',
+    tag: 'accounts',
+    access: all('accounts.manage'),
+    responses: { '200': { description: 'The account', schema: ref('Account') } },
+  },
+  {
+    method: 'patch',
+    path: '/api/accounts/:username',
+    summary:
+      "Changes an account's role, name or state; disabling it or changing its role ends its sessions at once (tokens refused, sockets closed)",
+    tag: 'accounts',
+    access: all('accounts.manage'),
+    body: accountPatchSchema,
+    responses: { '200': { description: 'Changed', schema: ref('Account') } },
+    errors: { '409': 'The last enabled admin cannot be disabled or demoted' },
+  },
+  {
+    method: 'delete',
+    path: '/api/accounts/:username',
+    summary: 'Deletes an account; its sessions end at once',
+    tag: 'accounts',
+    access: all('accounts.manage'),
+    responses: noContent,
+    errors: { '409': 'The last enabled admin cannot be deleted' },
   },
 
   // Points and groups
@@ -372,7 +455,7 @@ export const routes: RouteDoc[] = [
     path: '/api/sessions',
     summary: 'The schedule, with conflicts',
     tag: 'sessions',
-    access: all('session.create'),
+    access: all('schedule.view'),
     query: { from: { schema: instantQuery }, to: { schema: instantQuery } },
     responses: {
       '200': {
@@ -399,6 +482,7 @@ export const routes: RouteDoc[] = [
     access: all('session.create'),
     body: sessionInputSchema,
     responses: { '201': { description: 'Created', schema: ref('SessionRecord') } },
+    errors: { '503': 'The server keeps as many sessions as it may (DIEMCAU_MAX_SESSIONS): `busy`' },
   },
   {
     method: 'get',
@@ -475,7 +559,7 @@ export const routes: RouteDoc[] = [
   {
     method: 'post',
     path: '/api/sessions/:sid/invitations',
-    summary: 'An ad hoc invitation link for any role',
+    summary: "An ad hoc invitation link for any role (a signed-in operator's link for themselves ends with their sign-in)",
     tag: 'sessions',
     access: op('session.create'),
     body: invitationBody,
@@ -497,7 +581,7 @@ export const routes: RouteDoc[] = [
     path: '/api/calendar.ics',
     summary: 'Every session as iCalendar',
     tag: 'sessions',
-    access: all('session.create'),
+    access: all('schedule.view'),
     queryToken: true,
     responses: { '200': { description: 'iCalendar', contentType: 'text/calendar' } },
   },
@@ -732,11 +816,19 @@ export const routes: RouteDoc[] = [
 
 // ---- Building the document -------------------------------------------------------------
 
-/** Roles that may call a route (from the permission table). */
+/** Token roles whose tokens may call a route (from the permission table), within the route's scope. */
 export function rolesFor(access: Access): Role[] | 'anyone' {
   if (access.kind === 'public') return 'anyone';
   if (access.kind === 'token') return [...roleSchema.options];
+  if (access.kind === 'account') return [];
   return roleSchema.options.filter((r) => can(r, access.action));
+}
+
+/** Account roles whose sign-in may call a route: their token role's permissions and their grants. */
+export function accountRolesFor(access: Access): AccountRole[] | 'anyone' {
+  if (access.kind === 'public') return 'anyone';
+  if (access.kind === 'token' || access.kind === 'account') return [...accountRoleSchema.options];
+  return accountRoleSchema.options.filter((a) => accountMay(a, access.action));
 }
 
 /** /api/sessions/:sid → /api/sessions/{sid} */
@@ -787,6 +879,7 @@ function operation(route: RouteDoc): JsonSchema {
   if (params.some((p) => p.in === 'path')) responses['404'] = error('No such resource');
   if (route.path.startsWith('/api/sessions/:sid') && route.method !== 'get')
     responses['409'] = error('The session has ended, was cancelled, or is not in a state for this');
+  for (const [status, description] of Object.entries(route.errors ?? {})) responses[status] = error(description);
 
   let requestBody: JsonSchema | undefined;
   if (route.body) {
@@ -804,7 +897,9 @@ function operation(route: RouteDoc): JsonSchema {
     responses,
     security,
     'x-diemcau-roles': roles,
-    ...(route.access.kind === 'all-sessions' ? { 'x-diemcau-all-sessions': true } : {}),
+    'x-diemcau-accounts': accountRolesFor(route.access),
+    'x-diemcau-access': route.access.kind,
+    ...(route.access.kind === 'all-sessions' || route.access.kind === 'account' ? { 'x-diemcau-all-sessions': true } : {}),
   };
 }
 
@@ -818,12 +913,14 @@ export function openApiDocument(): JsonSchema {
       title: 'Diemcau API',
       version: '1',
       description:
-        'Provincial online TV and conference platform. Operators sign in (POST /api/auth/sign-in: HttpOnly cookie) or send `Authorization: Bearer <token>`; points, the studio and viewers use their invitation token. Errors are `{ error: { code, message } }`. `x-diemcau-roles` lists the roles a route admits.',
+        "Provincial online TV and conference platform. Operators sign in (POST /api/auth/sign-in: HttpOnly cookie) or send `Authorization: Bearer <token>`; points, the studio and viewers use their invitation token. A POST, PUT, PATCH or DELETE made with the cookie must come from this site (`Origin`, else `Referer`), or it is refused with 403. Every error, on every route, is `{ error: { code, message } }` with the status of its code. `x-diemcau-roles` lists the token roles a route admits, `x-diemcau-accounts` the account roles (admin, operator, observer) whose sign-in it admits; `x-diemcau-access` says how: `action` (a token for the route's session or for every session), `all-sessions` (a token for every session), `account` (an account's own sign-in), `token` (any token the resource itself accepts).",
     },
     servers: [{ url: '/' }],
-    tags: ['service', 'auth', 'points', 'sessions', 'control', 'documents', 'monitoring', 'webhooks', 'recordings'].map((name) => ({
-      name,
-    })),
+    tags: ['service', 'auth', 'accounts', 'points', 'sessions', 'control', 'documents', 'monitoring', 'webhooks', 'recordings'].map(
+      (name) => ({
+        name,
+      }),
+    ),
     paths,
     components: {
       securitySchemes: {
@@ -859,6 +956,7 @@ export function openApiDocument(): JsonSchema {
         Recording: recordingJson,
         AuditEntry: jsonSchema(auditEntrySchema),
         Webhook: jsonSchema(webhookSchema),
+        Account: jsonSchema(accountSchema),
       },
     },
   };

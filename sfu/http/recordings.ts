@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import express, { type NextFunction, type Request, type Response } from 'express';
-import type { TokenClaims } from '../../protocol/index.js';
+import express, { type Request, type Response } from 'express';
+import { allows, type TokenClaims } from '../../protocol/index.js';
 import type { RecordingService } from '../../recorder/RecordingService.js';
 import { sessionIdPattern } from '../../recorder/RecordingService.js';
 import type { TokenService } from '../auth/TokenService.js';
-import { DiemcauError, ForbiddenError, NotFoundError } from '../errors.js';
+import { ForbiddenError, NotFoundError } from '../errors.js';
 
 /**
  * Only these names are ever served from a recording's folder: the two
@@ -41,7 +41,7 @@ async function claimsOf(req: Request, tokens: TokenService): Promise<TokenClaims
 }
 
 const mayWatch = (claims: TokenClaims | undefined, sessionId: string) =>
-  !!claims && (claims.sid === sessionId || (claims.sid === '*' && claims.role === 'operator'));
+  !!claims && (claims.sid === sessionId || (claims.sid === '*' && allows(claims, 'session.monitor')));
 
 /**
  * The live stream and the archive: playlists, segments, poster, chapters and
@@ -88,9 +88,6 @@ export function createRecordingRoutes(recordings: RecordingService, tokens: Toke
     );
   });
 
-  router.use('/hls', (error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = error instanceof DiemcauError ? error : new DiemcauError('internal', 'internal error');
-    res.status(e.code === 'forbidden' ? 403 : e.code === 'not-found' ? 404 : 500).json({ error: { code: e.code, message: e.message } });
-  });
+  // Errors (a bad token is a 401, an undecodable name a 400) go to the server's one error handler.
   return router;
 }

@@ -3,8 +3,11 @@
  * two commune points and a group, schedules a session with an agenda in the
  * editor, attaches a PDF and hands out the invitation links; the points join;
  * the control room's roll call shows them with their link figures; the agenda
- * moves on and the points see it; a point opens the document; one point
- * leaves; the session ends and the attendance report lists both points.
+ * moves on and the points see it; a point opens the document; the admin
+ * creates an observer account in the Accounts page and signs out, and the
+ * observer signs in and sees the live control room without a button that
+ * acts; one point leaves; the session ends and the attendance report lists
+ * both points.
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -276,6 +279,83 @@ describe('the operator console', () => {
     expect(res.status()).toBe(200);
     expect(res.headers()['content-type']).toContain('application/pdf');
     expect((await res.body()).subarray(0, 5).toString('latin1')).toBe('%PDF-');
+  });
+
+  it('the admin creates an observer in the Accounts page; the observer signs in and sees the control room without action buttons', async () => {
+    await operator.goto(`${server.url}/console`);
+    await operator.getByTestId('nav-accounts').click();
+    await operator.waitForURL((url) => url.pathname === '/console/accounts', { timeout: 10_000 });
+    await operator.getByTestId('account-row-dieu-hanh').waitFor({ timeout: 10_000 });
+    await operator.getByTestId('account-add').click();
+    await operator.getByTestId('account-display-name').fill('Thanh tra tỉnh');
+    // The username follows the display name, without accents.
+    await expect.poll(() => operator.getByTestId('account-username').inputValue(), { timeout: 5000 }).toBe('thanh-tra-tinh');
+    await operator.getByTestId('account-username').fill('thanh-tra');
+    await operator.getByTestId('account-role-option-observer').check();
+    await operator.getByTestId('account-password-generate').check();
+    await operator.getByTestId('account-save').click();
+    const shown = operator.getByTestId('account-created-password');
+    await shown.waitFor({ timeout: 10_000 });
+    const password = (await shown.textContent())!.trim();
+    expect(password.length).toBeGreaterThanOrEqual(16);
+    const row = operator.getByTestId('account-row-thanh-tra');
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.getAttribute('data-role')).toBe('observer');
+    expect(await row.getAttribute('data-disabled')).toBe('false');
+    await operator.getByTestId('account-created-done').click();
+    expect(await shown.count()).toBe(0);
+
+    await operator.getByTestId('sign-out').click();
+    await operator.waitForURL((url) => url.pathname === '/console/sign-in', { timeout: 10_000 });
+    await operator.getByTestId('sign-in-username').fill('thanh-tra');
+    await operator.getByTestId('sign-in-password').fill(password);
+    await operator.getByTestId('sign-in-submit').click();
+    await operator.waitForURL((url) => url.pathname === '/console', { timeout: 10_000 });
+    await expect.poll(() => operator.getByTestId('operator-role').textContent(), { timeout: 10_000 }).toContain('Quan sát');
+    // The observer's navigation: no accounts, no points, no new session.
+    await operator.getByTestId('nav-schedule').waitFor();
+    for (const hidden of ['nav-accounts', 'nav-points', 'nav-new-session'])
+      expect(await operator.getByTestId(hidden).count(), hidden).toBe(0);
+
+    await operator.getByTestId(`session-live-${sid}`).click();
+    await operator.waitForURL((url) => url.pathname === `/console/sessions/${sid}/live`, { timeout: 10_000 });
+    await operator.getByTestId('read-only').waitFor({ timeout: 15_000 });
+    await waitFor(
+      'observer connected',
+      async () => (await operator.getByTestId('connection-state').getAttribute('data-state')) === 'live',
+      30_000,
+    );
+    const present = operator.getByTestId('rollcall-row-tan-phu');
+    await present.waitFor({ timeout: 20_000 });
+    await waitFor('tan-phu present for the observer', async () => (await present.getAttribute('data-state')) === 'present', 20_000);
+    await waitFor('figures for the observer', async () => (await numberAttr(operator, 'rollcall-bitrate-in-tan-phu')) > 0, 20_000);
+    expect(await operator.getByTestId('session-title').textContent()).toContain('Hội nghị giao ban trực tuyến');
+    for (const action of [
+      'rollcall-give-floor-tan-phu',
+      'rollcall-take-floor-tan-phu',
+      'rollcall-mute-tan-phu',
+      'rollcall-remove-tan-phu',
+      'go-live',
+      'end-session',
+      'recording-start',
+      'recording-stop',
+      'agenda-current',
+      'agenda-next',
+      'live-editor-link',
+    ]) {
+      expect(await operator.getByTestId(action).count(), action).toBe(0);
+    }
+
+    // The admin takes the control room back for the rest of the session.
+    await operator.getByTestId('sign-out').click();
+    await operator.waitForURL((url) => url.pathname === '/console/sign-in', { timeout: 10_000 });
+    await operator.getByTestId('sign-in-username').fill('dieu-hanh');
+    await operator.getByTestId('sign-in-password').fill('mat-khau-dieu-hanh');
+    await operator.getByTestId('sign-in-submit').click();
+    await operator.waitForURL((url) => url.pathname === '/console', { timeout: 10_000 });
+    await operator.goto(`${server.url}/console/sessions/${sid}/live`);
+    await operator.getByTestId('rollcall-give-floor-tan-phu').waitFor({ timeout: 20_000 });
+    await operator.getByTestId('end-session').waitFor({ timeout: 10_000 });
   });
 
   it('a point that closes its page is shown as having left', async () => {

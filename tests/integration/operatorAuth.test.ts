@@ -4,8 +4,12 @@ import { hashPassword, verifyPassword } from '../../sfu/auth/OperatorAccounts.js
 import { startServer } from '../helpers/server.js';
 
 let server: Awaited<ReturnType<typeof startServer>>;
+// As the console in a browser sends them: a request made with the sign-in cookie names this site as its Origin.
 const api = (path: string, init: RequestInit = {}) =>
-  fetch(`${server.url}/api${path}`, { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  fetch(`${server.url}/api${path}`, {
+    ...init,
+    headers: { 'content-type': 'application/json', origin: server.url, ...(init.headers ?? {}) },
+  });
 
 beforeAll(async () => {
   server = await startServer({ workers: 1, adminUser: 'chanh-vp', adminPassword: 'mat-khau-rat-dai' });
@@ -51,9 +55,12 @@ describe('operator sign-in', () => {
     const listed = await api('/sessions', { headers: { cookie: session } });
     expect(listed.status).toBe(200);
     const me = await api('/auth/me', { headers: { cookie: session } });
-    expect(await me.json()).toMatchObject({ username: 'chanh-vp', role: 'operator' });
+    // The first account is an admin: it runs sessions with the operator's token role and manages accounts.
+    expect(await me.json()).toMatchObject({ username: 'chanh-vp', role: 'operator', accountRole: 'admin' });
     const out = await api('/auth/sign-out', { method: 'POST', headers: { cookie: session } });
     expect(out.headers.get('set-cookie')).toMatch(/diemcau_operator=;/);
+    // Signing out ends the token itself, not only the browser's copy of it.
+    expect((await api('/sessions', { headers: { cookie: session } })).status).toBe(401);
   });
 
   it('lets a signed-in operator change the password: the old one stops working', async () => {

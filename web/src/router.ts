@@ -1,4 +1,5 @@
 import { createRouter, createWebHistory } from 'vue-router';
+import type { Action } from '@protocol';
 import { onUnauthorized } from './console/api';
 import { useAuthStore } from './console/auth';
 import HomeView from './views/HomeView.vue';
@@ -11,6 +12,8 @@ declare module 'vue-router' {
     session?: boolean;
     /** An operator console page: needs a signed-in operator. */
     console?: boolean;
+    /** What the signed-in account must be allowed to do to open the page (protocol/roles.ts). */
+    action?: Action;
   }
 }
 
@@ -69,25 +72,25 @@ export const router = createRouter({
           path: 'points',
           name: 'console-points',
           component: () => import('./console/views/PointsView.vue'),
-          meta: { titleKey: 'page.console', console: true },
+          meta: { titleKey: 'page.console', console: true, action: 'session.create' },
         },
         {
           path: 'schedule',
           name: 'console-schedule',
           component: () => import('./console/views/ScheduleView.vue'),
-          meta: { titleKey: 'page.console', console: true },
+          meta: { titleKey: 'page.console', console: true, action: 'schedule.view' },
         },
         {
           path: 'sessions/new',
           name: 'console-session-new',
           component: () => import('./console/views/SessionEditorView.vue'),
-          meta: { titleKey: 'page.console', console: true },
+          meta: { titleKey: 'page.console', console: true, action: 'session.create' },
         },
         {
           path: 'sessions/:sid',
           name: 'console-session',
           component: () => import('./console/views/SessionEditorView.vue'),
-          meta: { titleKey: 'page.console', console: true },
+          meta: { titleKey: 'page.console', console: true, action: 'session.create' },
         },
         {
           path: 'sessions/:sid/live',
@@ -99,7 +102,13 @@ export const router = createRouter({
           path: 'audit',
           name: 'console-audit',
           component: () => import('./console/views/AuditView.vue'),
-          meta: { titleKey: 'page.console', console: true },
+          meta: { titleKey: 'page.console', console: true, action: 'session.monitor' },
+        },
+        {
+          path: 'accounts',
+          name: 'console-accounts',
+          component: () => import('./console/views/AccountsView.vue'),
+          meta: { titleKey: 'page.console', console: true, action: 'accounts.manage' },
         },
       ],
     },
@@ -110,12 +119,13 @@ export const router = createRouter({
 });
 
 // Console pages need a signed-in operator; without one, the sign-in page (and back after it).
+// A page the account's role may not use (an observer on the editor) leads to the overview instead.
 router.beforeEach(async (to) => {
   if (!to.meta.console) return true;
-  const operator = await useAuthStore()
-    .ensure()
-    .catch(() => null);
-  return operator ? true : { name: 'console-sign-in', query: { next: to.fullPath } };
+  const auth = useAuthStore();
+  const operator = await auth.ensure().catch(() => null);
+  if (!operator) return { name: 'console-sign-in', query: { next: to.fullPath } };
+  return !to.meta.action || auth.may(to.meta.action) ? true : { name: 'console' };
 });
 
 // The sign-in expired while a console page was open: sign in again and come back.

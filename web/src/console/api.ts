@@ -4,12 +4,18 @@
  * pass their invitation token as a bearer instead.
  */
 import type {
+  Account,
+  AccountCreate,
+  AccountCreated,
+  AccountPatch,
+  AccountRole,
   AgendaItem,
   AuditEntry,
   Group,
   GroupKind,
   Invitations,
   Point,
+  Role,
   RollCall,
   SessionDocument,
   SessionInput,
@@ -19,14 +25,27 @@ import type {
 import { groupKinds } from '@protocol';
 
 export { groupKinds };
-export type { AuditEntry, Group, GroupKind, Invitations, Point, SessionDocument };
+export type {
+  Account,
+  AccountCreate,
+  AccountCreated,
+  AccountPatch,
+  AccountRole,
+  AuditEntry,
+  Group,
+  GroupKind,
+  Invitations,
+  Point,
+  SessionDocument,
+};
 
+/** Who is signed in (GET /api/auth/me): the token role, and the account's role. */
 export interface Operator {
   username: string;
   displayName: string;
-  role: string;
-  /** The operator's own token (sid '*'): calendar feed links. */
-  token: string;
+  role: Role;
+  /** Absent on a sign-in from before account roles: an operator. */
+  accountRole?: AccountRole;
 }
 
 export type ScheduledSession = SessionRecord & { conflicts: string[] };
@@ -118,6 +137,16 @@ export const api = {
     request<Omit<Operator, 'role'>>('/auth/sign-in', { method: 'POST', body: { username, password } }),
   signOut: () => request<void>('/auth/sign-out', { method: 'POST' }),
   changePassword: (current: string, next: string) => request<void>('/auth/password', { method: 'POST', body: { current, next } }),
+  /** The control room's token for one session, under the signed-in account's name and role. */
+  sessionToken: (sessionId: string) =>
+    request<{ token: string }>('/auth/session-token', { method: 'POST', body: { sessionId } }).then((r) => r.token),
+
+  // ---- accounts (admins)
+  accounts: () => request<{ accounts: Account[] }>('/accounts').then((r) => r.accounts),
+  createAccount: (body: AccountCreate) => request<AccountCreated>('/accounts', { method: 'POST', body }),
+  updateAccount: (username: string, patch: AccountPatch) =>
+    request<Account>(`/accounts/${enc(username)}`, { method: 'PATCH', body: patch }),
+  deleteAccount: (username: string) => request<void>(`/accounts/${enc(username)}`, { method: 'DELETE' }),
 
   // ---- points and groups
   points: () => request<{ points: Point[] }>('/points').then((r) => r.points),
@@ -195,6 +224,7 @@ export function attendanceCsvUrl(sid: string): string {
   return `/api/sessions/${enc(sid)}/attendance.csv`;
 }
 
-export function calendarUrl(token: string): string {
-  return `/api/calendar.ics?token=${enc(token)}`;
+/** The whole schedule as iCalendar: opened from the console, the sign-in cookie admits it (the token never reaches page scripts). */
+export function calendarUrl(): string {
+  return '/api/calendar.ics';
 }

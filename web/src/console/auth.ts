@@ -1,6 +1,10 @@
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
+import { allows, type Action } from '@protocol';
 import { api, errorStatus, type Operator } from './api';
+
+/** An account's sign-in (not an invitation link opened in this browser): any account role, or an older operator sign-in. */
+const isAccount = (me: Operator) => me.accountRole !== undefined || me.role === 'operator';
 
 /** The signed-in operator (GET /api/auth/me), asked once per page load and after sign-in. */
 export const useAuthStore = defineStore('console-auth', () => {
@@ -13,7 +17,7 @@ export const useAuthStore = defineStore('console-auth', () => {
     checking ??= api
       .me()
       .then((me) => {
-        operator.value = me.role === 'operator' ? me : null;
+        operator.value = isAccount(me) ? me : null;
         return operator.value;
       })
       .catch((error: unknown) => {
@@ -23,6 +27,20 @@ export const useAuthStore = defineStore('console-auth', () => {
       })
       .finally(() => (checking = null));
     return checking;
+  }
+
+  /**
+   * Whether the signed-in account may do `action`: the same table and guard
+   * the server checks (protocol/roles.ts), so a button shown is a button allowed.
+   */
+  function may(action: Action): boolean {
+    const me = operator.value;
+    return !!me && allows({ role: me.role, ...(me.accountRole ? { accountRole: me.accountRole } : {}) }, action);
+  }
+
+  /** Where a session opens: its editor for those who schedule, else its control room (read-only for an observer). */
+  function sessionPage(sid: string): string {
+    return may('session.create') ? `/console/sessions/${sid}` : `/console/sessions/${sid}/live`;
   }
 
   async function signIn(username: string, password: string): Promise<void> {
@@ -44,5 +62,5 @@ export const useAuthStore = defineStore('console-auth', () => {
     operator.value = null;
   }
 
-  return { operator, ensure, signIn, signOut, forget };
+  return { operator, ensure, may, sessionPage, signIn, signOut, forget };
 });
