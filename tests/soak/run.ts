@@ -1,0 +1,231 @@
+/**
+ * The long attack (`npm run soak`): the real server (`sfu/main.ts`) in its own
+ * process, on loopback, attacked for SOAK_MINUTES (default 10) by hostile
+ * clients in turn — replies nobody reads, malformed frames, a sign-in flood,
+ * transports opened by sockets that vanish — while a legitimate client
+ * measures what everyone else lives through: the latency of health, of the
+ * live playlist and of a join. Then the attack stops and the server's memory
+ * must come back to within 10 % of its idle figure. Prints a table; exits 1
+ * if the server died or its memory did not come back.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { quantile } from '../helpers/attackClient.js';
+
+const minutes = Number(process.env.SOAK_MINUTES ?? 10);
+const root = path.resolve(import.meta.dirname, '..', '..');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-soak-'));
+const password = 'soak-admin-password';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- the server, as a province runs it ------------------------------------------
+const server = spawn(
+  process.execPath,
+  [
+    // SIGUSR2 writes a heap snapshot, which first collects: the only honest reading of memory kept.
+    '--heapsnapshot-signal=SIGUSR2',
+    `--diagnostic-dir=${path.join(dataDir, 'diagnostics')}`,
+    '--import',
+    'tsx',
+    path.join(root, 'sfu', 'main.ts'),
+  ],
+  {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: '0',
+      DIEMCAU_HOST: '127.0.0.1',
+      DIEMCAU_ANNOUNCED_ADDRESS: '127.0.0.1',
+      DIEMCAU_RTC_LISTEN_IP: '127.0.0.1',
+      DIEMCAU_RTC_PORT: '0',
+      DIEMCAU_DATA_DIR: dataDir,
+      DIEMCAU_DEMO: 'false',
+      DIEMCAU_ADMIN_PASSWORD: password,
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  },
+);
+let log = '';
+server.stdout.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+server.stderr.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+let exited: number | string | null = null;
+server.on('exit', (code, signal) => (exited = code ?? signal));
+/** Stops the server, removes its folder, and exits with `code`. */
+async function finish(code: number): Promise<never> {
+  if (exited === null) {
+    const gone = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    await Promise.race([gone, sleep(10_000)]);
+    server.kill('SIGKILL');
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  process.exit(code);
+}
+
+const url = await (async () => {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && exited === null) {
+    // pino prints JSON lines; the running line carries the URL.
+    const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log);
+    if (match) return match[1];
+    await sleep(100);
+  }
+  console.log(`the server did not start: ${log.slice(-1000)}`);
+  return finish(1);
+})();
+const wsUrl = url.replace('http', 'ws');
+
+// ---- an operator sets up a live, recorded session ---------------------------------
+const signIn = await fetch(`${url}/api/auth/sign-in`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', origin: url },
+  body: JSON.stringify({ username: 'admin', password }),
+});
+const cookie = signIn.headers.get('set-cookie')?.split(';')[0] ?? '';
+const asOperator = (p: string, body?: unknown) =>
+  fetch(`${url}/api${p}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json', origin: url, cookie },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+await asOperator('/sessions', { id: 'soak', title: 'Soak', public: true });
+await asOperator('/sessions/soak/live', {});
+const invitation = async (identity: string, role: string) => {
+  const res = await asOperator('/sessions/soak/invitations', { role, identity, name: identity });
+  return ((await res.json()) as { token: string }).token;
+};
+const pointTokens = await Promise.all(Array.from({ length: 12 }, (_, i) => invitation(`xa-${i}`, 'point')));
+const probeToken = await invitation('probe', 'viewer');
+
+// ---- what everyone else lives through ---------------------------------------------
+async function timed(task: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await task();
+  return performance.now() - started;
+}
+
+async function joinOnce(): Promise<void> {
+  const ws = new WebSocket(`${wsUrl}/ws?token=${probeToken}`);
+  const replies = new Map<number, (data: unknown) => void>();
+  ws.on('message', (raw) => {
+    const message = JSON.parse((raw as Buffer).toString('utf8')) as { id?: number; data?: unknown };
+    if (message.id !== undefined) replies.get(message.id)?.(message.data);
+  });
+  const request = (id: number, method: string, data: unknown) =>
+    new Promise<unknown>((resolve, reject) => {
+      replies.set(id, resolve);
+      ws.send(JSON.stringify({ id, method, data }));
+      setTimeout(() => reject(new Error(`${method}: no reply`)), 15_000);
+    });
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const capabilities = await request(1, 'router.capabilities', {});
+  await request(2, 'join', { rtpCapabilities: capabilities });
+  ws.close();
+}
+
+interface Sample {
+  health: number[];
+  hls: number[];
+  join: number[];
+}
+
+async function measure(ms: number): Promise<Sample> {
+  const sample: Sample = { health: [], hls: [], join: [] };
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && exited === null) {
+    sample.health.push(await timed(() => fetch(`${url}/api/health`).then((r) => r.text())));
+    sample.hls.push(await timed(() => fetch(`${url}/hls/soak/live.m3u8`).then((r) => r.text())));
+    sample.join.push(await timed(() => joinOnce().catch(() => undefined)));
+    await sleep(200);
+  }
+  return sample;
+}
+
+async function memory(): Promise<{ rssMb: number; heapMb: number }> {
+  const status = fs.readFileSync(`/proc/${server.pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const heap = Number(/^diemcau_nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? 0);
+  return { rssMb: rssKb / 1024, heapMb: heap / 1024 / 1024 };
+}
+
+// ---- run --------------------------------------------------------------------------
+const attacks = ['replies nobody reads', 'malformed frames', 'sign-in flood', 'vanishing transports'];
+
+/**
+ * One attack from its own process (tests/soak/attacks.ts): the attackers'
+ * work must not share the event loop of the client that measures.
+ */
+function attack(name: string, until: number): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(import.meta.dirname, 'attacks.ts'), JSON.stringify({ name, until, url, pointTokens })],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve) => child.once('exit', () => resolve(out.trim())));
+}
+
+/** Heap in use after a full collection: a heap snapshot (written, then removed) forces one. */
+async function collectedHeapMb(): Promise<number> {
+  const dir = path.join(dataDir, 'diagnostics');
+  const before = new Set(fs.existsSync(dir) ? fs.readdirSync(dir) : []);
+  server.kill('SIGUSR2');
+  const deadline = Date.now() + 60_000;
+  let snapshot: string | undefined;
+  let size = -1;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    snapshot ??= (fs.existsSync(dir) ? fs.readdirSync(dir) : []).find((f) => !before.has(f));
+    if (!snapshot) continue;
+    const now = fs.statSync(path.join(dir, snapshot)).size;
+    if (now === size && now > 0) break;
+    size = now;
+  }
+  if (snapshot) fs.rmSync(path.join(dir, snapshot), { force: true });
+  return (await memory()).heapMb;
+}
+const attackMs = Math.max(15_000, ((minutes - 1) * 60_000) / attacks.length);
+const row = (name: string, s: Sample, note: string) =>
+  `| ${name} | ${[s.health, s.hls, s.join].map((v) => `${quantile(v, 0.5).toFixed(1)} / ${quantile(v, 0.95).toFixed(1)}`).join(' | ')} | ${note} |`;
+
+const rows: string[] = [];
+await sleep(5000); // the recorder's first segments
+const idle = await measure(10_000);
+const idleMemory = { ...(await memory()), heapMb: await collectedHeapMb() };
+rows.push(row('idle', idle, `RSS ${idleMemory.rssMb.toFixed(0)} MB, heap ${idleMemory.heapMb.toFixed(0)} MB (collected)`));
+for (const name of attacks) {
+  const until = Date.now() + attackMs;
+  const [note, during] = await Promise.all([attack(name, until), measure(attackMs)]);
+  const m = exited === null ? await memory() : { rssMb: 0, heapMb: 0 };
+  rows.push(row(name, during, `${note}; RSS ${m.rssMb.toFixed(0)} MB, heap ${m.heapMb.toFixed(0)} MB`));
+  if (exited !== null) break;
+}
+let after = { rssMb: 0, heapMb: 0 };
+if (exited === null) {
+  // Let the server settle (timers, collections) before the last reading.
+  await sleep(30_000);
+  const quiet = await measure(10_000);
+  after = { ...(await memory()), heapMb: await collectedHeapMb() };
+  rows.push(row('after', quiet, `RSS ${after.rssMb.toFixed(0)} MB, heap ${after.heapMb.toFixed(0)} MB (collected)`));
+}
+
+console.log(`\nSoak: ${minutes} min, ${os.availableParallelism()} cores, load before ${os.loadavg()[0].toFixed(2)}`);
+console.log('| phase | health p50 / p95 ms | live playlist p50 / p95 ms | join p50 / p95 ms | notes |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const line of rows) console.log(line);
+
+const heapBack = after.heapMb <= idleMemory.heapMb * 1.1;
+if (exited !== null) {
+  console.log(`\nFAIL: the server exited (${String(exited)}): ${log.slice(-1500)}`);
+  await finish(1);
+}
+console.log(
+  `\nmemory after the attack: heap ${after.heapMb.toFixed(1)} MB vs ${idleMemory.heapMb.toFixed(1)} MB idle (${heapBack ? 'within' : 'NOT within'} 10 %)`,
+);
+await finish(heapBack ? 0 : 1);
