@@ -3,7 +3,7 @@
  * another, a server killed outright, records no longer valid. The server
  * keeps serving, and leaves nothing running behind it.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { EmbeddedStore } from '../../sfu/store/EmbeddedStore.js';
 import { joinPlain, type PlainParticipant } from '../helpers/plainPeer.js';
 import { sleep, waitFor } from '../helpers/rtp.js';
 import { startServer, tokenFor } from '../helpers/server.js';
+import { startServerProcess } from '../helpers/serverProcess.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -141,35 +142,6 @@ function encodersWriting(dir: string): number[] {
     .filter((pid) => pid !== process.pid);
 }
 
-/** The real server (`sfu/main.ts`) as its own process, as a province runs it. */
-async function serverProcess(dataDir: string): Promise<ChildProcess> {
-  const root = path.resolve(import.meta.dirname, '..', '..');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'sfu', 'main.ts')], {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: '0',
-      DIEMCAU_HOST: '127.0.0.1',
-      DIEMCAU_ANNOUNCED_ADDRESS: '127.0.0.1',
-      DIEMCAU_RTC_LISTEN_IP: '127.0.0.1',
-      DIEMCAU_RTC_PORT: '0',
-      DIEMCAU_WORKERS: '1',
-      DIEMCAU_DATA_DIR: dataDir,
-      DIEMCAU_DEMO: 'false',
-      DIEMCAU_ADMIN_PASSWORD: 'not-used-here-1',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  cleanups.push(() => void child.kill('SIGKILL'));
-  await waitFor('the server process running', () => output.includes('Diemcau is running') || child.exitCode !== null, 30_000);
-  if (child.exitCode !== null) throw new Error(`the server exited: ${output.slice(-2000)}`);
-  return child;
-}
-
 describe('a server killed outright (SIGKILL)', () => {
   it('takes its encoders with it', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-kill-'));
@@ -181,7 +153,8 @@ describe('a server killed outright (SIGKILL)', () => {
     await first.stop();
 
     // The real server restores it on air and records it (a slate, nobody sends).
-    const child = await serverProcess(dataDir);
+    const { child } = await startServerProcess({ dataDir, env: { DIEMCAU_WORKERS: '1' } });
+    cleanups.push(() => void child.kill('SIGKILL'));
     await waitFor('an encoder recording the session', () => encodersWriting(dataDir).length > 0, 30_000);
     const encoders = encodersWriting(dataDir);
     child.kill('SIGKILL');

@@ -14,46 +14,30 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { quantile } from '../helpers/attackClient.js';
+import { startServerProcess } from '../helpers/serverProcess.js';
 
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
-const root = path.resolve(import.meta.dirname, '..', '..');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-soak-'));
 const password = 'soak-admin-password';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- the server, as a province runs it ------------------------------------------
-const server = spawn(
-  process.execPath,
-  [
-    // SIGUSR2 writes a heap snapshot, which first collects: the only honest reading of memory kept.
-    '--heapsnapshot-signal=SIGUSR2',
-    `--diagnostic-dir=${path.join(dataDir, 'diagnostics')}`,
-    '--import',
-    'tsx',
-    path.join(root, 'sfu', 'main.ts'),
-  ],
-  {
-    cwd: root,
-    env: {
-      ...process.env,
-      PORT: '0',
-      DIEMCAU_HOST: '127.0.0.1',
-      DIEMCAU_ANNOUNCED_ADDRESS: '127.0.0.1',
-      DIEMCAU_RTC_LISTEN_IP: '127.0.0.1',
-      DIEMCAU_RTC_PORT: '0',
-      DIEMCAU_DATA_DIR: dataDir,
-      DIEMCAU_DEMO: 'false',
-      DIEMCAU_ADMIN_PASSWORD: password,
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  },
-);
-let log = '';
-server.stdout.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
-server.stderr.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
+const started = await startServerProcess({
+  dataDir,
+  env: { DIEMCAU_ADMIN_PASSWORD: password },
+  // SIGUSR2 writes a heap snapshot, which first collects: the only honest reading of memory kept.
+  nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${path.join(dataDir, 'diagnostics')}`],
+}).catch((error: Error) => {
+  console.log(error.message);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  process.exit(1);
+});
+const server = started.child;
+const { url } = started;
+const wsUrl = url.replace('http', 'ws');
 let exited: number | string | null = null;
 server.on('exit', (code, signal) => (exited = code ?? signal));
+
 /** Stops the server, removes its folder, and exits with `code`. */
 async function finish(code: number): Promise<never> {
   if (exited === null) {
@@ -65,19 +49,6 @@ async function finish(code: number): Promise<never> {
   fs.rmSync(dataDir, { recursive: true, force: true });
   process.exit(code);
 }
-
-const url = await (async () => {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && exited === null) {
-    // pino prints JSON lines; the running line carries the URL.
-    const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log);
-    if (match) return match[1];
-    await sleep(100);
-  }
-  console.log(`the server did not start: ${log.slice(-1000)}`);
-  return finish(1);
-})();
-const wsUrl = url.replace('http', 'ws');
 
 // ---- an operator sets up a live, recorded session ---------------------------------
 const signIn = await fetch(`${url}/api/auth/sign-in`, {
@@ -222,7 +193,7 @@ for (const line of rows) console.log(line);
 
 const heapBack = after.heapMb <= idleMemory.heapMb * 1.1;
 if (exited !== null) {
-  console.log(`\nFAIL: the server exited (${String(exited)}): ${log.slice(-1500)}`);
+  console.log(`\nFAIL: the server exited (${String(exited)}): ${started.output().slice(-1500)}`);
   await finish(1);
 }
 console.log(
