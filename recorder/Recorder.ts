@@ -7,10 +7,15 @@ import type { Logger } from 'pino';
 import { spawnEncoder } from './encoderProcess.js';
 import type { FfmpegBinary } from './ffmpegBinary.js';
 import { parseRunPlaylist } from './hlsRunPlaylist.js';
-import type { ProgramSources, RecordedRoom } from './RecordedRoom.js';
+import type { RecordedRoom } from './RecordedRoom.js';
 import { freeRtpPortPair, portsBound } from './ports.js';
 import { RecordingJournal, type SegmentEntry } from './RecordingJournal.js';
+import { ffmpegArgs } from './ffmpegArgs.js';
+import { earlierRuns, isSegmentOfRun, planRun, runFiles, type RunPlan } from './runPlan.js';
 import { buildSdp, type SdpStream } from './sdp.js';
+import { segmentsToArchive } from './segmentsToArchive.js';
+
+export type { RunPlan };
 
 export interface RecorderOptions {
   room: RecordedRoom;
@@ -28,12 +33,6 @@ export interface RecorderEvents {
   segment: [segment: SegmentEntry];
   /** The encoder exited on its own; a new run starts shortly. */
   encoderExit: [code: number | null];
-}
-
-/** How the program is encoded in one run: copied when it can be. */
-export interface RunPlan {
-  video: 'copy' | 'transcode' | 'slate';
-  audio: number;
 }
 
 interface Run {
@@ -209,9 +208,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     }
 
     const plan = planRun(sources, streams);
-    const runName = `r${String(id).padStart(4, '0')}`;
-    const playlist = path.join(this.#o.dir, `${runName}.m3u8`);
-    const sdpPath = path.join(this.#o.dir, `${runName}.sdp`);
+    const { playlist, sdp: sdpPath, segmentPattern } = runFiles(this.#o.dir, id);
     fs.writeFileSync(sdpPath, buildSdp(streams));
     const args = ffmpegArgs({
       plan,
@@ -219,7 +216,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       streams,
       segmentSeconds: this.#o.segmentSeconds,
       offsetSeconds: this.journal.duration,
-      segmentPattern: path.join(this.#o.dir, `${runName}-%05d.ts`),
+      segmentPattern,
       playlist,
     });
     const ffmpeg = spawnEncoder(this.#o.ffmpeg.path, ['-nostdin', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -330,26 +327,21 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     } catch {
       return;
     }
-    let added = false;
-    for (const s of parseRunPlaylist(text)) {
-      if (this.journal.has(s.file) || !fs.existsSync(path.join(this.#o.dir, s.file))) continue;
-      // A run stopped before its first packet lists an empty segment: nothing to play.
-      if (s.duration <= 0) continue;
-      const first = !run.sawFirstSegment;
-      if (first) {
+    const taken = segmentsToArchive(parseRunPlaylist(text), {
+      inArchive: (file) => this.journal.has(file),
+      onDisk: (file) => fs.existsSync(path.join(this.#o.dir, file)),
+      runHasSegments: run.sawFirstSegment,
+      archiveEmpty: this.journal.segments.length === 0,
+      now: Date.now(),
+    });
+    for (const { opensRun, ...entry } of taken) {
+      if (opensRun) {
         run.sawFirstSegment = true;
         this.#chapterForRun(run.programIdentity);
       }
-      const segment = this.journal.addSegment({
-        file: s.file,
-        duration: s.duration,
-        pdt: s.pdt ?? Date.now() - s.duration * 1000,
-        discontinuity: first && this.journal.segments.length > 0,
-      });
-      added = true;
-      this.emit('segment', segment);
+      this.emit('segment', this.journal.addSegment(entry));
     }
-    if (added) this.journal.writePlaylists(this.#o.dvrWindowSeconds, false);
+    if (taken.length) this.journal.writePlaylists(this.#o.dvrWindowSeconds, false);
   }
 
   #chapterForRun(identity: string | null): void {
@@ -363,15 +355,10 @@ export class Recorder extends EventEmitter<RecorderEvents> {
    * not yet journaled are still listed in its run playlists: take them.
    */
   #recoverOrphanSegments(): void {
-    const runs = fs
-      .readdirSync(this.#o.dir)
-      .filter((f) => /^r\d{4}\.m3u8$/.test(f))
-      .sort();
-    for (const file of runs) {
-      const id = Number(file.slice(1, 5));
+    for (const { id, playlist } of earlierRuns(fs.readdirSync(this.#o.dir))) {
       this.#runCounter = Math.max(this.#runCounter, id);
-      const known = this.journal.segments.some((s) => s.file.startsWith(file.slice(0, 5)));
-      this.#harvest({ id, playlist: path.join(this.#o.dir, file), sawFirstSegment: known, programIdentity: null });
+      const known = this.journal.segments.some((s) => isSegmentOfRun(s.file, id));
+      this.#harvest({ id, playlist: path.join(this.#o.dir, playlist), sawFirstSegment: known, programIdentity: null });
     }
     this.journal.writePlaylists(this.#o.dvrWindowSeconds, false);
   }
@@ -404,84 +391,4 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     if (this.#debounce) clearTimeout(this.#debounce);
     await this.#enqueue(() => this.#stopRun());
   }
-}
-
-/** Decides per run: copy H.264 as it is; re-encode anything else; a slate when nothing is on air. */
-export function planRun(sources: ProgramSources, streams: SdpStream[]): RunPlan {
-  const video = streams.find((s) => s.kind === 'video');
-  const mime = video?.rtpParameters.codecs[0]?.mimeType.toLowerCase();
-  return {
-    video: !sources.video || !video ? 'slate' : mime === 'video/h264' ? 'copy' : 'transcode',
-    audio: streams.filter((s) => s.kind === 'audio').length,
-  };
-}
-
-// ffmpeg's options are kept as option/value pairs, unformatted.
-// prettier-ignore
-const x264 = (preset: string, segmentSeconds: number) => [
-  '-c:v', 'libx264', '-preset', preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-  '-profile:v', 'main', '-b:v', '2500k', '-maxrate', '3000k', '-bufsize', '3000k',
-  '-force_key_frames', `expr:gte(t,n_forced*${segmentSeconds})`, '-sc_threshold', '0',
-];
-
-export function ffmpegArgs(o: {
-  plan: RunPlan;
-  sdpPath: string | undefined;
-  streams: SdpStream[];
-  segmentSeconds: number;
-  offsetSeconds: number;
-  segmentPattern: string;
-  playlist: string;
-}): string[] {
-  const args = ['-hide_banner', '-loglevel', 'warning', '-y'];
-  let nextInput = 0;
-  let rtpInput = -1;
-  if (o.sdpPath) {
-    // prettier-ignore
-    args.push(
-      '-protocol_whitelist', 'file,udp,rtp',
-      '-analyzeduration', '3000000', '-probesize', '5000000',
-      '-reorder_queue_size', '256', '-fflags', '+genpts+discardcorrupt',
-      // Without packets for a second, reading ends: a stopped run then finishes cleanly
-      // even when its senders are gone (a signal alone waits for the next packet).
-      '-listen_timeout', '1',
-      '-f', 'sdp', '-i', o.sdpPath,
-    );
-    rtpInput = nextInput++;
-  }
-  const maps: string[] = [];
-  let filter = '';
-  if (o.plan.video === 'slate') {
-    args.push('-re', '-f', 'lavfi', '-i', 'color=c=0x0b1a2e:s=1280x720:r=25');
-    maps.push('-map', `${nextInput++}:v:0`);
-  } else {
-    maps.push('-map', `${rtpInput}:v:0`);
-  }
-  if (o.plan.audio === 0) {
-    args.push('-re', '-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=stereo');
-    maps.push('-map', `${nextInput++}:a:0`);
-  } else if (o.plan.audio === 1) {
-    maps.push('-map', `${rtpInput}:a:0`);
-  } else {
-    const inputs = Array.from({ length: o.plan.audio }, (_, i) => `[${rtpInput}:a:${i}]`).join('');
-    filter = `${inputs}amix=inputs=${o.plan.audio}:normalize=0:dropout_transition=0[aout]`;
-    maps.push('-map', '[aout]');
-  }
-  if (filter) args.push('-filter_complex', filter);
-  args.push(...maps);
-  if (o.plan.video === 'copy') args.push('-c:v', 'copy');
-  else args.push(...x264(o.plan.video === 'slate' ? 'ultrafast' : 'veryfast', o.segmentSeconds));
-  // Opus → AAC-LC: what every HLS player, iPhones included, plays.
-  args.push('-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2');
-  // prettier-ignore
-  args.push(
-    // Continue the archive's clock so the whole recording has rising timestamps.
-    '-output_ts_offset', o.offsetSeconds.toFixed(3),
-    '-f', 'hls', '-hls_time', String(o.segmentSeconds), '-hls_list_size', '0',
-    '-hls_flags', 'independent_segments+program_date_time+temp_file',
-    '-hls_segment_type', 'mpegts',
-    '-hls_segment_filename', o.segmentPattern,
-    o.playlist,
-  );
-  return args;
 }

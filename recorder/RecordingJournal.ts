@@ -101,7 +101,10 @@ export class RecordingJournal {
     // that is too large makes players stay further behind live.
     const target = Math.max(1, ...this.segments.map((s) => Math.round(s.duration)));
     const first = segments[0];
-    const discontinuitiesBefore = first ? this.segments.filter((s) => s.seq < first.seq && s.discontinuity).length : 0;
+    // Each segment keeps its discontinuity number as the live window slides
+    // (RFC 8216 6.2.2): the window's first segment gets no tag of its own, so
+    // a discontinuity there counts in the sequence with those before it.
+    const discontinuitiesBefore = first ? this.segments.filter((s) => s.seq <= first.seq && s.discontinuity).length : 0;
     const lines = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${target}`];
     if (type === 'event') lines.push('#EXT-X-PLAYLIST-TYPE:EVENT');
     if (type === 'vod') lines.push('#EXT-X-PLAYLIST-TYPE:VOD');
@@ -127,21 +130,28 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
-/** Reads a JSON-lines file, skipping a torn last line left by a crash. */
+/**
+ * Reads a JSON-lines file. A last line torn by a crash is cut off the file:
+ * left there, the next entry appended would continue it and be unreadable
+ * at the following start. (The torn segment itself is taken again from the
+ * encoder's own playlist.)
+ */
 function readLines(file: string): unknown[] {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    bytes = fs.readFileSync(file);
   } catch {
     return [];
   }
+  const whole = bytes.lastIndexOf(0x0a) + 1;
+  if (whole < bytes.length) fs.truncateSync(file, whole);
   const out: unknown[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of bytes.subarray(0, whole).toString('utf8').split('\n')) {
     if (!line.trim()) continue;
     try {
       out.push(JSON.parse(line));
     } catch {
-      // torn write at a crash: the entry is recovered from the encoder's own playlist
+      // a damaged line within the file: its segment, too, is recovered from the encoder's playlist
     }
   }
   return out;

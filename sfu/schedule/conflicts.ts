@@ -8,14 +8,18 @@ export interface ConflictOptions {
   membersOf: (groupId: string) => readonly string[];
 }
 
+/** Sessions that no longer take place: their points are free, even for the rest of a slot ended early. */
+const over = (s: SessionRecord) => s.status === 'cancelled' || s.status === 'ended';
+
 /**
- * For each session, the other non-cancelled sessions whose time overlaps and
- * that invite a same point (directly or through a group) or a same group.
- * Sessions without a start time (opened by hand) clash with nothing.
+ * For each session, the other sessions on air or still to come (neither
+ * cancelled nor ended) whose time overlaps and that invite a same point
+ * (directly or through a group) or a same group. Sessions without a start
+ * time (opened by hand) clash with nothing.
  */
 export function findConflicts(sessions: readonly SessionRecord[], { membersOf }: ConflictOptions): Map<string, string[]> {
   const timed = sessions
-    .filter((s) => s.status !== 'cancelled' && s.startsAt !== undefined)
+    .filter((s) => !over(s) && s.startsAt !== undefined)
     .map((s) => {
       const points = new Set(s.invitedPoints);
       for (const g of s.invitedGroups) for (const p of membersOf(g)) points.add(p);
