@@ -350,6 +350,8 @@ async function buildDiemcau(n: number, ports: number[], closers: Closer[], feedF
       rtcListenIp: '127.0.0.1',
       rtcBasePort: 0,
       workers: 2,
+      // The bench goes past what a worker can carry on purpose (N = 800 is 800 consumers per worker).
+      maxStreamsPerWorker: 100_000,
       dataDir,
       demo: false,
       logLevel: 'warn',

@@ -84,6 +84,13 @@ export const configSchema = z.object({
   maxSessions: z.coerce.number().int().min(1).max(1_000_000).default(5000),
   /** Peers connected to this node at once. */
   maxPeersPerNode: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /**
+   * Producers and consumers one media worker may carry; beyond, a join or a
+   * stream gets `busy`. A core of the bench machine forwards ~800 consumers of a 1 Mbit/s
+   * program before it loses packets (bench/README.md): 600 keeps a margin
+   * there, and a 100-point session on 2 workers (~260 per worker) uses under half.
+   */
+  maxStreamsPerWorker: z.coerce.number().int().min(1).max(100_000).default(600),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type Config = z.infer<typeof configSchema>;
@@ -119,6 +126,7 @@ export const envNames: Record<keyof Config, string> = {
   maxSignInPerMinute: 'DIEMCAU_MAX_SIGN_IN_PER_MINUTE',
   maxSessions: 'DIEMCAU_MAX_SESSIONS',
   maxPeersPerNode: 'DIEMCAU_MAX_PEERS_PER_NODE',
+  maxStreamsPerWorker: 'DIEMCAU_MAX_STREAMS_PER_WORKER',
   logLevel: 'LOG_LEVEL',
 };
 

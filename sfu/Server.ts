@@ -90,6 +90,7 @@ export class Server {
       rtcBasePort: config.rtcBasePort,
       rtcMinPort: config.rtcMinPort,
       rtcMaxPort: config.rtcMaxPort,
+      maxStreamsPerWorker: config.maxStreamsPerWorker,
       logger: this.logger,
     });
     this.tokens = new TokenService(TokenService.secretFrom(config.dataDir, config.tokenSecret), config.tokenTtlHours);

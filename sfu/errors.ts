@@ -63,6 +63,14 @@ export class BusyError extends DiemcauError {
   }
 }
 
+/** Every media worker that could carry a participant or a stream carries `maxStreamsPerWorker` already. */
+export class WorkerBusyError extends BusyError {
+  constructor(message = 'the media server carries as many streams as it can: try again later') {
+    super(message);
+    this.name = 'WorkerBusyError';
+  }
+}
+
 export class ConflictError extends DiemcauError {
   constructor(message: string) {
     super('conflict', message);

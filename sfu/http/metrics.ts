@@ -4,7 +4,7 @@ import type { WorkerPool } from '../media/WorkerPool.js';
 
 /** What the metrics read: the media workers and the open signaling sockets. */
 export interface MetricsSources {
-  pool: Pick<WorkerPool, 'slots'>;
+  pool: Pick<WorkerPool, 'slots' | 'maxStreamsPerWorker'>;
   signaling: { connections: { size: number } };
 }
 
@@ -19,7 +19,25 @@ export function createMetrics(server: MetricsSources): RequestHandler {
     registers: [registry],
     collect() {
       this.reset();
-      for (const slot of server.pool.slots) this.set({ worker: String(slot.index) }, slot.load);
+      for (const slot of server.pool.slots) this.set({ worker: String(slot.index) }, slot.peers);
+    },
+  });
+  new Gauge({
+    name: 'diemcau_worker_streams',
+    help: 'Producers and consumers of participants on each media worker (at diemcau_worker_streams_max, new ones get busy)',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const slot of server.pool.slots) this.set({ worker: String(slot.index) }, slot.streams);
+    },
+  });
+  new Gauge({
+    name: 'diemcau_worker_streams_max',
+    help: 'Streams one media worker may carry (DIEMCAU_MAX_STREAMS_PER_WORKER); alert before the workers reach it',
+    registers: [registry],
+    collect() {
+      this.set(server.pool.maxStreamsPerWorker);
     },
   });
   new Gauge({

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
+import { DiemcauError, WorkerBusyError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { chooseWorker, hasRoom, type WorkerLoad } from './placement.js';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -11,16 +13,16 @@ export interface WorkerPoolOptions {
   rtcBasePort: number;
   rtcMinPort: number;
   rtcMaxPort: number;
+  /** Producers and consumers one worker may carry (see placement.ts); beyond, new ones are refused as busy. */
+  maxStreamsPerWorker: number;
   logger: Logger;
 }
 
 /** One slot per core: its worker and the WebRtcServer every transport on it shares. */
-export interface WorkerSlot {
+export interface WorkerSlot extends WorkerLoad {
   index: number;
   worker: types.Worker;
   webRtcServer: types.WebRtcServer;
-  /** Peers currently placed on this worker (each brings its consumers), for spreading receivers. */
-  load: number;
   /** How long the worker took to answer the last health probe (ms): high means it is saturated. */
   replyMs: number;
   /** CPU the worker used over the last probe interval, in % of one core. */
@@ -33,6 +35,27 @@ export const slowReplyMs = 250;
 export interface WorkerPoolEvents {
   /** A worker died; the slot already runs a fresh worker. */
   workerReplaced: [index: number, error: Error];
+  /** A worker that was full has room again: sessions that were refused streams there may try again. */
+  capacity: [index: number];
+}
+
+/** What `place()` is asked to place. */
+export type PlaceRequest =
+  /** A participant who joins: the pool chooses the worker, one with room for the `streams` it receives at once. */
+  | { unit: 'peer'; streams: number }
+  /** One producer or consumer of a participant already placed: on that participant's worker. */
+  | { unit: 'stream'; slotIndex: number };
+
+/** A participant or a stream counted on a worker until `release()` gives it back. */
+export interface Placement {
+  readonly unit: 'peer' | 'stream';
+  /** The slot it is counted on (its worker's replacement, for a participant whose worker died). */
+  readonly slot: WorkerSlot;
+}
+
+interface Held {
+  unit: 'peer' | 'stream';
+  slot: WorkerSlot;
 }
 
 /**
@@ -42,6 +65,8 @@ export interface WorkerPoolEvents {
 export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   readonly #options: WorkerPoolOptions;
   readonly #slots: WorkerSlot[] = [];
+  /** Everything placed and not yet released: what the counts on the slots add up. */
+  readonly #placed = new Set<Held>();
   readonly #cpu = new Map<number, { cpuMs: number; at: number }>();
   #closed = false;
   #health: NodeJS.Timeout | undefined;
@@ -49,6 +74,12 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   constructor(options: WorkerPoolOptions) {
     super();
     this.#options = options;
+    // Every open session listens for replaced workers and freed capacity.
+    this.setMaxListeners(0);
+  }
+
+  get maxStreamsPerWorker(): number {
+    return this.#options.maxStreamsPerWorker;
   }
 
   get slots(): readonly WorkerSlot[] {
@@ -94,9 +125,49 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     }
   }
 
-  /** The slot with the fewest peers placed on it: where the next one goes. */
-  leastLoaded(): WorkerSlot {
-    return this.#slots.reduce((best, slot) => (slot.load < best.load ? slot : best));
+  /**
+   * Counts a participant or a stream on a worker, or throws WorkerBusyError
+   * (a `busy` reply to whoever asked) when no worker that could take it has
+   * room. Synchronous, so requests that arrive together cannot all pass the
+   * limit before the first stream exists. Every placement must be released
+   * exactly once; releasing again does nothing.
+   */
+  place(request: PlaceRequest): Placement {
+    const max = this.#options.maxStreamsPerWorker;
+    let held: Held;
+    if (request.unit === 'peer') {
+      const slot = chooseWorker(this.#slots, request.streams, max);
+      if (!slot) throw new WorkerBusyError('every media worker carries as many streams as it can: try again later');
+      slot.peers++;
+      held = { unit: 'peer', slot };
+    } else {
+      const slot = this.#slots[request.slotIndex];
+      if (!slot) throw new DiemcauError('media-error', 'the media server is restarting');
+      if (!hasRoom(slot, 1, max)) throw new WorkerBusyError('this media worker carries as many streams as it can: try again later');
+      slot.streams++;
+      held = { unit: 'stream', slot };
+    }
+    this.#placed.add(held);
+    return held;
+  }
+
+  /** Whether the worker in slot `slotIndex` can take another stream now. */
+  hasRoom(slotIndex: number): boolean {
+    const slot = this.#slots[slotIndex];
+    return !!slot && hasRoom(slot, 1, this.#options.maxStreamsPerWorker);
+  }
+
+  /** Gives a placement back; tells the sessions when a full worker has room again. */
+  release(placement: Placement): void {
+    const held = placement as Held;
+    if (!this.#placed.delete(held)) return;
+    if (held.unit === 'peer') {
+      held.slot.peers--;
+      return;
+    }
+    const wasFull = !hasRoom(held.slot, 1, this.#options.maxStreamsPerWorker);
+    held.slot.streams--;
+    if (wasFull && this.#slots[held.slot.index] === held.slot) this.emit('capacity', held.slot.index);
   }
 
   async close(): Promise<void> {
@@ -104,6 +175,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     clearInterval(this.#health);
     for (const slot of this.#slots) slot.worker.close();
     this.#slots.length = 0;
+    this.#placed.clear();
   }
 
   async #createSlot(index: number): Promise<WorkerSlot> {
@@ -125,7 +197,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         { ...listen, protocol: 'tcp' },
       ],
     });
-    const slot: WorkerSlot = { index, worker, webRtcServer, load: 0, replyMs: 0, cpuPercent: 0 };
+    const slot: WorkerSlot = { index, worker, webRtcServer, peers: 0, streams: 0, replyMs: 0, cpuPercent: 0 };
     worker.on('died', (error) => {
       if (this.#closed) return;
       logger.error({ worker: index, pid: worker.pid, err: error }, 'media worker died; starting a new one');
@@ -138,7 +210,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     // The port of the dead worker's WebRtcServer is free again once it exits.
     for (let attempt = 0; ; attempt++) {
       try {
-        this.#slots[index] = await this.#createSlot(index);
+        this.#adopt(this.#slots[index], await this.#createSlot(index));
         break;
       } catch (err) {
         if (this.#closed || attempt >= 20) throw err;
@@ -146,5 +218,24 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       }
     }
     this.emit('workerReplaced', index, error);
+  }
+
+  /**
+   * Puts a fresh worker in a dead one's slot. The participants placed there
+   * stay (they rejoin over their sockets) and are counted on the new worker;
+   * the streams died with the old one and are no longer counted, whether or
+   * not their close has been seen yet.
+   */
+  #adopt(dead: WorkerSlot, fresh: WorkerSlot): void {
+    for (const held of this.#placed) {
+      if (held.slot !== dead) continue;
+      if (held.unit === 'stream') {
+        this.#placed.delete(held);
+        continue;
+      }
+      held.slot = fresh;
+      fresh.peers++;
+    }
+    this.#slots[fresh.index] = fresh;
   }
 }

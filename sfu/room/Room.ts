@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { alwaysOnAir, type MediaSource, type ReceiveMode, type SessionSnapshot, type SessionStatus } from '../../protocol/index.js';
-import { ConflictError, DiemcauError, NotFoundError } from '../errors.js';
+import { ConflictError, DiemcauError, NotFoundError, WorkerBusyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { mediaCodecs } from '../media/codecs.js';
-import type { WorkerPool } from '../media/WorkerPool.js';
+import type { Placement, WorkerPool } from '../media/WorkerPool.js';
 import { Peer, type ConsumerInfo, type PeerOptions, type ProducerInfo } from './Peer.js';
 import { snapshotFor } from './snapshotFor.js';
 import { decideWeakLink, historyLength } from './weakLink.js';
@@ -114,6 +114,14 @@ export class Room extends EventEmitter<RoomEvents> {
     );
   };
 
+  /** A receiver was refused a consumer because its worker is full: retried once a stream there closes. */
+  #waitingForCapacity = false;
+  readonly #onCapacity = () => {
+    if (!this.#waitingForCapacity) return;
+    this.#waitingForCapacity = false;
+    this.#scheduleReconcile();
+  };
+
   private constructor(options: RoomOptions) {
     super();
     this.id = options.id;
@@ -133,6 +141,7 @@ export class Room extends EventEmitter<RoomEvents> {
       throw error;
     }
     options.pool.on('workerReplaced', room.#onWorkerReplaced);
+    options.pool.on('capacity', room.#onCapacity);
     return room;
   }
 
@@ -175,15 +184,14 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#closed || this.#status === 'ended') throw new ConflictError('the session has ended');
     const previous = this.#peers.get(options.identity);
     if (previous) this.#removePeer(previous, 'replaced');
-    const slot = this.#pool.leastLoaded();
-    slot.load++;
+    // A worker with room for what the peer receives at once, or `busy`: better a clear
+    // refusal than a point that joins and never gets the program.
+    const placement = this.#pool.place({ unit: 'peer', streams: this.#programSize(options) });
+    const slot = placement.slot;
     const peer = new Peer({ ...options, slotIndex: slot.index });
     peer.rtpCapabilities = options.rtpCapabilities;
     peer.receiveMode = options.receiveMode ?? 'auto';
-    peer.once('close', () => {
-      const current = this.#pool.slots[peer.slotIndex];
-      if (current) current.load = Math.max(0, current.load - 1);
-    });
+    peer.once('close', () => this.#pool.release(placement));
     this.#peers.set(peer.identity, peer);
     this.#log.info({ identity: peer.identity, role: peer.role, worker: slot.index }, 'peer joined');
     this.emit('presence', peer.identity, true);
@@ -257,12 +265,17 @@ export class Room extends EventEmitter<RoomEvents> {
     if (existing) existing.close();
     // A point is heard only with the floor: its microphone starts paused.
     const muted = kind === 'audio' && !this.#mayBeHeard(peer);
-    const producer = await transport.produce<ProducerInfo>({
-      kind,
-      rtpParameters,
-      paused: muted,
-      appData: { source, identity: peer.identity },
-    });
+    // Counted before the first await, so that streams asked for together cannot all pass the limit.
+    const placement = this.#pool.place({ unit: 'stream', slotIndex: peer.slotIndex });
+    const producer = await transport
+      .produce<ProducerInfo>({
+        kind,
+        rtpParameters,
+        paused: muted,
+        appData: { source, identity: peer.identity },
+      })
+      .catch(this.#releaseAndThrow(placement));
+    this.#releaseOnClose(producer, placement);
     peer.producers.set(producer.id, producer);
     producer.observer.once('close', () => {
       peer.producers.delete(producer.id);
@@ -480,6 +493,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#pool.off('workerReplaced', this.#onWorkerReplaced);
+    this.#pool.off('capacity', this.#onCapacity);
     // A change still waiting to be announced (going on air just before a
     // shutdown) is announced now: the registry saves the status from it.
     if (this.#snapshotTimer) this.#flushSnapshot();
@@ -594,6 +608,10 @@ export class Room extends EventEmitter<RoomEvents> {
       } catch (error) {
         // A receiver that left while we were consuming is not an error.
         if (receiver.closed || transport.closed) return;
+        if (error instanceof WorkerBusyError) {
+          this.#waitForCapacity(receiver);
+          return;
+        }
         this.#log.warn({ err: error, identity: receiver.identity, producerId }, 'could not consume');
       }
     }
@@ -608,13 +626,18 @@ export class Room extends EventEmitter<RoomEvents> {
       this.#log.warn({ identity: receiver.identity, producerId: producer.id }, 'receiver cannot decode this codec');
       return;
     }
+    // Counted before the await: the reconcile serves several receivers of a worker side by side.
+    const placement = this.#pool.place({ unit: 'stream', slotIndex: receiver.slotIndex });
     // Browsers resume after their consumer exists, so the first packets are not lost.
-    const consumer = await transport.consume<ConsumerInfo>({
-      producerId: producer.id,
-      rtpCapabilities: receiver.rtpCapabilities!,
-      paused: !receiver.plain,
-      appData: { identity: producer.appData.identity, source: producer.appData.source, program },
-    });
+    const consumer = await transport
+      .consume<ConsumerInfo>({
+        producerId: producer.id,
+        rtpCapabilities: receiver.rtpCapabilities!,
+        paused: !receiver.plain,
+        appData: { identity: producer.appData.identity, source: producer.appData.source, program },
+      })
+      .catch(this.#releaseAndThrow(placement));
+    this.#releaseOnClose(consumer, placement);
     if (receiver.closed || transport.closed) {
       consumer.close();
       return;
@@ -641,6 +664,48 @@ export class Room extends EventEmitter<RoomEvents> {
       source: producer.appData.source,
       program,
     });
+  }
+
+  /**
+   * The receiver's worker is full: what it misses is made by the reconcile
+   * that follows the next stream closing there (`capacity`). Said once, not
+   * for every receiver of every reconcile, so that a full worker does not
+   * flood the log too.
+   */
+  #waitForCapacity(receiver: Peer): void {
+    // A stream there may have closed between the refusal and now, its `capacity` unheard: try again at once.
+    if (this.#pool.hasRoom(receiver.slotIndex)) {
+      this.#scheduleReconcile();
+      return;
+    }
+    if (this.#waitingForCapacity) return;
+    this.#waitingForCapacity = true;
+    this.#log.warn(
+      { identity: receiver.identity, worker: receiver.slotIndex, maxStreamsPerWorker: this.#pool.maxStreamsPerWorker },
+      'a media worker is full: some participants miss part of the program until a stream there closes',
+    );
+  }
+
+  /** How many streams a peer joining now receives at once: the program picture and the voices on air. */
+  #programSize(options: { rtpCapabilities?: types.RtpCapabilities; receiveMode?: ReceiveMode }): number {
+    if (!options.rtpCapabilities) return 0;
+    const { video, audio } = this.programSources();
+    return audio.length + (video && options.receiveMode !== 'audio-only' ? 1 : 0);
+  }
+
+  /** A stream's place on its worker is given back when it closes, however it closes (peer, transport, worker). */
+  #releaseOnClose(stream: types.Producer | types.Consumer, placement: Placement): void {
+    const observer: Pick<types.Producer['observer'], 'once'> = stream.observer;
+    if (stream.closed) this.#pool.release(placement);
+    else observer.once('close', () => this.#pool.release(placement));
+  }
+
+  /** For a stream mediasoup refused to create: its place is given back. */
+  #releaseAndThrow(placement: Placement): (error: unknown) => never {
+    return (error) => {
+      this.#pool.release(placement);
+      throw error;
+    };
   }
 
   async #applyLayers(consumer: types.Consumer, mode: ReceiveMode, weakLink: boolean): Promise<void> {
