@@ -1,11 +1,12 @@
 /**
- * Operator accounts as the accounts API (/api/accounts) takes and returns
- * them. The server validates bodies with these schemas and describes them in
- * its OpenAPI document; the console imports the same types.
+ * Operator accounts as the accounts API (/api/accounts) and the sign-in API
+ * (/api/auth) take and return them. The server validates bodies with these
+ * schemas and generates its OpenAPI document from them; the console imports
+ * the same types.
  */
 import { z } from 'zod';
 import { identityPattern, identitySchema } from './messages.js';
-import { accountRoleSchema } from './roles.js';
+import { accountRoleSchema, roleSchema } from './roles.js';
 
 /**
  * A sign-in name. It is also the account's identity in a session (the
@@ -35,6 +36,8 @@ export const accountSchema = z.object({
 });
 export type Account = z.infer<typeof accountSchema>;
 
+export const accountListSchema = z.object({ accounts: z.array(accountSchema) });
+
 export const accountCreateSchema = z.object({
   username: usernameSchema,
   displayName: displayNameSchema,
@@ -63,5 +66,31 @@ export const accountPatchSchema = z
   .refine((patch) => Object.keys(patch).length > 0, { message: 'nothing to change' });
 export type AccountPatch = z.infer<typeof accountPatchSchema>;
 
+// ---- Signing in (/api/auth) ----------------------------------------------------------------
+
+/** POST /api/auth/sign-in. Loose limits only: a wrong name and a wrong password are refused alike, with 401. */
+export const signInSchema = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(200) });
+export type SignIn = z.infer<typeof signInSchema>;
+
+/** The reply to a sign-in: the token is also set as the HttpOnly cookie, and never handed out again. */
+export const signedInSchema = z.object({ username: z.string(), displayName: z.string(), token: z.string() });
+export type SignedIn = z.infer<typeof signedInSchema>;
+
+/** POST /api/auth/password: the new password follows the same rule as an admin-set one. */
+export const passwordChangeSchema = z.object({ current: z.string().min(1).max(200), next: passwordSchema });
+export type PasswordChange = z.infer<typeof passwordChangeSchema>;
+
+/** GET /api/auth/me: whom the token or cookie belongs to (never the token itself). */
+export const tokenHolderSchema = z.object({
+  username: z.string(),
+  displayName: z.string(),
+  role: roleSchema.meta({ description: 'The token role' }),
+  accountRole: accountRoleSchema.optional().meta({ description: "An account's own sign-in only" }),
+});
+export type TokenHolder = z.infer<typeof tokenHolderSchema>;
+
 /** POST /api/auth/session-token: a signed-in account's token for one session (the control room's socket). */
 export const sessionTokenBodySchema = z.object({ sessionId: identitySchema });
+
+export const sessionTokenSchema = z.object({ token: z.string() });
+export type SessionToken = z.infer<typeof sessionTokenSchema>;

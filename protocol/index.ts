@@ -5,4 +5,5 @@ export * from './tokens.js';
 export * from './api.js';
 export * from './operator.js';
 export * from './resources.js';
+export * from './points.js';
 export * from './accounts.js';

@@ -1,7 +1,7 @@
 /**
  * The operator console's monitoring resources: roll call, attendance, audit
  * log and webhooks (docs/operator-api.md). The server validates bodies with
- * these schemas and describes responses with them (OpenAPI); the web app
+ * these schemas and generates its OpenAPI document from them; the web app
  * imports the same types.
  */
 import { z } from 'zod';
@@ -110,6 +110,9 @@ export const attendanceCsvColumns = [
   'avg_rtt_ms',
 ] as const;
 
+/** GET /api/sessions/:sid/attendance.csv: UTF-8 with a BOM (spreadsheets read the Vietnamese names), times in the session's zone. */
+export const attendanceCsvSchema = z.string().meta({ description: `CSV with the columns ${attendanceCsvColumns.join(',')}` });
+
 // ---- Audit ---------------------------------------------------------------------
 
 export const auditEntrySchema = z.object({
@@ -122,6 +125,8 @@ export const auditEntrySchema = z.object({
 });
 /** Who did what, when: one line of the audit log. */
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+export const auditListSchema = z.object({ entries: z.array(auditEntrySchema) });
 
 export const auditQuerySchema = z.object({
   sessionId: z.string().max(128).optional(),
@@ -151,6 +156,8 @@ export const webhookSchema = z.object({
   createdBy: z.string().optional(),
 });
 export type Webhook = z.infer<typeof webhookSchema>;
+
+export const webhookListSchema = z.object({ webhooks: z.array(webhookSchema) });
 
 /** The body of each delivery. */
 export const webhookDeliverySchema = z.object({

@@ -1,14 +1,22 @@
 import { decodeJwt } from 'jose';
 import express, { type Request, type Response } from 'express';
-import { z } from 'zod';
 import {
-  agendaItemInputSchema,
-  identitySchema,
-  instantSchema,
-  roleSchema,
+  agendaCurrentSchema,
+  floorGiveSchema,
+  invitationRequestSchema,
+  isSessionOver,
+  sessionExtendSchema,
   sessionInputSchema,
+  sessionListQuerySchema,
+  sessionPatchSchema,
   type Action,
   type AgendaItem,
+  type Health,
+  type Invitation,
+  type Invitations,
+  type PublicSession,
+  type SessionDetail,
+  type SessionList,
   type SessionRecord,
   type TokenClaims,
 } from '../../protocol/index.js';
@@ -40,58 +48,6 @@ export interface ApiDeps {
   mounts?: Record<string, express.Router>;
 }
 
-const invitationBody = z.object({
-  role: roleSchema,
-  identity: identitySchema,
-  name: z.string().trim().min(1).max(120),
-});
-const floorBody = z.object({ identity: identitySchema });
-const extendBody = z.object({
-  minutes: z
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 60),
-});
-const agendaCurrentBody = z.object({ itemId: identitySchema.nullable() });
-
-/** An instant in a query string: ISO 8601 with an offset, or ms since epoch. */
-const queryInstant = z.union([
-  z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
-  z
-    .string()
-    .regex(/^\d{1,15}$/, 'an ISO date with an offset or ms since epoch')
-    .transform(Number),
-]);
-const listQuery = z
-  .object({ from: queryInstant.optional(), to: queryInstant.optional() })
-  .refine((q) => q.from === undefined || q.to === undefined || q.to > q.from, { message: 'to must come after from', path: ['to'] });
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** PATCH /sessions/:sid: every field optional; null clears the description or a time. */
-const agendaPatchItemSchema = agendaItemInputSchema.extend({ documentIds: z.array(identitySchema).max(50).optional() });
-const sessionPatchSchema = z
-  .object({
-    title: z.string().trim().min(1).max(200),
-    description: z.string().max(5000).nullable(),
-    startsAt: instantSchema.nullable(),
-    endsAt: instantSchema.nullable(),
-    timeZone: z.string().max(64).refine(isTimeZone, 'unknown time zone'),
-    agenda: z.array(agendaPatchItemSchema).max(100),
-    invitedPoints: z.array(identitySchema).max(2000),
-    invitedGroups: z.array(identitySchema).max(200),
-    public: z.boolean(),
-  })
-  .partial();
-
 /**
  * Gives agenda items without an id one that no other item has (item-1, item-2, …);
  * two items with the same id are refused. Items that keep their id keep their documents.
@@ -121,8 +77,6 @@ function withAgendaIds(
     };
   });
 }
-
-const closed = (record: SessionRecord) => record.status === 'ended' || record.status === 'cancelled';
 
 function refuseClosed(record: SessionRecord): void {
   if (record.status === 'ended') throw new ConflictError(`session ${record.id} has ended`);
@@ -175,23 +129,23 @@ export function createApi(deps: ApiDeps): express.Router {
   });
 
   api.get('/health', (_req, res) => {
-    res.json({ ok: true });
+    res.json({ ok: true } satisfies Health);
   });
 
   api.get('/sessions', authorizeAll(tokens, 'schedule.view'), (req, res) => {
-    const { from, to } = parse(listQuery, req.query);
+    const { from, to } = parse(sessionListQuerySchema, req.query);
     const all = sessions.list();
     const conflicts = findConflicts(all, { membersOf: (g) => points.members(g).map((p) => p.id) });
     const listed = all
       .filter((s) => {
         // A session without times spans from its creation (to its last change once over).
         const start = s.startsAt ?? s.createdAt;
-        const end = s.endsAt ?? (closed(s) ? s.updatedAt : Number.POSITIVE_INFINITY);
+        const end = s.endsAt ?? (isSessionOver(s.status) ? s.updatedAt : Number.POSITIVE_INFINITY);
         return (from === undefined || end >= from) && (to === undefined || start < to);
       })
       .sort((a, b) => (a.startsAt ?? a.createdAt) - (b.startsAt ?? b.createdAt))
       .map((s) => ({ ...s, conflicts: conflicts.get(s.id) ?? [] }));
-    res.json({ sessions: listed });
+    res.json({ sessions: listed } satisfies SessionList);
   });
 
   api.post('/sessions', authorizeAll(tokens, 'session.create'), async (req, res) => {
@@ -277,7 +231,7 @@ export function createApi(deps: ApiDeps): express.Router {
   api.post('/sessions/:sid/extend', authorize('session.create'), async (req, res) => {
     const current = sessions.get(req.params.sid as string);
     refuseClosed(current);
-    const { minutes } = parse(extendBody, req.body);
+    const { minutes } = parse(sessionExtendSchema, req.body);
     if (current.endsAt === undefined) throw new ConflictError('the session has no scheduled end to extend');
     const updated = await sessions.update(current.id, (r) => {
       refuseClosed(r);
@@ -313,13 +267,13 @@ export function createApi(deps: ApiDeps): express.Router {
         return { pointId: p.id, name: p.name, url, expiresAt };
       }),
     );
-    res.json({ studio: { url: studio.url, expiresAt: studio.expiresAt }, points: links });
+    res.json({ studio: { url: studio.url, expiresAt: studio.expiresAt }, points: links } satisfies Invitations);
   });
 
   api.put('/sessions/:sid/agenda/current', authorize('agenda.control'), async (req, res) => {
     const current = sessions.get(req.params.sid as string);
     refuseClosed(current);
-    const { itemId } = parse(agendaCurrentBody, req.body);
+    const { itemId } = parse(agendaCurrentSchema, req.body);
     if (itemId !== null && !current.agenda.some((i) => i.id === itemId)) {
       throw new DiemcauError('bad-request', `itemId: the session has no agenda item ${itemId}`);
     }
@@ -351,9 +305,9 @@ export function createApi(deps: ApiDeps): express.Router {
   api.get('/calendar/public', (_req, res) => {
     const upcoming = sessions
       .list()
-      .filter((s) => s.public && (s.status === 'scheduled' || s.status === 'waiting' || s.status === 'live'))
+      .filter((s) => s.public && !isSessionOver(s.status))
       .sort((a, b) => (a.startsAt ?? a.createdAt) - (b.startsAt ?? b.createdAt))
-      .map(({ id, title, description, startsAt, endsAt, timeZone, status, agenda }) => ({
+      .map(({ id, title, description, startsAt, endsAt, timeZone, status, agenda }): PublicSession => ({
         id,
         title,
         description,
@@ -379,12 +333,12 @@ export function createApi(deps: ApiDeps): express.Router {
   api.get('/sessions/:sid', authorize('session.join'), async (req, res) => {
     const record = sessions.get(req.params.sid as string);
     const room = await sessions.runningRoom(record.id);
-    res.json({ session: record, snapshot: room?.snapshot() ?? null });
+    res.json({ session: record, snapshot: room?.snapshot() ?? null } satisfies SessionDetail);
   });
 
   api.post('/sessions/:sid/invitations', authorize('session.create'), async (req, res) => {
     const record = sessions.get(req.params.sid as string);
-    const body = parse(invitationBody, req.body);
+    const body = parse(invitationRequestSchema, req.body);
     // A registered point's link must carry its current version, or the token check refuses it.
     const point = body.role === 'point' ? points.findPoint(body.identity) : undefined;
     if (point?.disabled) throw new ConflictError(`connection point ${point.id} is disabled`);
@@ -395,7 +349,7 @@ export function createApi(deps: ApiDeps): express.Router {
       ? { ...pointClaims(record.id, point), name: body.name }
       : { sid: record.id, sub: body.identity, role: body.role, name: body.name, ...own };
     const token = await tokens.sign(claims);
-    res.status(201).json({ token, url: `${publicUrl}${pageFor[body.role]}?token=${token}` });
+    res.status(201).json({ token, url: `${publicUrl}${pageFor[body.role]}?token=${token}` } satisfies Invitation);
   });
 
   // Session control: run where the session's Room runs (this node or another).
@@ -412,7 +366,7 @@ export function createApi(deps: ApiDeps): express.Router {
   });
 
   api.put('/sessions/:sid/floor', authorize('floor.give'), async (req, res) => {
-    const { identity } = parse(floorBody, req.body);
+    const { identity } = parse(floorGiveSchema, req.body);
     await act(req, res, { kind: 'floor.give', identity });
     res.status(204).end();
   });

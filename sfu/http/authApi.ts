@@ -1,19 +1,20 @@
 import express, { type Request, type Response } from 'express';
 import { parse as parseCookie } from 'cookie';
-import { z } from 'zod';
-import { sessionTokenBodySchema } from '../../protocol/index.js';
+import {
+  passwordChangeSchema,
+  sessionTokenBodySchema,
+  signInSchema,
+  type SessionToken,
+  type SignedIn,
+  type TokenHolder,
+} from '../../protocol/index.js';
 import { signInClaims, type OperatorAccount, type OperatorAccounts } from '../auth/OperatorAccounts.js';
 import type { TokenService } from '../auth/TokenService.js';
 import { ForbiddenError } from '../errors.js';
 import { operatorCookie, parseBody, tokenOf } from './authorize.js';
 import { clientAddress, SignInLimiter } from './signInLimiter.js';
 
-const signInBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(200) });
 const sessionHours = 12;
-export const changePasswordBody = z.object({
-  current: z.string().min(1).max(200),
-  next: z.string().min(10, 'at least 10 characters').max(200),
-});
 
 export interface AuthApiDeps {
   accounts: OperatorAccounts;
@@ -56,16 +57,16 @@ export function createAuthApi(deps: AuthApiDeps): express.Router {
 
   router.post('/sign-in', async (req, res) => {
     limiter.attempt(clientAddress(req));
-    const { username, password } = parseBody(signInBody, req.body);
+    const { username, password } = parseBody(signInSchema, req.body);
     const account = await deps.accounts.signIn(username, password);
     const token = await issue(res, account);
     // The token is returned too, for the signaling socket and API clients (it is never handed out again).
-    res.json({ username: account.username, displayName: account.displayName, token });
+    res.json({ username: account.username, displayName: account.displayName, token } satisfies SignedIn);
   });
 
   router.post('/password', async (req, res) => {
     const claims = await signedInAccount(req);
-    const { current, next } = parseBody(changePasswordBody, req.body);
+    const { current, next } = parseBody(passwordChangeSchema, req.body);
     limiter.attempt(clientAddress(req));
     const account = await deps.accounts.changePassword(claims.sub, current, next);
     // Every earlier token is void now; the browser that made the change stays signed in with a fresh cookie.
@@ -89,7 +90,7 @@ export function createAuthApi(deps: AuthApiDeps): express.Router {
       displayName: claims.name,
       role: claims.role,
       ...(claims.accountRole ? { accountRole: claims.accountRole } : {}),
-    });
+    } satisfies TokenHolder);
   });
 
   /**
@@ -105,7 +106,7 @@ export function createAuthApi(deps: AuthApiDeps): express.Router {
       { sid: sessionId, sub: claims.sub, role: claims.role, name: claims.name, gen: claims.gen },
       sessionHours * 3600,
     );
-    res.status(201).json({ token });
+    res.status(201).json({ token } satisfies SessionToken);
   });
 
   return router;

@@ -1,42 +1,81 @@
 import express from 'express';
-import { changePasswordBody } from './authApi.js';
 import { z } from 'zod';
 import {
   accountCreateSchema,
   accountCreatedSchema,
+  accountListSchema,
   accountMay,
   accountPatchSchema,
   accountRoleSchema,
   accountSchema,
-  agendaItemInputSchema,
+  agendaCurrentSchema,
+  attendanceCsvSchema,
   attendanceReportSchema,
   auditEntrySchema,
-  errorCodeSchema,
+  auditListSchema,
+  auditQuerySchema,
+  calendarFileSchema,
   can,
-  identitySchema,
-  instantSchema,
+  documentListSchema,
+  documentUploadQuerySchema,
+  errorReplySchema,
+  floorGiveSchema,
+  groupDetailSchema,
+  groupInputSchema,
+  groupListSchema,
+  groupPatchSchema,
+  groupSchema,
+  healthSchema,
+  invitationRequestSchema,
+  invitationSchema,
+  invitationsSchema,
+  mediaFileSchema,
   muteBodySchema,
+  openApiDocumentSchema,
+  passwordChangeSchema,
+  pdfFileSchema,
+  pointInputSchema,
+  pointListSchema,
+  pointPatchSchema,
+  pointSchema,
+  publicSessionListSchema,
+  publicSessionSchema,
+  recordingInfoSchema,
+  recordingListSchema,
   roleSchema,
   rollCallSchema,
+  scheduledSessionSchema,
+  sessionDetailSchema,
+  sessionDocumentSchema,
+  sessionExtendSchema,
   sessionInputSchema,
+  sessionListQuerySchema,
+  sessionListSchema,
+  sessionPatchSchema,
+  sessionRecordSchema,
   sessionSnapshotSchema,
   sessionTokenBodySchema,
+  sessionTokenSchema,
+  signedInSchema,
+  signInSchema,
+  tokenHolderSchema,
   webhookInputSchema,
+  webhookListSchema,
   webhookSchema,
   type AccountRole,
   type Action,
   type Role,
 } from '../../protocol/index.js';
-import { groupInputSchema, groupPatchSchema, pointInputSchema, pointPatchSchema } from '../registry/PointRegistry.js';
 
 /**
  * The HTTP API as an OpenAPI 3.1 document, served at GET /api/openapi.json.
  *
  * Routes are listed here by hand (tests/integration/openapi.test.ts checks
  * that every route express has under /api and /hls is in it, and that every
- * route said to be for operators refuses everyone else). Request bodies come
- * from the zod schemas the routes validate with; where a route keeps its
- * schema private, a copy of it is here, marked as such.
+ * route said to be for operators refuses everyone else). Every body, asked
+ * or answered, is a zod schema of protocol/ — the very one the route
+ * validates with, or the one its reply is typed by — turned into JSON Schema
+ * here with z.toJSONSchema, so the contract cannot drift from the code.
  */
 
 type JsonSchema = Record<string, unknown>;
@@ -54,6 +93,12 @@ export type Access =
   /** Any valid token (for a document: one for its session). */
   | { kind: 'token' };
 
+/** Bytes that are not JSON (an uploaded PDF, a calendar, a video segment): their media type and what they are. */
+export interface RawBody {
+  contentType: string;
+  schema: z.ZodType;
+}
+
 export interface RouteDoc {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Express-style path from the server root, e.g. /api/sessions/:sid/rollcall. */
@@ -63,140 +108,60 @@ export interface RouteDoc {
   access: Access;
   /** A `?token=` query parameter is accepted as well as the header or cookie. */
   queryToken?: boolean;
-  body?: z.ZodType | { contentType: string; schema: JsonSchema };
-  query?: Record<string, { schema: JsonSchema; description?: string; required?: boolean }>;
-  /** Success status → description and optional JSON schema or content type. */
-  responses: Record<string, { description: string; schema?: z.ZodType | JsonSchema | string; contentType?: string }>;
+  /** The JSON body: the schema the route parses it with. */
+  body?: z.ZodType | RawBody;
+  /** Query parameters: the object schema the route parses them with, one parameter per key. */
+  query?: z.ZodObject;
+  /** Success status → description and the reply: a JSON shape named in `replyNames`, or raw bytes. */
+  responses: Record<string, { description: string; body?: z.ZodType | RawBody }>;
   /** Refusals particular to the route (status → description), beside those every route of its kind has. */
   errors?: Record<string, string>;
 }
 
-// ---- Shapes that have no exported zod schema ---------------------------------------
+/**
+ * Every JSON reply, by the name it has under components/schemas: generated
+ * clients get one type per name, and a shape that nests another (a list of
+ * points) refers to it. A route whose reply is not named here is an error
+ * when the document is built.
+ */
+const replyNames: [string, z.ZodType][] = [
+  ['Error', errorReplySchema],
+  ['Health', healthSchema],
+  ['OpenApiDocument', openApiDocumentSchema],
+  ['SignedIn', signedInSchema],
+  ['TokenHolder', tokenHolderSchema],
+  ['SessionToken', sessionTokenSchema],
+  ['Account', accountSchema],
+  ['AccountList', accountListSchema],
+  ['AccountCreated', accountCreatedSchema],
+  ['Point', pointSchema],
+  ['PointList', pointListSchema],
+  ['Group', groupSchema],
+  ['GroupDetail', groupDetailSchema],
+  ['GroupList', groupListSchema],
+  ['SessionRecord', sessionRecordSchema],
+  ['ScheduledSession', scheduledSessionSchema],
+  ['SessionList', sessionListSchema],
+  ['SessionSnapshot', sessionSnapshotSchema],
+  ['SessionDetail', sessionDetailSchema],
+  ['PublicSession', publicSessionSchema],
+  ['PublicSessionList', publicSessionListSchema],
+  ['Invitations', invitationsSchema],
+  ['Invitation', invitationSchema],
+  ['Document', sessionDocumentSchema],
+  ['DocumentList', documentListSchema],
+  ['RollCall', rollCallSchema],
+  ['AttendanceReport', attendanceReportSchema],
+  ['AuditEntry', auditEntrySchema],
+  ['AuditLog', auditListSchema],
+  ['Webhook', webhookSchema],
+  ['WebhookList', webhookListSchema],
+  ['Recording', recordingInfoSchema],
+  ['RecordingList', recordingListSchema],
+];
 
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
-
-const sessionRecordJson: JsonSchema = {
-  type: 'object',
-  required: ['id', 'title', 'timeZone', 'agenda', 'invitedPoints', 'invitedGroups', 'public', 'status', 'createdAt', 'updatedAt'],
-  properties: {
-    id: { type: 'string' },
-    title: { type: 'string' },
-    description: { type: 'string' },
-    startsAt: { type: 'number', description: 'ms since epoch' },
-    endsAt: { type: 'number', description: 'ms since epoch' },
-    timeZone: { type: 'string', examples: ['Asia/Ho_Chi_Minh'] },
-    agenda: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['id', 'title', 'documentIds'],
-        properties: {
-          id: { type: 'string' },
-          title: { type: 'string' },
-          presenter: { type: 'string' },
-          documentIds: { type: 'array', items: { type: 'string' } },
-        },
-      },
-    },
-    invitedPoints: { type: 'array', items: { type: 'string' } },
-    invitedGroups: { type: 'array', items: { type: 'string' } },
-    public: { type: 'boolean' },
-    status: { type: 'string', enum: ['scheduled', 'waiting', 'live', 'ended', 'cancelled'] },
-    currentAgendaItem: { type: 'string' },
-    createdAt: { type: 'number' },
-    updatedAt: { type: 'number' },
-    createdBy: { type: 'string' },
-  },
-};
-
-const pointJson: JsonSchema = {
-  type: 'object',
-  required: ['id', 'name', 'groupIds', 'disabled', 'invitationVersion', 'createdAt', 'updatedAt'],
-  properties: {
-    id: { type: 'string' },
-    name: { type: 'string' },
-    district: { type: 'string' },
-    organisation: { type: 'string' },
-    groupIds: { type: 'array', items: { type: 'string' } },
-    disabled: { type: 'boolean' },
-    invitationVersion: { type: 'integer' },
-    createdAt: { type: 'number' },
-    updatedAt: { type: 'number' },
-  },
-};
-
-const groupJson: JsonSchema = {
-  type: 'object',
-  required: ['id', 'name', 'kind', 'createdAt', 'updatedAt'],
-  properties: {
-    id: { type: 'string' },
-    name: { type: 'string' },
-    kind: { type: 'string', enum: ['district', 'organisation', 'other'] },
-    createdAt: { type: 'number' },
-    updatedAt: { type: 'number' },
-    pointIds: { type: 'array', items: { type: 'string' }, description: 'GET /groups/{id} only: its members' },
-  },
-};
-
-const documentJson: JsonSchema = {
-  type: 'object',
-  required: ['id', 'sessionId', 'filename', 'size', 'sha256', 'uploadedBy', 'uploadedAt'],
-  properties: {
-    id: { type: 'string' },
-    sessionId: { type: 'string' },
-    agendaItemId: { type: 'string' },
-    filename: { type: 'string' },
-    size: { type: 'integer' },
-    sha256: { type: 'string' },
-    uploadedBy: { type: 'string' },
-    uploadedAt: { type: 'number' },
-  },
-};
-
-const recordingJson: JsonSchema = {
-  type: 'object',
-  required: ['sessionId', 'title', 'status', 'startedAt', 'duration', 'public', 'live'],
-  properties: {
-    sessionId: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'string', enum: ['recording', 'stopped', 'finalizing', 'complete'] },
-    startedAt: { type: 'number' },
-    endedAt: { type: 'number' },
-    duration: { type: 'number', description: 'seconds' },
-    public: { type: 'boolean' },
-    hasMp4: { type: 'boolean' },
-    hasPoster: { type: 'boolean' },
-    live: { type: 'boolean' },
-  },
-};
-
-// Copies of schemas sfu/http/api.ts and authApi.ts keep private (keep in step with them).
-const invitationBody = z.object({ role: roleSchema, identity: identitySchema, name: z.string().trim().min(1).max(120) });
-const floorBody = z.object({ identity: identitySchema });
-const extendBody = z.object({
-  minutes: z
-    .number()
-    .int()
-    .min(1)
-    .max(24 * 60),
-});
-const agendaCurrentBody = z.object({ itemId: identitySchema.nullable() });
-const signInBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(200) });
-const sessionPatchBody = z
-  .object({
-    title: z.string().trim().min(1).max(200),
-    description: z.string().max(5000).nullable(),
-    startsAt: instantSchema.nullable(),
-    endsAt: instantSchema.nullable(),
-    timeZone: z.string().max(64),
-    agenda: z.array(agendaItemInputSchema.extend({ documentIds: z.array(identitySchema).max(50).optional() })).max(100),
-    invitedPoints: z.array(identitySchema).max(2000),
-    invitedGroups: z.array(identitySchema).max(200),
-    public: z.boolean(),
-  })
-  .partial();
-
-const instantQuery: JsonSchema = { type: 'string', description: 'ISO 8601 with an offset, or ms since epoch' };
+const file = (contentType: string, schema: z.ZodType): RawBody => ({ contentType, schema });
 
 // ---- The routes -------------------------------------------------------------------------
 
@@ -212,7 +177,7 @@ export const routes: RouteDoc[] = [
     summary: 'Liveness',
     tag: 'service',
     access: { kind: 'public' },
-    responses: { '200': { description: 'Up', schema: { type: 'object', properties: { ok: { type: 'boolean' } } } } },
+    responses: { '200': { description: 'Up', body: healthSchema } },
   },
   {
     method: 'get',
@@ -220,7 +185,7 @@ export const routes: RouteDoc[] = [
     summary: 'This document',
     tag: 'service',
     access: { kind: 'public' },
-    responses: { '200': { description: 'OpenAPI 3.1', schema: { type: 'object' } } },
+    responses: { '200': { description: 'OpenAPI 3.1', body: openApiDocumentSchema } },
   },
 
   // Operator sign-in
@@ -231,22 +196,14 @@ export const routes: RouteDoc[] = [
       'Operator sign-in: sets the HttpOnly cookie and returns the token. Attempts per address are limited (DIEMCAU_MAX_SIGN_IN_PER_MINUTE); past the limit the wait grows with every attempt',
     tag: 'auth',
     access: { kind: 'public' },
-    body: signInBody,
+    body: signInSchema,
     errors: {
       '401': 'Wrong name or password',
       '403': 'Sent from another site, or the account is disabled',
       '429': 'Too many attempts from this address: `Retry-After` says when to try again',
       '503': 'Too many sign-ins at once: try again in a moment',
     },
-    responses: {
-      '200': {
-        description: 'Signed in',
-        schema: {
-          type: 'object',
-          properties: { username: { type: 'string' }, displayName: { type: 'string' }, token: { type: 'string' } },
-        },
-      },
-    },
+    responses: { '200': { description: 'Signed in', body: signedInSchema } },
   },
   {
     method: 'post',
@@ -254,7 +211,7 @@ export const routes: RouteDoc[] = [
     summary: "Changes the signed-in operator's password: every token signed in before stops working; a cookie caller gets a fresh cookie",
     tag: 'auth',
     access: { kind: 'account' },
-    body: changePasswordBody,
+    body: passwordChangeSchema,
     responses: noContent,
     errors: { '429': 'Too many password checks from this address (see sign-in)', '503': 'Too many password checks at once' },
   },
@@ -272,21 +229,7 @@ export const routes: RouteDoc[] = [
     summary: 'Who the token or cookie belongs to',
     tag: 'auth',
     access: { kind: 'token' },
-    responses: {
-      '200': {
-        description: 'The bearer',
-        schema: {
-          type: 'object',
-          required: ['username', 'displayName', 'role'],
-          properties: {
-            username: { type: 'string' },
-            displayName: { type: 'string' },
-            role: { type: 'string', description: 'The token role' },
-            accountRole: { type: 'string', enum: accountRoleSchema.options, description: "An account's sign-in only" },
-          },
-        },
-      },
-    },
+    responses: { '200': { description: 'The bearer', body: tokenHolderSchema } },
   },
   {
     method: 'post',
@@ -296,9 +239,7 @@ export const routes: RouteDoc[] = [
     tag: 'auth',
     access: { kind: 'account' },
     body: sessionTokenBodySchema,
-    responses: {
-      '201': { description: 'The token', schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } },
-    },
+    responses: { '201': { description: 'The token', body: sessionTokenSchema } },
   },
 
   // Operator accounts
@@ -308,9 +249,7 @@ export const routes: RouteDoc[] = [
     summary: 'Operator accounts with their role and state',
     tag: 'accounts',
     access: all('accounts.manage'),
-    responses: {
-      '200': { description: 'Accounts', schema: { type: 'object', properties: { accounts: { type: 'array', items: ref('Account') } } } },
-    },
+    responses: { '200': { description: 'Accounts', body: accountListSchema } },
   },
   {
     method: 'post',
@@ -319,7 +258,7 @@ export const routes: RouteDoc[] = [
     tag: 'accounts',
     access: all('accounts.manage'),
     body: accountCreateSchema,
-    responses: { '201': { description: 'Created', schema: accountCreatedSchema } },
+    responses: { '201': { description: 'Created', body: accountCreatedSchema } },
     errors: { '409': 'The username is taken (in any letter case)' },
   },
   {
@@ -328,7 +267,7 @@ export const routes: RouteDoc[] = [
     summary: 'One account',
     tag: 'accounts',
     access: all('accounts.manage'),
-    responses: { '200': { description: 'The account', schema: ref('Account') } },
+    responses: { '200': { description: 'The account', body: accountSchema } },
   },
   {
     method: 'patch',
@@ -338,7 +277,7 @@ export const routes: RouteDoc[] = [
     tag: 'accounts',
     access: all('accounts.manage'),
     body: accountPatchSchema,
-    responses: { '200': { description: 'Changed', schema: ref('Account') } },
+    responses: { '200': { description: 'Changed', body: accountSchema } },
     errors: { '409': 'The last enabled admin cannot be disabled or demoted' },
   },
   {
@@ -358,9 +297,7 @@ export const routes: RouteDoc[] = [
     summary: 'Connection points',
     tag: 'points',
     access: all('session.create'),
-    responses: {
-      '200': { description: 'Points', schema: { type: 'object', properties: { points: { type: 'array', items: ref('Point') } } } },
-    },
+    responses: { '200': { description: 'Points', body: pointListSchema } },
   },
   {
     method: 'post',
@@ -369,7 +306,8 @@ export const routes: RouteDoc[] = [
     tag: 'points',
     access: all('session.create'),
     body: pointInputSchema,
-    responses: { '201': { description: 'Created', schema: ref('Point') } },
+    responses: { '201': { description: 'Created', body: pointSchema } },
+    errors: { '409': 'A point with this id exists' },
   },
   {
     method: 'get',
@@ -377,7 +315,7 @@ export const routes: RouteDoc[] = [
     summary: 'One point',
     tag: 'points',
     access: all('session.create'),
-    responses: { '200': { description: 'The point', schema: ref('Point') } },
+    responses: { '200': { description: 'The point', body: pointSchema } },
   },
   {
     method: 'patch',
@@ -386,7 +324,7 @@ export const routes: RouteDoc[] = [
     tag: 'points',
     access: all('session.create'),
     body: pointPatchSchema,
-    responses: { '200': { description: 'Changed', schema: ref('Point') } },
+    responses: { '200': { description: 'Changed', body: pointSchema } },
   },
   {
     method: 'delete',
@@ -402,7 +340,7 @@ export const routes: RouteDoc[] = [
     summary: 'Revokes every earlier invitation link of the point',
     tag: 'points',
     access: all('session.create'),
-    responses: { '200': { description: 'Revoked', schema: ref('Point') } },
+    responses: { '200': { description: 'Revoked', body: pointSchema } },
   },
   {
     method: 'get',
@@ -410,9 +348,7 @@ export const routes: RouteDoc[] = [
     summary: 'Groups of points',
     tag: 'points',
     access: all('session.create'),
-    responses: {
-      '200': { description: 'Groups', schema: { type: 'object', properties: { groups: { type: 'array', items: ref('Group') } } } },
-    },
+    responses: { '200': { description: 'Groups', body: groupListSchema } },
   },
   {
     method: 'post',
@@ -421,7 +357,8 @@ export const routes: RouteDoc[] = [
     tag: 'points',
     access: all('session.create'),
     body: groupInputSchema,
-    responses: { '201': { description: 'Created', schema: ref('Group') } },
+    responses: { '201': { description: 'Created', body: groupSchema } },
+    errors: { '409': 'A group with this id exists' },
   },
   {
     method: 'get',
@@ -429,7 +366,7 @@ export const routes: RouteDoc[] = [
     summary: 'One group and its members',
     tag: 'points',
     access: all('session.create'),
-    responses: { '200': { description: 'The group', schema: ref('Group') } },
+    responses: { '200': { description: 'The group', body: groupDetailSchema } },
   },
   {
     method: 'patch',
@@ -438,7 +375,7 @@ export const routes: RouteDoc[] = [
     tag: 'points',
     access: all('session.create'),
     body: groupPatchSchema,
-    responses: { '200': { description: 'Changed', schema: ref('Group') } },
+    responses: { '200': { description: 'Changed', body: groupSchema } },
   },
   {
     method: 'delete',
@@ -456,23 +393,8 @@ export const routes: RouteDoc[] = [
     summary: 'The schedule, with conflicts',
     tag: 'sessions',
     access: all('schedule.view'),
-    query: { from: { schema: instantQuery }, to: { schema: instantQuery } },
-    responses: {
-      '200': {
-        description: 'Sessions',
-        schema: {
-          type: 'object',
-          properties: {
-            sessions: {
-              type: 'array',
-              items: {
-                allOf: [ref('SessionRecord'), { type: 'object', properties: { conflicts: { type: 'array', items: { type: 'string' } } } }],
-              },
-            },
-          },
-        },
-      },
-    },
+    query: sessionListQuerySchema,
+    responses: { '200': { description: 'Sessions', body: sessionListSchema } },
   },
   {
     method: 'post',
@@ -481,8 +403,11 @@ export const routes: RouteDoc[] = [
     tag: 'sessions',
     access: all('session.create'),
     body: sessionInputSchema,
-    responses: { '201': { description: 'Created', schema: ref('SessionRecord') } },
-    errors: { '503': 'The server keeps as many sessions as it may (DIEMCAU_MAX_SESSIONS): `busy`' },
+    responses: { '201': { description: 'Created', body: sessionRecordSchema } },
+    errors: {
+      '409': 'A session with this id exists',
+      '503': 'The server keeps as many sessions as it may (DIEMCAU_MAX_SESSIONS): `busy`',
+    },
   },
   {
     method: 'get',
@@ -490,15 +415,7 @@ export const routes: RouteDoc[] = [
     summary: 'A session and its live snapshot',
     tag: 'sessions',
     access: op('session.join'),
-    responses: {
-      '200': {
-        description: 'The session',
-        schema: {
-          type: 'object',
-          properties: { session: ref('SessionRecord'), snapshot: { anyOf: [ref('SessionSnapshot'), { type: 'null' }] } },
-        },
-      },
-    },
+    responses: { '200': { description: 'The session', body: sessionDetailSchema } },
   },
   {
     method: 'patch',
@@ -506,8 +423,8 @@ export const routes: RouteDoc[] = [
     summary: 'Changes a session (409 once ended or cancelled)',
     tag: 'sessions',
     access: op('session.create'),
-    body: sessionPatchBody,
-    responses: { '200': { description: 'Changed', schema: ref('SessionRecord') } },
+    body: sessionPatchSchema,
+    responses: { '200': { description: 'Changed', body: sessionRecordSchema } },
   },
   {
     method: 'post',
@@ -515,7 +432,7 @@ export const routes: RouteDoc[] = [
     summary: 'Cancels a session',
     tag: 'sessions',
     access: op('session.create'),
-    responses: { '200': { description: 'Cancelled', schema: ref('SessionRecord') } },
+    responses: { '200': { description: 'Cancelled', body: sessionRecordSchema } },
   },
   {
     method: 'post',
@@ -523,8 +440,8 @@ export const routes: RouteDoc[] = [
     summary: 'Moves the end later',
     tag: 'sessions',
     access: op('session.create'),
-    body: extendBody,
-    responses: { '200': { description: 'Extended', schema: ref('SessionRecord') } },
+    body: sessionExtendSchema,
+    responses: { '200': { description: 'Extended', body: sessionRecordSchema } },
   },
   {
     method: 'get',
@@ -532,29 +449,7 @@ export const routes: RouteDoc[] = [
     summary: 'Invitation links of the studio and every invited point',
     tag: 'sessions',
     access: op('session.create'),
-    responses: {
-      '200': {
-        description: 'Links',
-        schema: {
-          type: 'object',
-          properties: {
-            studio: { type: 'object', properties: { url: { type: 'string' }, expiresAt: { type: 'number' } } },
-            points: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: {
-                  pointId: { type: 'string' },
-                  name: { type: 'string' },
-                  url: { type: 'string' },
-                  expiresAt: { type: 'number' },
-                },
-              },
-            },
-          },
-        },
-      },
-    },
+    responses: { '200': { description: 'Links', body: invitationsSchema } },
   },
   {
     method: 'post',
@@ -562,10 +457,8 @@ export const routes: RouteDoc[] = [
     summary: "An ad hoc invitation link for any role (a signed-in operator's link for themselves ends with their sign-in)",
     tag: 'sessions',
     access: op('session.create'),
-    body: invitationBody,
-    responses: {
-      '201': { description: 'Link', schema: { type: 'object', properties: { token: { type: 'string' }, url: { type: 'string' } } } },
-    },
+    body: invitationRequestSchema,
+    responses: { '201': { description: 'Link', body: invitationSchema } },
   },
   {
     method: 'put',
@@ -573,8 +466,8 @@ export const routes: RouteDoc[] = [
     summary: 'Marks the agenda item under discussion',
     tag: 'sessions',
     access: op('agenda.control'),
-    body: agendaCurrentBody,
-    responses: { '200': { description: 'The session', schema: ref('SessionRecord') } },
+    body: agendaCurrentSchema,
+    responses: { '200': { description: 'The session', body: sessionRecordSchema } },
   },
   {
     method: 'get',
@@ -583,7 +476,7 @@ export const routes: RouteDoc[] = [
     tag: 'sessions',
     access: all('schedule.view'),
     queryToken: true,
-    responses: { '200': { description: 'iCalendar', contentType: 'text/calendar' } },
+    responses: { '200': { description: 'iCalendar', body: file('text/calendar', calendarFileSchema) } },
   },
   {
     method: 'get',
@@ -591,12 +484,7 @@ export const routes: RouteDoc[] = [
     summary: 'Public sessions not yet over (for the watch page)',
     tag: 'sessions',
     access: { kind: 'public' },
-    responses: {
-      '200': {
-        description: 'Sessions',
-        schema: { type: 'object', properties: { sessions: { type: 'array', items: { type: 'object' } } } },
-      },
-    },
+    responses: { '200': { description: 'Sessions', body: publicSessionListSchema } },
   },
   {
     method: 'get',
@@ -604,7 +492,7 @@ export const routes: RouteDoc[] = [
     summary: 'Public sessions as iCalendar',
     tag: 'sessions',
     access: { kind: 'public' },
-    responses: { '200': { description: 'iCalendar', contentType: 'text/calendar' } },
+    responses: { '200': { description: 'iCalendar', body: file('text/calendar', calendarFileSchema) } },
   },
 
   // Session control
@@ -630,7 +518,7 @@ export const routes: RouteDoc[] = [
     summary: 'Gives the floor to a present point',
     tag: 'control',
     access: op('floor.give'),
-    body: floorBody,
+    body: floorGiveSchema,
     responses: noContent,
   },
   {
@@ -682,9 +570,7 @@ export const routes: RouteDoc[] = [
     summary: "The session's documents",
     tag: 'documents',
     access: op('session.join'),
-    responses: {
-      '200': { description: 'Documents', schema: { type: 'object', properties: { documents: { type: 'array', items: ref('Document') } } } },
-    },
+    responses: { '200': { description: 'Documents', body: documentListSchema } },
   },
   {
     method: 'post',
@@ -692,9 +578,9 @@ export const routes: RouteDoc[] = [
     summary: 'Attaches a PDF',
     tag: 'documents',
     access: op('session.create'),
-    query: { filename: { schema: { type: 'string' }, required: true }, agendaItem: { schema: { type: 'string' } } },
-    body: { contentType: 'application/pdf', schema: { type: 'string', contentMediaType: 'application/pdf' } },
-    responses: { '201': { description: 'Stored', schema: ref('Document') } },
+    query: documentUploadQuerySchema,
+    body: file('application/pdf', pdfFileSchema),
+    responses: { '201': { description: 'Stored', body: sessionDocumentSchema } },
   },
   {
     method: 'get',
@@ -703,7 +589,7 @@ export const routes: RouteDoc[] = [
     tag: 'documents',
     access: { kind: 'token' },
     queryToken: true,
-    responses: { '200': { description: 'The PDF', contentType: 'application/pdf' } },
+    responses: { '200': { description: 'The PDF', body: file('application/pdf', pdfFileSchema) } },
   },
   {
     method: 'delete',
@@ -722,7 +608,7 @@ export const routes: RouteDoc[] = [
     summary: 'Roll call: who is here and how good their link is, struggling points first',
     tag: 'monitoring',
     access: op('session.monitor'),
-    responses: { '200': { description: 'Roll call (at most 1.5 s old)', schema: rollCallSchema } },
+    responses: { '200': { description: 'Roll call (at most 1.5 s old)', body: rollCallSchema } },
   },
   {
     method: 'get',
@@ -730,7 +616,7 @@ export const routes: RouteDoc[] = [
     summary: 'Attendance report',
     tag: 'monitoring',
     access: op('session.monitor'),
-    responses: { '200': { description: 'Report', schema: attendanceReportSchema } },
+    responses: { '200': { description: 'Report', body: attendanceReportSchema } },
   },
   {
     method: 'get',
@@ -738,12 +624,7 @@ export const routes: RouteDoc[] = [
     summary: 'Attendance as CSV (UTF-8 with BOM; times in the session time zone)',
     tag: 'monitoring',
     access: op('session.monitor'),
-    responses: {
-      '200': {
-        description: 'identity,name,first_joined,last_left,minutes_present,intervals,avg_packet_loss,avg_rtt_ms',
-        contentType: 'text/csv',
-      },
-    },
+    responses: { '200': { description: 'Attendance', body: file('text/csv', attendanceCsvSchema) } },
   },
   {
     method: 'get',
@@ -751,10 +632,8 @@ export const routes: RouteDoc[] = [
     summary: 'Audit log, newest last',
     tag: 'monitoring',
     access: all('session.monitor'),
-    query: { sessionId: { schema: { type: 'string' } }, limit: { schema: { type: 'integer', minimum: 1, maximum: 10000, default: 200 } } },
-    responses: {
-      '200': { description: 'Entries', schema: { type: 'object', properties: { entries: { type: 'array', items: ref('AuditEntry') } } } },
-    },
+    query: auditQuerySchema,
+    responses: { '200': { description: 'Entries', body: auditListSchema } },
   },
   {
     method: 'get',
@@ -762,12 +641,7 @@ export const routes: RouteDoc[] = [
     summary: 'Webhook subscriptions (secrets are not returned)',
     tag: 'webhooks',
     access: all('webhooks.manage'),
-    responses: {
-      '200': {
-        description: 'Subscriptions',
-        schema: { type: 'object', properties: { webhooks: { type: 'array', items: ref('Webhook') } } },
-      },
-    },
+    responses: { '200': { description: 'Subscriptions', body: webhookListSchema } },
   },
   {
     method: 'post',
@@ -776,7 +650,7 @@ export const routes: RouteDoc[] = [
     tag: 'webhooks',
     access: all('webhooks.manage'),
     body: webhookInputSchema,
-    responses: { '201': { description: 'Created', schema: ref('Webhook') } },
+    responses: { '201': { description: 'Created', body: webhookSchema } },
   },
   {
     method: 'delete',
@@ -795,12 +669,7 @@ export const routes: RouteDoc[] = [
     tag: 'recordings',
     access: { kind: 'public' },
     queryToken: true,
-    responses: {
-      '200': {
-        description: 'Recordings, newest first',
-        schema: { type: 'object', properties: { recordings: { type: 'array', items: ref('Recording') } } },
-      },
-    },
+    responses: { '200': { description: 'Recordings, newest first', body: recordingListSchema } },
   },
   {
     method: 'get',
@@ -810,7 +679,7 @@ export const routes: RouteDoc[] = [
     tag: 'recordings',
     access: { kind: 'public' },
     queryToken: true,
-    responses: { '200': { description: 'The file', contentType: 'application/octet-stream' } },
+    responses: { '200': { description: 'The file', body: file('application/octet-stream', mediaFileSchema) } },
   },
 ];
 
@@ -834,10 +703,54 @@ export function accountRolesFor(access: Access): AccountRole[] | 'anyone' {
 /** /api/sessions/:sid → /api/sessions/{sid} */
 export const openApiPath = (path: string) => path.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
-function jsonSchema(schema: z.ZodType | JsonSchema): JsonSchema {
-  if (!(schema instanceof z.ZodType)) return schema;
-  const { $schema: _drop, ...out } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+/**
+ * A schema as the client sends it (`input`: defaults may be left out,
+ * ISO dates are text) or as the server answers (`output`).
+ */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _drop, ...out } = z.toJSONSchema(schema, { io, target: 'draft-2020-12' }) as JsonSchema;
   return out;
+}
+
+/**
+ * The named replies as components/schemas: one conversion of the whole
+ * registry, so that a reply nesting another named one refers to it instead
+ * of repeating it.
+ */
+function replyComponents(): Record<string, JsonSchema> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of replyNames) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, { io: 'output', target: 'draft-2020-12', uri: (id) => ref(id).$ref as string });
+  const out: Record<string, JsonSchema> = {};
+  for (const [id, schema] of Object.entries(schemas)) {
+    // Schemas no component names would be gathered under __shared; every reply is named, so none may be.
+    if (id === '__shared') throw new Error('a reply nests a schema that has an id but no component name');
+    const { $schema: _schema, $id: _id, ...body } = schema as JsonSchema;
+    out[id] = body;
+  }
+  return out;
+}
+
+const replyName = new Map<z.ZodType, string>(replyNames.map(([id, schema]) => [schema, id]));
+
+function content(body: z.ZodType | RawBody, io: 'input' | 'output'): JsonSchema {
+  if (!(body instanceof z.ZodType)) return { [body.contentType]: { schema: jsonSchema(body.schema, io) } };
+  if (io === 'input') return { 'application/json': { schema: jsonSchema(body, 'input') } };
+  const name = replyName.get(body);
+  if (!name) throw new Error('a JSON reply of the OpenAPI document has no component name: add it to replyNames');
+  return { 'application/json': { schema: ref(name) } };
+}
+
+function queryParameters(query: z.ZodObject): JsonSchema[] {
+  const object = jsonSchema(query, 'input') as { properties: Record<string, JsonSchema>; required?: string[] };
+  // A field's description is the parameter's, where readers of the document look for it.
+  return Object.entries(object.properties).map(([name, { description, ...schema }]) => ({
+    name,
+    in: 'query',
+    required: object.required?.includes(name) ?? false,
+    schema,
+    ...(typeof description === 'string' ? { description } : {}),
+  }));
 }
 
 function operation(route: RouteDoc): JsonSchema {
@@ -847,15 +760,7 @@ function operation(route: RouteDoc): JsonSchema {
     required: true,
     schema: { type: 'string' },
   }));
-  for (const [name, q] of Object.entries(route.query ?? {})) {
-    params.push({
-      name,
-      in: 'query',
-      required: q.required ?? false,
-      schema: q.schema,
-      ...(q.description ? { description: q.description } : {}),
-    });
-  }
+  if (route.query) params.push(...queryParameters(route.query));
   const roles = rolesFor(route.access);
   const secured = route.access.kind !== 'public';
   const security: JsonSchema[] = [{ bearerToken: [] }, { operatorCookie: [] }];
@@ -864,11 +769,7 @@ function operation(route: RouteDoc): JsonSchema {
 
   const responses: JsonSchema = {};
   for (const [status, r] of Object.entries(route.responses)) {
-    responses[status] = r.schema
-      ? { description: r.description, content: { 'application/json': { schema: jsonSchema(r.schema as z.ZodType | JsonSchema) } } }
-      : r.contentType
-        ? { description: r.description, content: { [r.contentType]: { schema: { type: 'string' } } } }
-        : { description: r.description };
+    responses[status] = r.body ? { description: r.description, content: content(r.body, 'output') } : { description: r.description };
   }
   const error = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
   if (route.body || route.query) responses['400'] = error('Bad request (the message names the fields)');
@@ -881,19 +782,12 @@ function operation(route: RouteDoc): JsonSchema {
     responses['409'] = error('The session has ended, was cancelled, or is not in a state for this');
   for (const [status, description] of Object.entries(route.errors ?? {})) responses[status] = error(description);
 
-  let requestBody: JsonSchema | undefined;
-  if (route.body) {
-    requestBody =
-      route.body instanceof z.ZodType
-        ? { required: true, content: { 'application/json': { schema: jsonSchema(route.body) } } }
-        : { required: true, content: { [route.body.contentType]: { schema: route.body.schema } } };
-  }
   return {
     operationId: `${route.method}${openApiPath(route.path).replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
     summary: route.summary,
     tags: [route.tag],
     ...(params.length ? { parameters: params } : {}),
-    ...(requestBody ? { requestBody } : {}),
+    ...(route.body ? { requestBody: { required: true, content: content(route.body, 'input') } } : {}),
     responses,
     security,
     'x-diemcau-roles': roles,
@@ -933,31 +827,7 @@ export function openApiDocument(): JsonSchema {
           description: 'For links opened outside the app (calendar, PDF viewer, HLS player)',
         },
       },
-      schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: {
-            error: {
-              type: 'object',
-              required: ['code', 'message'],
-              properties: {
-                code: jsonSchema(errorCodeSchema),
-                message: { type: 'string' },
-              },
-            },
-          },
-        },
-        SessionRecord: sessionRecordJson,
-        SessionSnapshot: jsonSchema(sessionSnapshotSchema),
-        Point: pointJson,
-        Group: groupJson,
-        Document: documentJson,
-        Recording: recordingJson,
-        AuditEntry: jsonSchema(auditEntrySchema),
-        Webhook: jsonSchema(webhookSchema),
-        Account: jsonSchema(accountSchema),
-      },
+      schemas: replyComponents(),
     },
   };
 }

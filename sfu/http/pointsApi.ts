@@ -1,8 +1,9 @@
 import express from 'express';
+import { groupInputSchema, groupPatchSchema, isSessionOver, pointInputSchema, pointPatchSchema } from '../../protocol/index.js';
 import type { AuditEntry, AuditLog } from '../audit/AuditLog.js';
 import type { TokenService } from '../auth/TokenService.js';
 import type { Logger } from '../logger.js';
-import { groupInputSchema, groupPatchSchema, pointInputSchema, pointPatchSchema, type PointRegistry } from '../registry/PointRegistry.js';
+import type { PointRegistry } from '../registry/PointRegistry.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 import { claimsOf, parseBody } from './authorize.js';
 import { authorizeAll } from './guards.js';
@@ -25,9 +26,6 @@ export function auditor(audit: AuditLog, logger: Logger) {
     }
   };
 }
-
-/** Sessions still to come or on air: the ones whose invitations may change. */
-const open = (status: string) => status !== 'ended' && status !== 'cancelled';
 
 /**
  * Connection points (`/api/points`) and groups (`/api/groups`): operators
@@ -87,8 +85,9 @@ export function createPointsApi(deps: PointsApiDeps): { points: express.Router; 
 
   points.delete('/:id', async (req, res) => {
     const point = await registry.deletePoint(req.params.id);
+    // Sessions still to come or on air stop inviting it; those over keep their record of who was invited.
     for (const s of sessions.list()) {
-      if (open(s.status) && s.invitedPoints.includes(point.id)) {
+      if (!isSessionOver(s.status) && s.invitedPoints.includes(point.id)) {
         await sessions.update(s.id, (r) => ({ ...r, invitedPoints: r.invitedPoints.filter((p) => p !== point.id) }));
       }
     }
@@ -126,7 +125,7 @@ export function createPointsApi(deps: PointsApiDeps): { points: express.Router; 
   groups.delete('/:id', async (req, res) => {
     const group = await registry.deleteGroup(req.params.id);
     for (const s of sessions.list()) {
-      if (open(s.status) && s.invitedGroups.includes(group.id)) {
+      if (!isSessionOver(s.status) && s.invitedGroups.includes(group.id)) {
         await sessions.update(s.id, (r) => ({ ...r, invitedGroups: r.invitedGroups.filter((g) => g !== group.id) }));
       }
     }

@@ -7,6 +7,26 @@
  */
 import { compileErrors, validate } from '@readme/openapi-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  accountCreateSchema,
+  accountPatchSchema,
+  agendaCurrentSchema,
+  floorGiveSchema,
+  groupInputSchema,
+  groupPatchSchema,
+  invitationRequestSchema,
+  muteBodySchema,
+  passwordChangeSchema,
+  pointInputSchema,
+  pointPatchSchema,
+  sessionExtendSchema,
+  sessionInputSchema,
+  sessionPatchSchema,
+  sessionTokenBodySchema,
+  signInSchema,
+  webhookInputSchema,
+} from '../../protocol/index.js';
 import { expressRoutes, openApiDocument, openApiPath } from '../../sfu/http/openapi.js';
 import { rawRequest } from '../helpers/attackClient.js';
 import { startServer } from '../helpers/server.js';
@@ -255,6 +275,155 @@ describe('authorization matrix', () => {
         }
       }
       expect(admitted, 'someone may call it').toBeGreaterThan(0);
+    },
+  );
+});
+
+/**
+ * Every JSON body a route takes: the protocol schema the route parses it
+ * with, a body it must accept and one it must refuse. Named here, apart from
+ * openapi.ts, so that a route documented with a copy of its schema, or a
+ * schema changed in protocol/ without the document following, fails.
+ */
+interface BodyCase {
+  schema: z.ZodType;
+  valid: unknown;
+  invalid: unknown;
+  /** Who sends it: the route's own kind of credential, so that the body is what the answer is about. */
+  as: 'nobody' | 'operator' | 'adminAccount' | 'observerAccount';
+}
+
+const bodyCases: Record<string, BodyCase> = {
+  'post /api/auth/sign-in': {
+    schema: signInSchema,
+    valid: { username: 'khong-co', password: 'sai-mat-khau' },
+    invalid: { username: '', password: 'sai-mat-khau' },
+    as: 'nobody',
+  },
+  'post /api/auth/password': {
+    schema: passwordChangeSchema,
+    valid: { current: 'khong-phai-mat-khau', next: 'mat-khau-moi-dai' },
+    invalid: { current: 'mat-khau-observer-dai', next: 'ngan' },
+    as: 'observerAccount',
+  },
+  'post /api/auth/session-token': {
+    schema: sessionTokenBodySchema,
+    valid: { sessionId: 'ob' },
+    invalid: { sessionId: '../ob' },
+    as: 'observerAccount',
+  },
+  'post /api/accounts': {
+    schema: accountCreateSchema,
+    valid: { username: 'tk-moi', displayName: 'Thư ký mới', role: 'observer' },
+    invalid: { username: 'tk-moi-2', displayName: 'Thư ký', role: 'root' },
+    as: 'adminAccount',
+  },
+  'patch /api/accounts/{username}': { schema: accountPatchSchema, valid: { displayName: 'Tên mới' }, invalid: {}, as: 'adminAccount' },
+  'post /api/points': {
+    schema: pointInputSchema,
+    valid: { id: 'p-2', name: 'Xã Hai' },
+    invalid: { id: '.an', name: 'Xã Ẩn' },
+    as: 'operator',
+  },
+  'patch /api/points/{id}': { schema: pointPatchSchema, valid: { district: null }, invalid: { name: '   ' }, as: 'operator' },
+  'post /api/groups': {
+    schema: groupInputSchema,
+    valid: { id: 'g-2', name: 'Huyện Hai', kind: 'district' },
+    invalid: { id: 'g-3', name: 'Tỉnh', kind: 'province' },
+    as: 'operator',
+  },
+  'patch /api/groups/{id}': { schema: groupPatchSchema, valid: { kind: 'district' }, invalid: { kind: 'province' }, as: 'operator' },
+  'post /api/sessions': {
+    schema: sessionInputSchema,
+    valid: { title: 'Giao ban tháng', startsAt: '2030-01-07T08:00:00+07:00', endsAt: '2030-01-07T10:00:00+07:00' },
+    invalid: { title: 'Giao ban tháng', timeZone: 'Mars/Olympus' },
+    as: 'operator',
+  },
+  'patch /api/sessions/{sid}': {
+    schema: sessionPatchSchema,
+    valid: { description: null, timeZone: 'Asia/Bangkok' },
+    invalid: { startsAt: 'sáng mai' },
+    as: 'operator',
+  },
+  'post /api/sessions/{sid}/extend': { schema: sessionExtendSchema, valid: { minutes: 30 }, invalid: { minutes: 0 }, as: 'operator' },
+  'post /api/sessions/{sid}/invitations': {
+    schema: invitationRequestSchema,
+    valid: { role: 'viewer', identity: 'dan', name: 'Người xem' },
+    invalid: { role: 'admin', identity: 'dan', name: 'Người xem' },
+    as: 'operator',
+  },
+  'put /api/sessions/{sid}/agenda/current': { schema: agendaCurrentSchema, valid: { itemId: null }, invalid: {}, as: 'operator' },
+  'put /api/sessions/{sid}/floor': { schema: floorGiveSchema, valid: { identity: 'xa-a' }, invalid: { identity: '' }, as: 'operator' },
+  'post /api/sessions/{sid}/peers/{identity}/mute': {
+    schema: muteBodySchema,
+    valid: { muted: true },
+    invalid: { muted: 'yes' },
+    as: 'operator',
+  },
+  'post /api/webhooks': {
+    schema: webhookInputSchema,
+    valid: { url: 'https://hooks.example.org/diemcau', secret: '0123456789abcdef', events: ['recording.ready'] },
+    invalid: { url: 'ftp://hooks.example.org/diemcau', secret: '0123456789abcdef', events: ['recording.ready'] },
+    as: 'operator',
+  },
+};
+
+describe('request bodies: one schema for the route and the document', () => {
+  type JsonOperation = { requestBody?: { content: Record<string, { schema: unknown }> } };
+  let served: { paths: Record<string, Record<string, JsonOperation>> };
+
+  beforeAll(async () => {
+    served = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as typeof served;
+    // A session of its own: the matrix above may have ended or cancelled the first one.
+    const res = await request('post', '/api/sessions', tokens.operator, {
+      type: 'application/json',
+      data: JSON.stringify({ id: 'ob', title: 'Hợp đồng API' }),
+    });
+    expect(res.status).toBe(201);
+  });
+
+  const jsonBodies = () =>
+    Object.entries(served.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([, op]) => op.requestBody?.content['application/json'])
+        .map(([method, op]) => ({ route: `${method} ${path}`, schema: op.requestBody!.content['application/json'].schema })),
+    );
+
+  it('names every route that takes JSON, and no other', () => {
+    expect(
+      jsonBodies()
+        .map((b) => b.route)
+        .sort(),
+    ).toEqual(Object.keys(bodyCases).sort());
+  });
+
+  it.each(Object.entries(bodyCases))(
+    '%s: documented as the protocol schema, which accepts and refuses as the route does',
+    async (route, c) => {
+      // The document says exactly what the protocol schema says, as a client sends it.
+      const { $schema: _drop, ...expected } = z.toJSONSchema(c.schema, { io: 'input', target: 'draft-2020-12' });
+      expect(jsonBodies().find((b) => b.route === route)?.schema).toEqual(expected);
+
+      // The samples mean what they say to the schema…
+      expect(c.schema.safeParse(c.valid).error).toBeUndefined();
+      expect(c.schema.safeParse(c.invalid).success).toBe(false);
+
+      // …and to the route, which parses with that schema: the refusal is the body's, the valid one gets past it.
+      const [method, template] = route.split(' ');
+      const token = c.as === 'nobody' ? undefined : tokens[c.as];
+      const send = (body: unknown) =>
+        rawRequest(server.url, {
+          method: method.toUpperCase(),
+          path: concrete(template).replace(/\/sessions\/oa(?=\/|$)/, '/sessions/ob'),
+          headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify(body),
+        });
+      const refused = await send(c.invalid);
+      expect(refused.status, refused.body).toBe(400);
+      expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'bad-request' } });
+      const accepted = await send(c.valid);
+      expect(accepted.status, accepted.body).not.toBe(400);
+      expect(accepted.status, accepted.body).toBeLessThan(500);
     },
   );
 });

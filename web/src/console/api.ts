@@ -12,15 +12,25 @@ import type {
   AgendaItem,
   AuditEntry,
   Group,
+  GroupInput,
   GroupKind,
+  GroupPatch,
+  Invitation,
+  InvitationRequest,
   Invitations,
   Point,
-  Role,
+  PointInput,
+  PointPatch,
   RollCall,
+  ScheduledSession,
+  SessionDetail,
   SessionDocument,
   SessionInput,
+  SessionPatch,
   SessionRecord,
-  SessionSnapshot,
+  SessionToken,
+  SignedIn,
+  TokenHolder,
 } from '@protocol';
 import { groupKinds } from '@protocol';
 
@@ -36,19 +46,12 @@ export type {
   GroupKind,
   Invitations,
   Point,
+  ScheduledSession,
   SessionDocument,
 };
 
-/** Who is signed in (GET /api/auth/me): the token role, and the account's role. */
-export interface Operator {
-  username: string;
-  displayName: string;
-  role: Role;
-  /** Absent on a sign-in from before account roles: an operator. */
-  accountRole?: AccountRole;
-}
-
-export type ScheduledSession = SessionRecord & { conflicts: string[] };
+/** Who is signed in (GET /api/auth/me): the token role, and the account's role (absent on a sign-in from before account roles: an operator). */
+export type Operator = TokenHolder;
 
 /** An agenda item as the editor sends it (no id: the server gives one). */
 export type AgendaDraft = Pick<AgendaItem, 'title'> & { id?: string; presenter?: string };
@@ -133,13 +136,12 @@ const enc = encodeURIComponent;
 export const api = {
   // ---- sign-in
   me: () => request<Operator>('/auth/me'),
-  signIn: (username: string, password: string) =>
-    request<Omit<Operator, 'role'>>('/auth/sign-in', { method: 'POST', body: { username, password } }),
+  signIn: (username: string, password: string) => request<SignedIn>('/auth/sign-in', { method: 'POST', body: { username, password } }),
   signOut: () => request<void>('/auth/sign-out', { method: 'POST' }),
   changePassword: (current: string, next: string) => request<void>('/auth/password', { method: 'POST', body: { current, next } }),
   /** The control room's token for one session, under the signed-in account's name and role. */
   sessionToken: (sessionId: string) =>
-    request<{ token: string }>('/auth/session-token', { method: 'POST', body: { sessionId } }).then((r) => r.token),
+    request<SessionToken>('/auth/session-token', { method: 'POST', body: { sessionId } }).then((r) => r.token),
 
   // ---- accounts (admins)
   accounts: () => request<{ accounts: Account[] }>('/accounts').then((r) => r.accounts),
@@ -150,18 +152,13 @@ export const api = {
 
   // ---- points and groups
   points: () => request<{ points: Point[] }>('/points').then((r) => r.points),
-  createPoint: (p: { id: string; name: string; district?: string; organisation?: string; groupIds?: string[] }) =>
-    request<Point>('/points', { method: 'POST', body: p }),
-  updatePoint: (
-    id: string,
-    patch: Partial<Omit<Point, 'district' | 'organisation'>> & { district?: string | null; organisation?: string | null },
-  ) => request<Point>(`/points/${enc(id)}`, { method: 'PATCH', body: patch }),
+  createPoint: (p: PointInput) => request<Point>('/points', { method: 'POST', body: p }),
+  updatePoint: (id: string, patch: PointPatch) => request<Point>(`/points/${enc(id)}`, { method: 'PATCH', body: patch }),
   deletePoint: (id: string) => request<void>(`/points/${enc(id)}`, { method: 'DELETE' }),
   revokePoint: (id: string) => request<Point>(`/points/${enc(id)}/revoke`, { method: 'POST' }),
   groups: () => request<{ groups: Group[] }>('/groups').then((r) => r.groups),
-  createGroup: (g: { id: string; name: string; kind: GroupKind }) => request<Group>('/groups', { method: 'POST', body: g }),
-  updateGroup: (id: string, patch: Partial<Pick<Group, 'name' | 'kind'>>) =>
-    request<Group>(`/groups/${enc(id)}`, { method: 'PATCH', body: patch }),
+  createGroup: (g: GroupInput) => request<Group>('/groups', { method: 'POST', body: g }),
+  updateGroup: (id: string, patch: GroupPatch) => request<Group>(`/groups/${enc(id)}`, { method: 'PATCH', body: patch }),
   deleteGroup: (id: string) => request<void>(`/groups/${enc(id)}`, { method: 'DELETE' }),
 
   // ---- sessions
@@ -172,18 +169,16 @@ export const api = {
     const query = q.toString();
     return request<{ sessions: ScheduledSession[] }>(`/sessions${query ? `?${query}` : ''}`).then((r) => r.sessions);
   },
-  session: (sid: string, token?: string) =>
-    request<{ session: SessionRecord; snapshot: SessionSnapshot | null }>(`/sessions/${enc(sid)}`, { token }),
+  session: (sid: string, token?: string) => request<SessionDetail>(`/sessions/${enc(sid)}`, { token }),
   createSession: (input: Omit<SessionInput, 'startsAt' | 'endsAt'> & { startsAt?: string; endsAt?: string }) =>
     request<SessionRecord>('/sessions', { method: 'POST', body: input }),
-  updateSession: (sid: string, patch: Record<string, unknown>) =>
-    request<SessionRecord>(`/sessions/${enc(sid)}`, { method: 'PATCH', body: patch }),
+  updateSession: (sid: string, patch: SessionPatch) => request<SessionRecord>(`/sessions/${enc(sid)}`, { method: 'PATCH', body: patch }),
   cancelSession: (sid: string) => request<SessionRecord>(`/sessions/${enc(sid)}/cancel`, { method: 'POST' }),
   extendSession: (sid: string, minutes: number) =>
     request<SessionRecord>(`/sessions/${enc(sid)}/extend`, { method: 'POST', body: { minutes } }),
   invitations: (sid: string) => request<Invitations>(`/sessions/${enc(sid)}/invitations`),
-  mintInvitation: (sid: string, body: { role: string; identity: string; name: string }) =>
-    request<{ token: string; url: string }>(`/sessions/${enc(sid)}/invitations`, { method: 'POST', body }),
+  mintInvitation: (sid: string, body: InvitationRequest) =>
+    request<Invitation>(`/sessions/${enc(sid)}/invitations`, { method: 'POST', body }),
   setAgendaItem: (sid: string, itemId: string | null) =>
     request<SessionRecord>(`/sessions/${enc(sid)}/agenda/current`, { method: 'PUT', body: { itemId } }),
   goLive: (sid: string) => request<void>(`/sessions/${enc(sid)}/live`, { method: 'POST' }),

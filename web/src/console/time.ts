@@ -3,7 +3,10 @@
  * the operator's computer says. Civil dates are handled as UTC-midnight
  * numbers so that day arithmetic never meets a DST jump.
  */
-export const defaultZone = 'Asia/Ho_Chi_Minh';
+import { defaultTimeZone } from '@protocol';
+
+/** The province's zone, the same default the server gives a session. */
+export const defaultZone = defaultTimeZone;
 
 export const dayMs = 24 * 3600 * 1000;
 

@@ -1,5 +1,5 @@
 /** What the server says about recordings (GET /api/recordings, /hls/:sid/*). */
-import type { Chapter, RecordingInfo, RecordingStatus } from '@protocol';
+import { defaultTimeZone, type Chapter, type RecordingInfo, type RecordingStatus } from '@protocol';
 
 export type { Chapter, RecordingInfo, RecordingStatus };
 
@@ -52,7 +52,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** Sessions happen in the province: dates are shown in its time zone, whatever the viewer's computer says. */
-export const timeZone = 'Asia/Ho_Chi_Minh';
+export const timeZone = defaultTimeZone;
 
 export function formatDateTime(ms: number, locale: string): string {
   const tag = locale === 'vi' ? 'vi-VN' : 'en-GB';
