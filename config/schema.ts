@@ -3,6 +3,7 @@
  * variable. `loadConfig()` reads the environment once at start-up; a bad value
  * stops the server with a message that names the variable.
  */
+import { isIP } from 'node:net';
 import os from 'node:os';
 import { z } from 'zod';
 
@@ -10,6 +11,48 @@ const port = z.coerce.number().int().min(0).max(65535);
 const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+/** Which reverse proxies to believe about the client's address: none, the nearest `n` hops, or these addresses. */
+export type TrustProxy = false | number | string[];
+
+/** Ranges express's `trust proxy` (proxy-addr) knows by name. */
+const namedRanges = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** An IP address, an address/prefix range (CIDR), or a named range. */
+function isAddressOrRange(entry: string): boolean {
+  if (namedRanges.includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+/**
+ * DIEMCAU_TRUST_PROXY: off (`false`, the default), a hop count, or a
+ * comma-separated list of the proxies' addresses. Never "every address":
+ * then any client could name its own address in X-Forwarded-For and escape
+ * every per-address limit.
+ */
+const trustProxySetting = z.union([z.boolean(), z.number(), z.string(), z.array(z.string())]).transform((value, ctx): TrustProxy => {
+  const refuse = (message: string) => {
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  };
+  const all = 'trusting every address lets any client choose its own: give the proxy’s address (e.g. 127.0.0.1 or loopback) or a hop count';
+  if (typeof value === 'boolean') return value ? refuse(all) : false;
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+  if (text === '' || text === 'false' || text === 'off' || text === 'no') return false;
+  if (text === 'true' || text === 'on' || text === 'yes') return refuse(all);
+  const hops = typeof value === 'number' ? value : text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
+  if (hops !== undefined) {
+    if (!Number.isInteger(hops) || hops < 0 || hops > 10) return refuse('a hop count is a whole number from 0 to 10');
+    return hops === 0 ? false : hops;
+  }
+  const entries = (typeof value === 'string' ? value.split(',') : (value as string[])).map((e) => e.trim().toLowerCase()).filter(Boolean);
+  const wrong = entries.find((e) => !isAddressOrRange(e));
+  if (wrong !== undefined) return refuse(`not an address, an address/prefix range or ${namedRanges.join('/')}: ${wrong.slice(0, 60)}`);
+  return entries.length > 0 ? entries : false;
+});
 
 export const configSchema = z.object({
   /** HTTP and WebSocket listen address and port. */
@@ -71,7 +114,10 @@ export const configSchema = z.object({
   maxProducersPerPeer: z.coerce.number().int().min(1).max(32).default(4),
   /** Signaling requests per second one connection may send (a burst of twice that is allowed). */
   maxRequestsPerSecond: z.coerce.number().int().min(1).max(10_000).default(30),
-  /** Replies and notifications waiting for a connection that does not read them, in KiB, before it is closed. */
+  /**
+   * Replies and notifications sent to a connection and not yet read, in KiB, before it is closed: counted from
+   * its pongs to our pings, since the kernel's socket buffers take megabytes before anything waits in the server.
+   */
   maxSendBufferKb: z.coerce
     .number()
     .int()
@@ -80,6 +126,12 @@ export const configSchema = z.object({
     .default(1024),
   /** Sign-in attempts per minute from one address; more are refused with 429 and a growing wait. */
   maxSignInPerMinute: z.coerce.number().int().min(1).max(10_000).default(10),
+  /**
+   * The reverse proxies (nginx) whose X-Forwarded-For names the client: its
+   * address then keys the per-address limits instead of the proxy's. Off by
+   * default: a header a client writes is believed from these proxies only.
+   */
+  trustProxy: trustProxySetting.default(false),
   /** Sessions this deployment keeps (scheduled, live and ended). */
   maxSessions: z.coerce.number().int().min(1).max(1_000_000).default(5000),
   /** Peers connected to this node at once. */
@@ -124,6 +176,7 @@ export const envNames: Record<keyof Config, string> = {
   maxRequestsPerSecond: 'DIEMCAU_MAX_REQUESTS_PER_SECOND',
   maxSendBufferKb: 'DIEMCAU_MAX_SEND_BUFFER_KB',
   maxSignInPerMinute: 'DIEMCAU_MAX_SIGN_IN_PER_MINUTE',
+  trustProxy: 'DIEMCAU_TRUST_PROXY',
   maxSessions: 'DIEMCAU_MAX_SESSIONS',
   maxPeersPerNode: 'DIEMCAU_MAX_PEERS_PER_NODE',
   maxStreamsPerWorker: 'DIEMCAU_MAX_STREAMS_PER_WORKER',

@@ -16,6 +16,7 @@ export const errorCodeSchema = z.enum([
   'media-error', // mediasoup refused the operation
   'rate-limited', // too many requests or attempts: wait and try again
   'busy', // a limit of this server is reached (sessions, peers, streams)
+  'unavailable', // a service the server needs (the shared store, another node) cannot be reached now: try again shortly
   'internal',
 ]);
 export type ErrorCode = z.infer<typeof errorCodeSchema>;
@@ -33,6 +34,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   'media-error': 500,
   'rate-limited': 429,
   busy: 503,
+  unavailable: 503,
   internal: 500,
 };
 

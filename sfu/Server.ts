@@ -106,7 +106,7 @@ export class Server {
   }
 
   async start(): Promise<this> {
-    this.store = await createStore({ dataDir: this.config.dataDir, redisUrl: this.config.redisUrl });
+    this.store = await createStore({ dataDir: this.config.dataDir, redisUrl: this.config.redisUrl, logger: this.logger });
     this.logger.info({ store: this.store.kind }, 'store ready');
     // Named once the node listens (its port may be chosen by the system).
     this.directory = new RoomDirectory(this.store, { node: this.config.nodeId ?? 'starting', url: '' });
@@ -152,6 +152,8 @@ export class Server {
     const app = express();
     this.app = app;
     app.disable('x-powered-by');
+    // req.ip is the client named by a trusted proxy's X-Forwarded-For, else the socket's address (sign-in limits).
+    app.set('trust proxy', this.config.trustProxy);
     const server = http.createServer(app);
     this.#http = server;
     await new Promise<void>((resolve, reject) => {

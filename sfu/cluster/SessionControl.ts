@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Room } from '../room/Room.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 import { toErrorBody } from '../signaling/Connection.js';
-import type { Store, Unsubscribe } from '../store/Store.js';
+import { StoreUnavailableError, type Store, type Unsubscribe } from '../store/Store.js';
 import type { RoomDirectory } from './RoomDirectory.js';
 
 /** What an operator can do to a running session, wherever its Room runs. */
@@ -37,6 +37,14 @@ interface ControlReply {
 
 const timeoutMs = 5000;
 
+/** The node that runs the session did not answer in time: the operator may try again. */
+export class NodeUnavailableError extends DiemcauError {
+  constructor(readonly node: string) {
+    super('unavailable', `node ${node}, which runs the session, did not answer: try again in a few seconds`);
+    this.name = 'NodeUnavailableError';
+  }
+}
+
 /**
  * Runs an operator's action on a session: here when this node runs its Room
  * (or nobody does yet), else on the node that does, over the store's
@@ -64,7 +72,17 @@ export class SessionControl {
 
   async run(sessionId: string, action: ControlAction, actor: string): Promise<unknown> {
     this.sessions.get(sessionId);
-    const owner = await this.directory.owner(sessionId);
+    let owner: Awaited<ReturnType<RoomDirectory['owner']>>;
+    try {
+      owner = await this.directory.owner(sessionId);
+    } catch (error) {
+      // Redis is away: the node that runs the meeting still carries out its operator's actions;
+      // any other node cannot know where it runs, and says so (503 `unavailable`).
+      if (error instanceof StoreUnavailableError && (await this.sessions.runningRoom(sessionId))) {
+        return this.#apply(sessionId, action, actor);
+      }
+      throw error;
+    }
     if (owner && owner.node !== this.directory.node) return this.#forward(owner.node, sessionId, action, actor);
     try {
       return await this.#apply(sessionId, action, actor);
@@ -116,7 +134,7 @@ export class SessionControl {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(request.id);
-        reject(new DiemcauError('internal', `node ${node}, which runs the session, did not answer`));
+        reject(new NodeUnavailableError(node));
       }, timeoutMs);
       this.#pending.set(request.id, { resolve, reject, timer });
       this.store.publish(`control:${node}`, request).catch((error) => {

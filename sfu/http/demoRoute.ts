@@ -18,10 +18,20 @@ const proxyHeaders = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-rea
  * never a header a client writes), it did not come through a reverse proxy
  * on this machine, and it names a loopback host (a page of another site whose
  * name was pointed at 127.0.0.1 — DNS rebinding — names its own host).
+ *
+ * Through a proxy means: it carries a proxy's header, or its socket is one
+ * the deployment named as its proxy (DIEMCAU_TRUST_PROXY) — nginx adds no
+ * X-Forwarded-For unless told to, and names the upstream (127.0.0.1:3000) as
+ * the host by default. What a trusted proxy says of the client (its
+ * X-Forwarded-For, req.ip) is never enough: a request from the internet must
+ * not count as this machine whatever a proxy was made to write.
  */
 export function fromThisMachine(req: Request): boolean {
+  const socketAddress = req.socket.remoteAddress ?? '';
+  const isTrustedProxy = req.app.get('trust proxy fn') as ((address: string, hop: number) => boolean) | undefined;
   return (
-    isLoopbackAddress(req.socket.remoteAddress ?? '') &&
+    isLoopbackAddress(socketAddress) &&
+    !isTrustedProxy?.(socketAddress, 0) &&
     !proxyHeaders.some((h) => req.get(h) !== undefined) &&
     loopbackHost.test(req.get('host') ?? '')
   );

@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { Request } from 'express';
 import { RateLimitedError } from '../errors.js';
 
@@ -20,13 +20,18 @@ interface Entry {
 }
 
 /**
- * The address a request came from: the socket's, through express's `trust
- * proxy` setting (off unless configured), so an X-Forwarded-For an attacker
- * writes is not believed. IPv4-mapped IPv6 is plain IPv4; an IPv6 address
- * counts by its /64, which one subscriber usually holds whole.
+ * The address a request came from: the socket's, or the client a trusted
+ * proxy names in X-Forwarded-For (express's `trust proxy`, set from
+ * DIEMCAU_TRUST_PROXY, off by default), so an X-Forwarded-For an attacker
+ * writes is believed from the deployment's own proxies only. IPv4-mapped
+ * IPv6 is plain IPv4; an IPv6 address counts by its /64, which one
+ * subscriber usually holds whole.
  */
 export function clientAddress(req: Request): string {
-  const raw = (req.ip ?? req.socket.remoteAddress ?? 'unknown').toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  // A trusted hop that forwards something other than an address (a header made up
+  // behind it) names nobody: the socket's address counts, not a key of the sender's choosing.
+  const named = req.ip !== undefined && isIP(req.ip) !== 0 ? req.ip : req.socket.remoteAddress;
+  const raw = (named ?? 'unknown').toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
   if (!isIPv6(raw)) return raw;
   const [head, tail = ''] = raw.split('::');
   const groups = [...head.split(':').filter(Boolean), ...Array<string>(8).fill('0')].slice(0, 8);

@@ -1,11 +1,19 @@
-import { z } from 'zod';
-import { groupKinds, identitySchema, type Group, type Point, type TokenClaims } from '../../protocol/index.js';
+import {
+  groupInputSchema,
+  groupPatchSchema,
+  pointInputSchema,
+  pointPatchSchema,
+  type Group,
+  type GroupInput,
+  type GroupPatch,
+  type Point,
+  type PointInput,
+  type PointPatch,
+  type TokenClaims,
+} from '../../protocol/index.js';
 import { ConflictError, DiemcauError, NotFoundError, UnauthorizedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Store, Unsubscribe } from '../store/Store.js';
-
-export { groupKinds };
-export type { Group, Point };
 
 /**
  * What the store keeps: a deleted point stays as a tombstone so that its
@@ -13,43 +21,6 @@ export type { Group, Point };
  * even when a point with the same id is created later.
  */
 type StoredPoint = Point & { deleted?: true };
-
-const text = (max: number) => z.string().trim().min(1).max(max);
-/** Names go into token claims, whose name is at most 120 characters. */
-const pointName = text(120);
-
-export const pointInputSchema = z.object({
-  id: identitySchema,
-  name: pointName,
-  district: text(120).optional(),
-  organisation: text(200).optional(),
-  groupIds: z.array(identitySchema).max(100).default([]),
-  disabled: z.boolean().default(false),
-});
-export type PointInput = z.input<typeof pointInputSchema>;
-
-/** Partial; null clears an optional field. */
-export const pointPatchSchema = z.object({
-  name: pointName.optional(),
-  district: text(120).nullable().optional(),
-  organisation: text(200).nullable().optional(),
-  groupIds: z.array(identitySchema).max(100).optional(),
-  disabled: z.boolean().optional(),
-});
-export type PointPatch = z.input<typeof pointPatchSchema>;
-
-export const groupInputSchema = z.object({
-  id: identitySchema,
-  name: text(120),
-  kind: z.enum(groupKinds).default('other'),
-});
-export type GroupInput = z.input<typeof groupInputSchema>;
-
-export const groupPatchSchema = z.object({
-  name: text(120).optional(),
-  kind: z.enum(groupKinds).optional(),
-});
-export type GroupPatch = z.input<typeof groupPatchSchema>;
 
 const channel = { points: 'points', groups: 'groups' } as const;
 
@@ -62,6 +33,8 @@ export class PointRegistry {
   readonly #points = new Map<string, StoredPoint>();
   readonly #groups = new Map<string, Group>();
   readonly #unsubscribe: Unsubscribe[] = [];
+  /** Announced changes of points still being read, by id: a token check of that point waits for its read. */
+  readonly #pointReads = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -75,15 +48,41 @@ export class PointRegistry {
       await this.store.subscribe(channel.points, (m) => void this.#refresh('points', m)),
       await this.store.subscribe(channel.groups, (m) => void this.#refresh('groups', m)),
     );
+    // Changes announced while this node could not hear (Redis away) are read again once it is back.
+    // A Redis that came back empty has lost the points: what this node knew (revocations) is kept.
+    const stop = this.store.onRestored(({ emptied }) => void (emptied ? undefined : this.#reload()));
+    this.#unsubscribe.push(async () => stop());
+  }
+
+  async #reload(): Promise<void> {
+    try {
+      const [points, groups] = await Promise.all([this.store.list<StoredPoint>('points'), this.store.list<Group>('groups')]);
+      this.#points.clear();
+      for (const p of points) this.#points.set(p.id, p);
+      this.#groups.clear();
+      for (const g of groups) this.#groups.set(g.id, g);
+    } catch (error) {
+      this.logger?.error({ err: error }, 'could not read the points again after Redis returned');
+    }
   }
 
   async close(): Promise<void> {
     for (const u of this.#unsubscribe.splice(0)) await u();
   }
 
-  async #refresh(collection: 'points' | 'groups', message: unknown): Promise<void> {
-    const id = (message as { id?: unknown }).id;
-    if (typeof id !== 'string') return;
+  #refresh(collection: 'points' | 'groups', message: unknown): Promise<void> {
+    const id = (message as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string') return Promise.resolve();
+    const read = this.#read(collection, id);
+    if (collection === 'points') {
+      // Set before any other listener of the channel runs (the signaling server rechecks that point's sockets).
+      this.#pointReads.set(id, read);
+      void read.finally(() => this.#pointReads.get(id) === read && this.#pointReads.delete(id));
+    }
+    return read;
+  }
+
+  async #read(collection: 'points' | 'groups', id: string): Promise<void> {
     try {
       if (collection === 'points') {
         const p = await this.store.get<StoredPoint>('points', id);
@@ -108,6 +107,8 @@ export class PointRegistry {
    */
   async checkClaims(claims: TokenClaims): Promise<void> {
     if (claims.role !== 'point') return;
+    // A revocation announced a moment ago is judged on the point as it now is, not as it was.
+    await this.#pointReads.get(claims.sub);
     const point = this.#points.get(claims.sub);
     if (!point) return;
     if (point.deleted) throw new UnauthorizedError('this connection point was removed');

@@ -8,10 +8,12 @@ import {
 } from '../../protocol/index.js';
 import type { Logger } from '../logger.js';
 import type { PointRegistry } from '../registry/PointRegistry.js';
+import type { Peer } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 import type { Store } from '../store/Store.js';
 import { invitedPoints } from './invited.js';
+import { countsAsParticipant } from './participants.js';
 
 /** Running averages of the roll call samples taken while a participant was present. */
 export interface StoredQuality {
@@ -183,13 +185,13 @@ export class AttendanceService {
       if (earlier) merge(doc, earlier);
     })().catch((error) => this.#o.logger.error({ err: error, session: room.id }, 'could not read the attendance'));
     this.#live.set(room.id, live);
-    for (const peer of room.peers.values()) this.#joined(live, peer.identity, peer.name, peer.role, now);
+    for (const peer of room.peers.values()) this.#joined(live, peer, now);
 
     room.on('presence', (identity, present) => {
       const at = Date.now();
       if (present) {
         const peer = room.peer(identity);
-        if (peer) this.#joined(live, identity, peer.name, peer.role, at);
+        if (peer) this.#joined(live, peer, at);
       } else {
         const open = lastOpen(doc.points[identity]);
         if (open) open.to = at;
@@ -213,8 +215,10 @@ export class AttendanceService {
     });
   }
 
-  #joined(live: Live, identity: string, name: string, role: Role, at: number): void {
-    if (role === 'operator') return;
+  #joined(live: Live, peer: Peer, at: number): void {
+    // The control room is present, not attending.
+    if (!countsAsParticipant(peer)) return;
+    const { identity, name, role } = peer;
     const point = (live.doc.points[identity] ??= { name, role, intervals: [], quality: emptyQuality() });
     point.name = name;
     point.role = role;

@@ -9,6 +9,7 @@ import type { SessionRegistry } from '../room/SessionRegistry.js';
 import type { Store } from '../store/Store.js';
 import type { AttendanceService } from './Attendance.js';
 import { invitedPoints } from './invited.js';
+import { countsAsParticipant } from './participants.js';
 
 export interface RollCallOptions {
   sessions: SessionRegistry;
@@ -131,7 +132,7 @@ class RoomRollCall {
   async #sample(): Promise<RollCall> {
     const started = performance.now();
     const invited = await this.#invitedPoints();
-    const present = [...this.room.peers.values()].filter((p) => p.role !== 'operator');
+    const present = [...this.room.peers.values()].filter(countsAsParticipant);
     const qualities = await Promise.all(present.map((peer) => measurePeer(peer).catch(() => null)));
     const updatedAt = Date.now();
     const snapshot = this.room.snapshot();

@@ -20,6 +20,8 @@ export interface PeerOptions {
   slotIndex: number;
   /** Plain-RTP peers (encoders, recorder, tests) get consumers already running. */
   plain?: boolean;
+  /** Joined under a console account (the control room): present, but not a participant of the session. */
+  staff?: boolean;
   /** Limits for peers that come from outside (signaling). */
   limits?: PeerLimits;
 }
@@ -51,6 +53,8 @@ export class Peer extends EventEmitter<PeerEvents> {
   readonly role: Role;
   readonly slotIndex: number;
   readonly plain: boolean;
+  /** Joined under a console account: the roll call and the attendance leave it out (rollcall/participants.ts). */
+  readonly staff: boolean;
   readonly joinedAt = Date.now();
   rtpCapabilities?: types.RtpCapabilities;
   receiveMode: ReceiveMode = 'auto';
@@ -78,6 +82,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.role = options.role;
     this.slotIndex = options.slotIndex;
     this.plain = options.plain ?? false;
+    this.staff = options.staff ?? false;
     this.limits = options.limits ?? unlimited;
   }
 

@@ -45,6 +45,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   readonly #records = new Map<string, SessionRecord>();
   readonly #rooms = new Map<string, Promise<Room>>();
   #unsubscribe: Unsubscribe | undefined;
+  #stopFollowingStore: (() => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -72,6 +73,20 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       const id = (message as { id?: string }).id;
       if (id) void this.refresh(id);
     });
+    // Changes announced while this node could not hear (Redis away) are read again once it is back.
+    // A Redis that came back empty has lost the records: what this node knows is kept.
+    this.#stopFollowingStore = this.store.onRestored(({ emptied }) => void (emptied ? undefined : this.#resync()));
+  }
+
+  async #resync(): Promise<void> {
+    try {
+      for (const record of await this.store.list<SessionRecord>('sessions')) {
+        if (!identityPattern.test(record.id) || this.#records.get(record.id)?.updatedAt === record.updatedAt) continue;
+        await this.refresh(record.id);
+      }
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not read the sessions again after Redis returned');
+    }
   }
 
   /**
@@ -230,6 +245,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   }
 
   async close(): Promise<void> {
+    this.#stopFollowingStore?.();
     await this.#unsubscribe?.();
     for (const pending of this.#rooms.values()) (await pending.catch(() => undefined))?.close();
     this.#rooms.clear();

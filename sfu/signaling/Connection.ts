@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import {
@@ -20,6 +21,13 @@ import { maxRequestDepth, nestsDeeperThan } from './jsonDepth.js';
 import type { SignalingLimits } from './limits.js';
 import { RateLimiter } from './RateLimiter.js';
 
+/**
+ * Pings that may wait for their pong at once. A client that lets this many
+ * go unanswered while we keep sending is not reading; more would tell us
+ * nothing new.
+ */
+const maxProbes = 4;
+
 const closeCodeFor: Record<string, number> = {
   replaced: closeCodes.replaced,
   removed: closeCodes.removed,
@@ -41,6 +49,14 @@ export interface ConnectionOptions {
  * message never closes the socket or touches anyone else's session; a
  * connection that floods, or does not read what it is sent, is closed
  * (4429) before it costs the server its memory.
+ *
+ * What a client has read is known from its pongs: every ping carries a nonce
+ * nobody can guess, and a pong that echoes it proves the client read
+ * everything sent before that ping. `bufferedAmount` alone cannot tell: the
+ * kernel's socket buffers (several MB on a fast link) take replies long
+ * before anything waits in this process. A pong the client makes up (RFC
+ * 6455 allows unsolicited ones) answers nothing: it keeps neither the
+ * heartbeat nor this count content.
  */
 export class Connection {
   #peer: Peer | undefined;
@@ -48,7 +64,14 @@ export class Connection {
   readonly #log: Logger;
   readonly #detachPeer = new Set<() => void>();
   readonly #limiter: RateLimiter;
-  readonly #maxSendBufferBytes: number;
+  /** Bytes of replies and notifications that may be sent and not yet read before the connection is closed. */
+  readonly #maxUnreadBytes: number;
+  /** Bytes of replies and notifications handed to the socket so far. */
+  #sentBytes = 0;
+  /** Of those, the bytes the client has provably read (sent before the last ping it answered). */
+  #readBytes = 0;
+  /** Pings not yet answered, oldest first: the nonce each carries and `#sentBytes` when it was sent. */
+  readonly #probes: { nonce: Buffer; sentBytes: number }[] = [];
   /** Requests being handled: a flood is closed once they are answered. */
   #inFlight = 0;
   #flooded = false;
@@ -62,22 +85,24 @@ export class Connection {
   ) {
     this.#log = logger.child({ session: room.id, identity: claims.sub, role: claims.role });
     this.#limiter = new RateLimiter(options.limits.maxRequestsPerSecond);
-    this.#maxSendBufferBytes = options.limits.maxSendBufferKb * 1024;
+    this.#maxUnreadBytes = options.limits.maxSendBufferKb * 1024;
     ws.on('message', (raw, isBinary) => this.#receive(raw as Buffer, isBinary));
     // Pings and pongs count against the rate like requests (ws answers pings itself, and
     // cuts a client that leaves 60 of its pongs unsent: a ping flood costs no memory).
     ws.on('ping', () => this.#take());
-    ws.on('pong', () => {
-      this.#alive = true;
+    ws.on('pong', (data) => {
+      this.#answered(data);
       this.#take();
     });
-    ws.on('close', () => {
-      if (this.#peer) room.leave(this.#peer, 'disconnected');
-      this.#setPeer(undefined);
-    });
-    const onRoomClose = () => closeSocket(ws, closeCodes.sessionEnded, 'session ended');
-    room.once('close', onRoomClose);
-    ws.once('close', () => room.off('close', onRoomClose));
+    ws.on('close', () => this.#leave());
+  }
+
+  /**
+   * The session ended (its Room closed): the page is told so. Called by the
+   * signaling server, which follows each Room once for all of its sockets.
+   */
+  sessionEnded(): void {
+    closeSocket(this.ws, closeCodes.sessionEnded, 'session ended');
   }
 
   /** Called by the server's heartbeat: false when the browser stopped answering. */
@@ -87,8 +112,26 @@ export class Connection {
       return false;
     }
     this.#alive = false;
-    this.ws.ping();
+    this.#ping();
     return true;
+  }
+
+  /** A ping whose pong will prove the client read everything sent so far. */
+  #ping(): void {
+    const nonce = randomBytes(8);
+    this.#probes.push({ nonce, sentBytes: this.#sentBytes });
+    this.ws.ping(nonce);
+  }
+
+  /** A pong: if it echoes one of our pings, the client read everything sent before that ping, and is alive. */
+  #answered(data: Buffer): void {
+    // A pong with any other payload (unsolicited, or made up) proves nothing.
+    const index = this.#probes.findIndex((probe) => probe.nonce.equals(data));
+    if (index < 0) return;
+    this.#readBytes = this.#probes[index].sentBytes;
+    // Browsers may answer only the latest of several pings: the earlier ones are answered with it.
+    this.#probes.splice(0, index + 1);
+    this.#alive = true;
   }
 
   get peer(): Peer | undefined {
@@ -113,6 +156,12 @@ export class Connection {
       return;
     }
     closeSocket(this.ws, closeCodes.unauthorized, reason);
+  }
+
+  /** Its peer leaves the session, as a dropped socket's does. */
+  #leave(): void {
+    if (this.#peer) this.room.leave(this.#peer, 'disconnected');
+    this.#setPeer(undefined);
   }
 
   #setPeer(peer: Peer | undefined): void {
@@ -216,18 +265,34 @@ export class Connection {
     };
   }
 
+  /**
+   * Sends unless what was sent before is still unread past the limit: a
+   * client that does not read would have it pile up — in the kernel, then
+   * here — without end, so it is closed instead. What is about to be sent
+   * does not count yet: one large message (a big session's snapshot) never
+   * closes a client by itself. A client that reads answers the pings sent
+   * along the way (one every quarter of the limit), which moves what it has
+   * read forward.
+   */
   #send(message: unknown): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    this.ws.send(JSON.stringify(message));
-    this.#watchSendBuffer();
-  }
-
-  /** A client that does not read what it is sent would have it pile up here without end. */
-  #watchSendBuffer(): void {
-    if (this.ws.bufferedAmount > this.#maxSendBufferBytes) {
-      this.#log.warn({ bufferedBytes: this.ws.bufferedAmount }, 'closing a connection that does not read what it is sent');
+    const unread = this.#sentBytes - this.#readBytes;
+    if (unread > this.#maxUnreadBytes) {
+      this.#log.warn(
+        { unreadBytes: unread, bufferedBytes: this.ws.bufferedAmount },
+        'closing a connection that does not read what it is sent',
+      );
       closeSocket(this.ws, closeCodes.flooding, 'replies are not being read', { stopReading: true });
+      // Out of the session now, not once the close is answered or cut (up to 5 s): nothing more is made or sent
+      // for it. After the current notification has reached everyone else (this may run inside the Room's loop).
+      queueMicrotask(() => this.#leave());
+      return;
     }
+    const text = JSON.stringify(message);
+    this.ws.send(text);
+    this.#sentBytes += Buffer.byteLength(text);
+    const probedAt = this.#probes.at(-1)?.sentBytes ?? this.#readBytes;
+    if (this.#sentBytes - probedAt >= this.#maxUnreadBytes / 4 && this.#probes.length < maxProbes) this.#ping();
   }
 }
 

@@ -39,6 +39,11 @@ export interface SignalingOptions {
 export class SignalingServer {
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
+  /**
+   * The connections of each Room and the one 'close' listener that ends them
+   * all: a listener per socket would grow with the audience of a session.
+   */
+  readonly #rooms = new Map<Room, { connections: Set<Connection>; onClose: () => void }>();
   readonly #heartbeat: NodeJS.Timeout;
   readonly #limits: SignalingLimits;
   readonly #unsubscribe: Promise<Unsubscribe | undefined>;
@@ -104,7 +109,11 @@ export class SignalingServer {
         admitPeer: (r, identity) => this.#admitPeer(r, identity),
       });
       this.#connections.add(connection);
-      ws.once('close', () => this.#connections.delete(connection));
+      this.#follow(room, connection);
+      ws.once('close', () => {
+        this.#connections.delete(connection);
+        this.#unfollow(room, connection);
+      });
       for (const [data, isBinary] of early) ws.emit('message', data, isBinary);
     } catch (error) {
       ws.off('message', hold);
@@ -113,10 +122,44 @@ export class SignalingServer {
         closeSocket(ws, closeCodes.moved, error.url);
         return;
       }
-      const code = error instanceof DiemcauError && error.code === 'conflict' ? closeCodes.sessionEnded : closeCodes.unauthorized;
+      // A store or node out of reach is not a bad link: the browser is told to try again (4503), and does.
+      const code =
+        error instanceof DiemcauError && error.code === 'conflict'
+          ? closeCodes.sessionEnded
+          : error instanceof DiemcauError && error.code === 'unavailable'
+            ? closeCodes.busy
+            : closeCodes.unauthorized;
       const reason = error instanceof DiemcauError ? error.message : 'cannot join';
       closeSocket(ws, code, reason);
     }
+  }
+
+  /** Ends the connection with the session; the Room is followed from its first connection here to its last. */
+  #follow(room: Room, connection: Connection): void {
+    // Closed while the token was checked: no 'close' is coming any more.
+    if (room.closed) {
+      connection.sessionEnded();
+      return;
+    }
+    let followed = this.#rooms.get(room);
+    if (!followed) {
+      const connections = new Set<Connection>();
+      const onClose = () => {
+        this.#rooms.delete(room);
+        for (const c of connections) c.sessionEnded();
+      };
+      followed = { connections, onClose };
+      this.#rooms.set(room, followed);
+      room.once('close', onClose);
+    }
+    followed.connections.add(connection);
+  }
+
+  #unfollow(room: Room, connection: Connection): void {
+    const followed = this.#rooms.get(room);
+    if (!followed?.connections.delete(connection) || followed.connections.size > 0) return;
+    this.#rooms.delete(room);
+    room.off('close', followed.onClose);
   }
 
   /** Peers joined over signaling on this node; a join over the limit is refused as busy. */

@@ -4,6 +4,7 @@ import { DiemcauError, ForbiddenError } from '../errors.js';
 import type { Peer, PeerLimits } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
 import { snapshotFor } from '../room/snapshotFor.js';
+import { isStaffToken } from '../rollcall/participants.js';
 
 /** What a handler sees: who is asking, in which session, as which peer. */
 export interface HandlerContext {
@@ -72,6 +73,7 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
         identity: ctx.claims.sub,
         name: ctx.claims.name,
         role: ctx.claims.role,
+        staff: isStaffToken(ctx.claims),
         rtpCapabilities: data.rtpCapabilities as unknown as types.RtpCapabilities,
         receiveMode: data.receiveMode,
         limits: ctx.limits,

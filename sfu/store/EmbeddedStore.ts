@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Collection, Log, Store, Unsubscribe } from './Store.js';
+import type { Collection, Log, Store, StoreRestored, Unsubscribe } from './Store.js';
 
 /** One change to a collection, as a line of its journal. */
 type Change = { id: string; doc: unknown } | { id: string; deleted: true };
@@ -93,6 +93,11 @@ export class EmbeddedStore implements Store {
   async subscribe(channel: string, handler: (message: unknown) => void): Promise<Unsubscribe> {
     this.#bus.on(channel, handler);
     return async () => void this.#bus.off(channel, handler);
+  }
+
+  /** Files in this process's own folder are never out of reach: there is no outage to recover from. */
+  onRestored(_listener: (event: StoreRestored) => void): () => void {
+    return () => undefined;
   }
 
   async close(): Promise<void> {

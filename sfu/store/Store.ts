@@ -1,3 +1,5 @@
+import { DiemcauError } from '../errors.js';
+
 /**
  * Where Diemcau keeps what must outlive a process: connection points,
  * scheduled sessions, documents' records, attendance, the audit log, and the
@@ -13,6 +15,16 @@ export type Collection = 'points' | 'groups' | 'sessions' | 'operators' | 'docum
 export type Log = 'audit' | 'webhook-deliveries';
 
 export type Unsubscribe = () => Promise<void>;
+
+/** The store is reachable again after an outage. */
+export interface StoreRestored {
+  /**
+   * It came back without what it held before (a Redis restarted without its
+   * append-only file, or flushed): what only lives in the nodes' memory, such
+   * as which node runs which session, must be written again.
+   */
+  emptied: boolean;
+}
 
 export interface Store {
   readonly kind: 'embedded' | 'redis';
@@ -34,6 +46,12 @@ export interface Store {
   /** Control events between nodes (and within one). */
   publish(channel: string, message: unknown): Promise<void>;
   subscribe(channel: string, handler: (message: unknown) => void): Promise<Unsubscribe>;
+  /**
+   * Called each time the store is reachable again after an outage, once every
+   * connection (subscriptions included) is back. Messages published during
+   * the outage are lost: what depends on them reads the store again here.
+   */
+  onRestored(listener: (event: StoreRestored) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -41,5 +59,17 @@ export class StoreError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'StoreError';
+  }
+}
+
+/**
+ * The shared store (Redis) cannot be reached now. The caller is told at once
+ * that its change may not have been made and to try again shortly (503
+ * `unavailable`), rather than kept waiting until Redis returns.
+ */
+export class StoreUnavailableError extends DiemcauError {
+  constructor(readonly reason: string) {
+    super('unavailable', 'the shared store cannot be reached: try again in a few seconds');
+    this.name = 'StoreUnavailableError';
   }
 }

@@ -114,11 +114,16 @@ export class RawWebSocket {
    * Sends `count` frames made by `frameOf`, a thousand at a time, each batch
    * once the kernel took the one before: the flood stays in the kernel's and
    * the server's buffers, not in this process. Stops when the socket ends.
+   * Between batches it lets this process's event loop turn: while the server
+   * reads as fast as it is sent to, every write is taken at once, and a loop
+   * of them alone would keep this socket's (and every other socket's) close
+   * from ever being noticed.
    */
   async flood(frameOf: (n: number) => Buffer, count: number): Promise<void> {
     const perWrite = 1000;
     for (let sent = 0; sent < count && !this.#ended && !this.socket.destroyed; sent += perWrite) {
       await this.write(Buffer.concat(Array.from({ length: Math.min(perWrite, count - sent) }, (_, i) => frameOf(sent + i))));
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

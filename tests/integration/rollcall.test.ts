@@ -16,6 +16,7 @@ import { feedAudioRtpParameters, feedRtp, feedVideoRtpParameters, type RtpFeed }
 import { rtpSink, sleep, waitFor, type RtpSink } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
 import { csvRows } from '../helpers/csv.js';
+import { SignalingProbe } from '../helpers/signalingProbe.js';
 
 let server: Awaited<ReturnType<typeof startServer>>;
 let room: Room;
@@ -23,6 +24,7 @@ let operatorToken: string;
 const cleanups: (() => unknown)[] = [];
 const sid = 'hop-thu';
 const timeZone = 'Asia/Ho_Chi_Minh';
+const admin = { username: 'quan-tri', password: 'mat-khau-quan-tri' };
 
 const api = (method: string, path: string, body?: unknown, token = operatorToken) =>
   fetch(`${server.url}/api${path}`, {
@@ -112,7 +114,7 @@ let anBinh: Participant;
 let anBinhLeftAt = 0;
 
 beforeAll(async () => {
-  server = await startServer({ workers: 2 });
+  server = await startServer({ workers: 2, adminUser: admin.username, adminPassword: admin.password });
   operatorToken = await server.tokens.sign({ sid: '*', sub: 'chanh-vp', role: 'operator', name: 'Chánh văn phòng' });
   await json(await api('POST', '/groups', { id: 'huyen-a', name: 'Huyện A', kind: 'district' }), 201);
   await json(await api('POST', '/points', { id: 'tan-phu', name: 'Xã Tân Phú, huyện A' }), 201);
@@ -341,5 +343,63 @@ describe('attendance', () => {
       details: { role: 'point' },
     });
     expect(entries.find((e) => e.action === 'peer.leave' && e.target === 'an-binh')).toMatchObject({ actor: 'an-binh' });
+  });
+});
+
+describe('the control room in a session', () => {
+  const watched = 'hop-co-quan-sat';
+
+  /** Signs a console account in; its sign-in token. */
+  async function signIn(username: string, password: string): Promise<string> {
+    return (await json<{ token: string }>(await api('POST', '/auth/sign-in', { username, password }, ''))).token;
+  }
+
+  /** Opens a signaling socket with `token` and joins the watched session. */
+  async function joinWith(token: string): Promise<SignalingProbe> {
+    const probe = await SignalingProbe.open(`${server.url.replace('http', 'ws')}/ws?token=${token}`);
+    const watchedRoom = await server.sessions.room(watched);
+    expect(await probe.request('join', { rtpCapabilities: watchedRoom.rtpCapabilities })).toMatchObject({ ok: true });
+    cleanups.push(() => probe.close());
+    return probe;
+  }
+
+  it('is neither in the roll call nor in the attendance: an observer watching, an admin running it; a member watching is', async () => {
+    await json(await api('POST', '/sessions', { id: watched, title: 'Họp có quan sát viên', timeZone, invitedPoints: ['tan-phu'] }), 201);
+    const adminToken = await signIn(admin.username, admin.password);
+    const observer = { username: 'thanh-tra', displayName: 'Thanh tra tỉnh', role: 'observer', password: 'mat-khau-thanh-tra' };
+    await json(await api('POST', '/accounts', observer, adminToken), 201);
+    const observerToken = await signIn(observer.username, observer.password);
+
+    // Each account opens the control room as the console does: its own token for this session.
+    const sessionToken = async (token: string) =>
+      (await json<{ token: string }>(await api('POST', '/auth/session-token', { sessionId: watched }, token), 201)).token;
+    const invitation = await json<{ token: string }>(
+      await api('POST', `/sessions/${watched}/invitations`, { role: 'viewer', identity: 'dai-bieu-hoa', name: 'Đại biểu Hòa' }),
+      201,
+    );
+    const observerSocket = await joinWith(await sessionToken(observerToken));
+    await joinWith(await sessionToken(adminToken));
+    await joinWith(invitation.token);
+    const watchedRoom = await server.sessions.room(watched);
+    expect([...watchedRoom.peers.keys()].sort()).toEqual(['dai-bieu-hoa', admin.username, observer.username].sort());
+    expect(watchedRoom.peer(observer.username)?.role).toBe('viewer');
+
+    const rc = await json<RollCall>(await api('GET', `/sessions/${watched}/rollcall`));
+    expect(rc.points.map((r) => [r.identity, r.state])).toEqual([
+      ['tan-phu', 'absent'],
+      ['dai-bieu-hoa', 'present'],
+    ]);
+
+    // The observer leaves and comes back: still nowhere in the attendance, nor in its CSV.
+    await observerSocket.close();
+    await joinWith(await sessionToken(observerToken));
+    const report = await json<AttendanceReport>(await api('GET', `/sessions/${watched}/attendance`));
+    expect(report.points.map((p) => p.identity).sort()).toEqual(['dai-bieu-hoa', 'tan-phu']);
+    const csv = await api('GET', `/sessions/${watched}/attendance.csv`);
+    const [, ...rows] = csvRows(Buffer.from(await csv.arrayBuffer()).toString('utf8'));
+    expect(rows.map((r) => r[0]).sort()).toEqual(['dai-bieu-hoa', 'tan-phu']);
+    await server.attendance.idle();
+    const stored = await server.store.get<{ points: Record<string, unknown> }>('attendance', watched);
+    expect(Object.keys(stored!.points)).toEqual(['dai-bieu-hoa']);
   });
 });

@@ -17,26 +17,44 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Attack = (until: number) => Promise<string>;
 
-/** Ten clients that never read their replies, sending small requests as fast as the server takes them. */
+/**
+ * Ten clients that never read their replies once their socket is open: five
+ * send small requests as fast as the server takes them (the request rate lets
+ * them go), five stay under the rate and answer the heartbeat with pongs of
+ * their own (their unread replies let them go). Each waits for its first
+ * reply, so that what follows reaches the connection, not the token check.
+ */
 const unreadReplies: Attack = async (until) => {
-  const sockets = pointTokens.slice(0, 10).map((token) => new RawWebSocket(`${wsUrl}/ws?token=${token}`));
+  const request = (n: number) => textFrame(JSON.stringify({ id: n, method: 'router.capabilities', data: {} }));
+  const madeUpPong = frame({ opcode: opcodes.pong, payload: 'still here' });
+  const closedAfterMs: number[] = [];
   let sent = 0;
-  let closedByServer = 0;
-  for (const s of sockets) s.socket.once('close', () => Date.now() < until && closedByServer++);
-  // At the deadline every socket goes, whatever it is waiting for.
-  const stop = setTimeout(() => sockets.forEach((s) => s.socket.destroy()), Math.max(0, until - Date.now()));
   await Promise.all(
-    sockets.map(async (socket) => {
+    pointTokens.slice(0, 10).map(async (token, i) => {
+      const socket = new RawWebSocket(`${wsUrl}/ws?token=${token}`);
+      await socket.write(request(0));
+      if (!(await socket.until(() => socket.messages().length > 0, 15_000))) return socket.destroy();
       socket.stopReading();
-      while (Date.now() < until && !socket.socket.destroyed) {
-        await socket.flood((n) => textFrame(JSON.stringify({ id: n, method: 'router.capabilities', data: {} })), 2000);
-        sent += 2000;
+      const started = Date.now();
+      // Not reading, it sees the server's close only when a write fails: every loop below keeps writing.
+      socket.socket.once('close', () => Date.now() < until && closedAfterMs.push(Date.now() - started));
+      if (i < 5) {
+        while (Date.now() < until && !socket.socket.destroyed) {
+          await socket.flood(request, 2000);
+          sent += 2000;
+        }
+      } else {
+        for (let n = 1; Date.now() < until && !socket.socket.destroyed; n++) {
+          await socket.write(n % 25 === 0 ? Buffer.concat([request(n), madeUpPong]) : request(n));
+          sent++;
+          await sleep(40);
+        }
       }
+      socket.destroy();
     }),
   );
-  clearTimeout(stop);
-  for (const s of sockets) s.socket.destroy();
-  return `${sent} requests sent, ${closedByServer}/10 sockets closed by the server`;
+  const slowest = closedAfterMs.length ? `, the last after ${(Math.max(...closedAfterMs) / 1000).toFixed(1)} s` : '';
+  return `${sent} requests sent, ${closedAfterMs.length}/10 sockets closed by the server${slowest}`;
 };
 
 /** Frames no WebSocket library would send, over and over, from fresh connections. */

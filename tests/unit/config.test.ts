@@ -18,4 +18,18 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ DIEMCAU_TOKEN_SECRET: 'short' })).toThrow(/DIEMCAU_TOKEN_SECRET/);
   });
+
+  it('trusts no proxy by default, and a proxy only by its address or a hop count, never every address', () => {
+    const trust = (value: string) => loadConfig({ DIEMCAU_TRUST_PROXY: value }).trustProxy;
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(trust('false')).toBe(false);
+    expect(trust('0')).toBe(false);
+    expect(trust('1')).toBe(1);
+    expect(trust('loopback')).toEqual(['loopback']);
+    expect(trust('127.0.0.1, 10.0.0.0/8, fc00::/7')).toEqual(['127.0.0.1', '10.0.0.0/8', 'fc00::/7']);
+    for (const refused of ['true', 'yes', '11', 'nginx', '10.0.0.0/33', '*']) {
+      expect(() => trust(refused), refused).toThrow(/DIEMCAU_TRUST_PROXY/);
+    }
+    expect(() => loadConfig({}, { trustProxy: true as never })).toThrow(/every address/);
+  });
 });

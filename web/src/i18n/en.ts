@@ -60,6 +60,7 @@ const en: Messages = {
     'media-error': 'The media server refused the action',
     'rate-limited': 'Too many attempts, please wait a moment',
     busy: 'The server is at capacity, please try again later',
+    unavailable: 'The server is briefly unavailable, please try again in a moment',
     moved: 'The session runs on another server; redirecting',
     internal: 'Connection error, please try again',
     dismiss: 'Dismiss',

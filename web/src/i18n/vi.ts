@@ -58,6 +58,7 @@ const vi = {
     'media-error': 'Máy chủ truyền hình từ chối thao tác',
     'rate-limited': 'Thao tác quá nhanh, vui lòng thử lại sau giây lát',
     busy: 'Máy chủ đang quá tải, vui lòng thử lại sau',
+    unavailable: 'Máy chủ tạm thời không sẵn sàng, vui lòng thử lại sau giây lát',
     moved: 'Phiên đang chạy trên máy chủ khác, đang chuyển hướng',
     internal: 'Lỗi kết nối, vui lòng thử lại',
     dismiss: 'Đóng',
