@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import type { MediaSource, NotificationData, NotificationMethod, ReceiveMode, Role } from '../../protocol/index.js';
 import { BusyError, ConflictError, DiemcauError } from '../errors.js';
+import { streamOf } from './onAir.js';
 
 /** What one peer may hold open at once; a browser needs 2 transports and 2–3 producers. */
 export interface PeerLimits {
@@ -95,11 +96,13 @@ export class Peer extends EventEmitter<PeerEvents> {
     return undefined;
   }
 
+  /** What it sends, as the on-air rules read it (onAir.ts). */
+  get streams(): Iterable<types.Producer<ProducerInfo>> {
+    return this.producers.values();
+  }
+
   producerOf(kind: 'audio' | 'video', source?: MediaSource): types.Producer<ProducerInfo> | undefined {
-    for (const p of this.producers.values()) {
-      if (p.kind === kind && !p.closed && (source === undefined || p.appData.source === source)) return p;
-    }
-    return undefined;
+    return streamOf(this.producers.values(), kind, source);
   }
 
   notify<M extends NotificationMethod>(notification: M, data: NotificationData[M]): void {

@@ -6,6 +6,16 @@ import type { Logger } from '../logger.js';
 import { mediaCodecs } from '../media/codecs.js';
 import type { Placement, WorkerPool } from '../media/WorkerPool.js';
 import { Peer, type ConsumerInfo, type PeerOptions, type ProducerInfo } from './Peer.js';
+import {
+  mayBeHeard,
+  preferredSpatialLayer,
+  programKey,
+  programOf,
+  programPicture,
+  receivedOnJoin,
+  type Program,
+  wantedBy,
+} from './onAir.js';
 import { snapshotFor } from './snapshotFor.js';
 import { decideWeakLink, historyLength } from './weakLink.js';
 
@@ -32,10 +42,8 @@ const loopbackRtp = {
   sendBufferSize: 4 * 1024 * 1024,
 };
 
-export interface ProgramSources {
-  video: types.Producer<ProducerInfo> | undefined;
-  audio: types.Producer<ProducerInfo>[];
-}
+/** What is on air, as mediasoup producers. */
+export type ProgramSources = Program<types.Producer<ProducerInfo>>;
 
 export interface RoomEvents {
   /** The floor moved: the identity that holds it now, or null; `actor` is who moved it. */
@@ -453,7 +461,7 @@ export class Room extends EventEmitter<RoomEvents> {
       sessionId: this.id,
       title: this.title,
       status: this.#status,
-      programSource: this.#programVideo()?.appData.identity ?? null,
+      programSource: programPicture(this.#peers.values(), this.#floor)?.appData.identity ?? null,
       floor: this.#floor,
       recording: this.#recording,
       agendaItem: this.#agendaItem,
@@ -507,8 +515,7 @@ export class Room extends EventEmitter<RoomEvents> {
   // ---- Program rules -------------------------------------------------------------
 
   #mayBeHeard(peer: Peer): boolean {
-    if (this.#muted.has(peer.identity)) return false;
-    return alwaysOnAir(peer.role) || this.#floor === peer.identity;
+    return mayBeHeard(peer, { floor: this.#floor, muted: this.#muted });
   }
 
   async #applyMicRules(peer: Peer | undefined): Promise<void> {
@@ -521,39 +528,16 @@ export class Room extends EventEmitter<RoomEvents> {
     peer.notify('producer.paused', { producerId: mic.id, paused: !heard });
   }
 
-  /** The picture on air: the floor holder's camera, else the studio's. */
-  #programVideo(): types.Producer<ProducerInfo> | undefined {
-    const holder = this.#floor ? this.#peers.get(this.#floor) : undefined;
-    const fromHolder = holder?.producerOf('video', 'screen') ?? holder?.producerOf('video');
-    if (fromHolder) return fromHolder;
-    for (const peer of this.#peers.values()) {
-      if (peer.role !== 'studio') continue;
-      const video = peer.producerOf('video', 'screen') ?? peer.producerOf('video');
-      if (video) return video;
-    }
-    return undefined;
-  }
-
-  /** What is on air now: the program picture and every voice that is heard. */
+  /** What is on air now: the program picture and every voice that is heard (onAir.ts). */
   programSources(): ProgramSources {
-    if (this.#status !== 'live') return { video: undefined, audio: [] };
-    const audio: types.Producer<ProducerInfo>[] = [];
-    for (const peer of this.#peers.values()) {
-      const mic = this.#mayBeHeard(peer) ? peer.producerOf('audio') : undefined;
-      if (mic) audio.push(mic);
-    }
-    return { video: this.#programVideo(), audio };
+    return programOf(this.#peers.values(), { status: this.#status, floor: this.#floor, muted: this.#muted });
   }
 
   /** Everything a peer should receive now: the program picture and every voice on air. */
   #wanted(receiver: Peer): Map<string, { producer: types.Producer<ProducerInfo>; program: boolean }> {
-    const wanted = new Map<string, { producer: types.Producer<ProducerInfo>; program: boolean }>();
-    if (!receiver.rtpCapabilities) return wanted;
-    const { video, audio } = this.programSources();
-    if (video && receiver.receiveMode !== 'audio-only') wanted.set(video.id, { producer: video, program: true });
-    for (const mic of audio) wanted.set(mic.id, { producer: mic, program: true });
-    for (const own of receiver.producers.keys()) wanted.delete(own);
-    return wanted;
+    if (!receiver.rtpCapabilities) return new Map();
+    const wanted = wantedBy({ receiveMode: receiver.receiveMode, ownStreamIds: receiver.producers.keys() }, this.programSources());
+    return new Map([...wanted].map(([id, producer]) => [id, { producer, program: true }]));
   }
 
   #scheduleReconcile(): void {
@@ -688,9 +672,7 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** How many streams a peer joining now receives at once: the program picture and the voices on air. */
   #programSize(options: { rtpCapabilities?: types.RtpCapabilities; receiveMode?: ReceiveMode }): number {
-    if (!options.rtpCapabilities) return 0;
-    const { video, audio } = this.programSources();
-    return audio.length + (video && options.receiveMode !== 'audio-only' ? 1 : 0);
+    return options.rtpCapabilities ? receivedOnJoin(this.programSources(), options.receiveMode ?? 'auto') : 0;
   }
 
   /** A stream's place on its worker is given back when it closes, however it closes (peer, transport, worker). */
@@ -712,8 +694,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
     // 'low' pins the lowest layer, and so does a link that loses too much;
     // 'auto' otherwise lets mediasoup follow the receiver's bandwidth.
-    const spatialLayer = mode === 'low' || weakLink ? 0 : 2;
-    await consumer.setPreferredLayers({ spatialLayer }).catch(() => {});
+    await consumer.setPreferredLayers({ spatialLayer: preferredSpatialLayer(mode, weakLink) }).catch(() => {});
   }
 
   /** Makes a producer available on another worker's router (pipeToRouter). */
@@ -773,7 +754,7 @@ export class Room extends EventEmitter<RoomEvents> {
   /** Tells the recorder when the set of producers on air changes. */
   #announceProgram(): void {
     const sources = this.programSources();
-    const key = [sources.video?.id ?? '-', ...sources.audio.map((p) => p.id).sort()].join(',');
+    const key = programKey(sources);
     if (key === this.#programKey) return;
     this.#programKey = key;
     this.emit('program', sources);
