@@ -14,7 +14,7 @@ import { TokenService } from './auth/TokenService.js';
 import { createAuthApi } from './http/authApi.js';
 import { createAccountsApi } from './http/accountsApi.js';
 import { endAccountSockets } from './auth/accountSockets.js';
-import { createApi, pageFor } from './http/api.js';
+import { createApi, invitationPath } from './http/api.js';
 import { createDocumentsApi } from './http/documentsApi.js';
 import { createPointsApi } from './http/pointsApi.js';
 import { DocumentStore } from './documents/DocumentStore.js';
@@ -213,7 +213,11 @@ export class Server {
       this.logger.warn({ webDist }, 'web app not built: run `npm run build:web`');
     }
     app.use(notFound, errorHandler(this.logger));
-    this.#signaling = new SignalingServer(server, this.tokens, this.sessions, this.logger, { limits: this.config, store: this.store });
+    this.#signaling = new SignalingServer(server, this.tokens, this.sessions, this.logger, {
+      limits: this.config,
+      store: this.store,
+      audit: (entry) => this.roomAudit.record(entry),
+    });
     if (this.config.demo) this.demo = await this.#createDemo();
     await this.sessions.restoreLive();
     this.scheduler = new Scheduler({ sessions: this.sessions, logger: this.logger });
@@ -252,7 +256,7 @@ export class Server {
   /** Mints an invitation link for a role in a session. */
   async invitation(claims: TokenClaims, base = this.#publicUrl): Promise<string> {
     const token = await this.tokens.sign(claims);
-    return `${base}${pageFor[claims.role]}?token=${token}`;
+    return `${base}${invitationPath(claims)}?token=${token}`;
   }
 
   /**

@@ -33,7 +33,7 @@ if (server.demo) {
     `  Demo session "${d.sessionId}" — open each link in its own tab on this machine:`,
     '  (the demo links, and the demo buttons on the home page, work from this machine only; in production set DIEMCAU_DEMO=false)',
     `    Studio (provincial hall):  ${d.studio}`,
-    `    Operator console:          ${d.operator}`,
+    `    Control room:              ${d.operator}`,
     ...d.points.map((p) => `    Connection point ${p.name}: ${p.url}`),
     '',
   ];

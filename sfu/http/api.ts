@@ -85,13 +85,16 @@ function refuseClosed(record: SessionRecord): void {
 
 const hour = 3600 * 1000;
 
-/** The page a role opens its invitation with. */
-export const pageFor: Record<TokenClaims['role'], string> = {
-  operator: '/operator',
-  studio: '/studio',
-  point: '/point',
-  viewer: '/point',
-};
+/**
+ * The page an invitation opens: the session's control room for an operator
+ * (the console's, which a link's token opens without a sign-in; links of the
+ * older `/operator?token=…` form lead there too), the hall's or a point's page
+ * for the others.
+ */
+export function invitationPath(claims: Pick<TokenClaims, 'sid' | 'role'>): string {
+  if (claims.role === 'operator') return `/console/sessions/${encodeURIComponent(claims.sid)}/live`;
+  return claims.role === 'studio' ? '/studio' : '/point';
+}
 
 /**
  * The HTTP API: session control for operators (the same actions as the
@@ -257,7 +260,7 @@ export function createApi(deps: ApiDeps): express.Router {
     const ttlSeconds = Math.ceil((Math.max(end + 12 * hour, now + 24 * hour) - now) / 1000);
     const sign = async (claims: TokenClaims) => {
       const token = await tokens.sign(claims, ttlSeconds);
-      return { token, url: `${publicUrl}${pageFor[claims.role]}?token=${token}`, expiresAt: (decodeJwt(token).exp ?? 0) * 1000 };
+      return { token, url: `${publicUrl}${invitationPath(claims)}?token=${token}`, expiresAt: (decodeJwt(token).exp ?? 0) * 1000 };
     };
     const studio = await sign({ sid: session.id, sub: 'studio', role: 'studio', name: 'Hội trường tỉnh' });
     const invited = points.invited(session.invitedPoints, session.invitedGroups).filter((p) => !p.disabled);
@@ -349,7 +352,7 @@ export function createApi(deps: ApiDeps): express.Router {
       ? { ...pointClaims(record.id, point), name: body.name }
       : { sid: record.id, sub: body.identity, role: body.role, name: body.name, ...own };
     const token = await tokens.sign(claims);
-    res.status(201).json({ token, url: `${publicUrl}${pageFor[body.role]}?token=${token}` } satisfies Invitation);
+    res.status(201).json({ token, url: `${publicUrl}${invitationPath(claims)}?token=${token}` } satisfies Invitation);
   });
 
   // Session control: run where the session's Room runs (this node or another).

@@ -7,6 +7,7 @@ import {
   isRequestMethod,
   requestEnvelopeSchema,
   requestSchemas,
+  type AuditEntry,
   type ErrorBody,
   type ReplyMessage,
   type TokenClaims,
@@ -41,6 +42,8 @@ export interface ConnectionOptions {
   verifyToken(): Promise<void>;
   /** Throws a BusyError when this node already carries as many peers as it may. */
   admitPeer(room: Room, identity: string): void;
+  /** Writes an entry to the audit log; never throws. */
+  audit(entry: Omit<AuditEntry, 'at'>): void;
 }
 
 /**
@@ -262,6 +265,7 @@ export class Connection {
       attach: (peer) => this.#setPeer(peer),
       verifyToken: () => this.options.verifyToken(),
       admitPeer: (identity) => this.options.admitPeer(this.room, identity),
+      audit: (entry) => this.options.audit({ ...entry, actor: this.claims.sub, sessionId: this.room.id }),
     };
   }
 

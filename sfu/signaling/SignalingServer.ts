@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { closeCodes } from '../../protocol/index.js';
+import { closeCodes, type AuditEntry } from '../../protocol/index.js';
 import type { TokenService } from '../auth/TokenService.js';
 import { BusyError, DiemcauError, MovedError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -28,6 +28,8 @@ export interface SignalingOptions {
   limits: SignalingLimits;
   /** The store the point registry announces changes on: a revoked point's sockets are let go at once. */
   store?: Pick<Store, 'subscribe'>;
+  /** Writes what an operator did over signaling to the audit log (never throws); none: not logged. */
+  audit?: (entry: Omit<AuditEntry, 'at'>) => void;
 }
 
 /**
@@ -47,6 +49,7 @@ export class SignalingServer {
   readonly #heartbeat: NodeJS.Timeout;
   readonly #limits: SignalingLimits;
   readonly #unsubscribe: Promise<Unsubscribe | undefined>;
+  readonly #audit: (entry: Omit<AuditEntry, 'at'>) => void;
 
   constructor(
     http: HttpServer,
@@ -56,6 +59,7 @@ export class SignalingServer {
     options: SignalingOptions,
   ) {
     this.#limits = options.limits;
+    this.#audit = options.audit ?? (() => undefined);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 });
     this.#wss.on('error', (error) => this.logger.warn({ err: error }, 'websocket server error'));
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -107,6 +111,7 @@ export class SignalingServer {
         limits: this.#limits,
         verifyToken: async () => void (await this.tokens.verify(token)),
         admitPeer: (r, identity) => this.#admitPeer(r, identity),
+        audit: this.#audit,
       });
       this.#connections.add(connection);
       this.#follow(room, connection);

@@ -1,5 +1,13 @@
 import type { types } from 'mediasoup';
-import { can, type Action, type ParsedRequestData, type RequestMethod, type ResponseData, type TokenClaims } from '../../protocol/index.js';
+import {
+  can,
+  type Action,
+  type AuditEntry,
+  type ParsedRequestData,
+  type RequestMethod,
+  type ResponseData,
+  type TokenClaims,
+} from '../../protocol/index.js';
 import { DiemcauError, ForbiddenError } from '../errors.js';
 import type { Peer, PeerLimits } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
@@ -20,6 +28,11 @@ export interface HandlerContext {
   verifyToken(): Promise<void>;
   /** Throws BusyError when this node carries as many peers as it may (a replaced identity does not count). */
   admitPeer(identity: string): void;
+  /**
+   * Writes what this connection's bearer did in the session to the audit log,
+   * for what no Room event names an actor for (the agenda item). Never throws.
+   */
+  audit(entry: Pick<AuditEntry, 'action' | 'target' | 'details'>): void;
 }
 
 type Handler<M extends RequestMethod> = (ctx: HandlerContext, data: ParsedRequestData<M>) => Promise<ResponseData[M]> | ResponseData[M];
@@ -187,6 +200,8 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
   'agenda.setCurrent': async (ctx, data) => {
     if (!ctx.room.agendaControl) throw new DiemcauError('conflict', 'this session has no agenda');
     await ctx.room.agendaControl(data.itemId);
+    // Logged as the console's HTTP route logs it: the control room moves the agenda over this socket.
+    ctx.audit({ action: 'agenda.current', target: data.itemId ?? undefined, details: { itemId: data.itemId } });
     return empty;
   },
 

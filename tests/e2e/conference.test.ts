@@ -22,7 +22,7 @@ const sid = 'e2e';
 async function open(path: string, sub: string, role: 'studio' | 'point' | 'operator', name: string): Promise<Page> {
   const page = await newPage(browser, server.url);
   const url = await server.invitation({ sid, sub, role, name });
-  await page.goto(url.replace(/^https?:\/\/[^/]+/, server.url).replace(/\/(studio|point|operator)\?/, `${path}?`));
+  await page.goto(url.replace(/^https?:\/\/[^/]+/, server.url).replace(/\/(studio|point|console\/sessions\/[^/?]+\/live)\?/, `${path}?`));
   return page;
 }
 
@@ -107,18 +107,21 @@ describe('a provincial session in the browser', () => {
 
   it('the operator sees the points and gives the floor to a raised hand', async () => {
     await pointA.getByTestId('raise-hand').click();
+    // An operator's link of the older form still opens the control room.
     operator = await open('/operator', 'operator', 'operator', 'Điều hành');
-    await operator.getByTestId('peer-row-a').waitFor({ timeout: 15_000 });
-    await operator.getByTestId('peer-row-b').waitFor();
+    await operator.waitForURL((url) => url.pathname === `/console/sessions/${sid}/live`, { timeout: 15_000 });
+    await operator.getByTestId('rollcall-row-a').waitFor({ timeout: 15_000 });
+    await operator.getByTestId('rollcall-row-b').waitFor();
     await waitFor('hand raised', async () => (await server.sessions.room(sid)).snapshot().handsRaised.includes('a'));
-    await operator.getByTestId('give-floor-a').click();
+    await operator.getByTestId('rollcall-hand-a').waitFor();
+    await operator.getByTestId('rollcall-give-floor-a').click();
     await pointA.getByTestId('has-floor').waitFor({ timeout: 10_000 });
     await expectDecoding(pointB, 'a');
     await expectDecoding(studio, 'a');
   });
 
   it('taking the floor back returns everyone to the studio', async () => {
-    await operator.getByTestId('take-floor').click();
+    await operator.getByTestId('rollcall-take-floor-a').click();
     await expectDecoding(pointB, 'studio');
     await expectDecoding(pointA, 'studio');
     await waitFor('studio no longer receives a', async () => (await receiveStats(studio)).programIdentity === null);

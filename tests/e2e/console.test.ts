@@ -267,6 +267,16 @@ describe('the operator console', () => {
     await expect.poll(() => select.inputValue(), { timeout: 10_000 }).not.toBe('');
   });
 
+  it('the operator mutes a point from the roll call and gives it its voice back', async () => {
+    const mute = operator.getByTestId('rollcall-mute-tan-phu');
+    await mute.click();
+    await expect.poll(() => mute.getAttribute('data-muted'), { timeout: 10_000 }).toBe('true');
+    const room = await server.sessions.room(sid);
+    expect(room.snapshot().peers.find((p) => p.identity === 'tan-phu')?.muted).toBe(true);
+    await mute.click();
+    await expect.poll(() => mute.getAttribute('data-muted'), { timeout: 10_000 }).toBe('false');
+  });
+
   it('a point opens the session document: a PDF', async () => {
     const link = pointA.getByTestId('document-link-0');
     await link.waitFor({ timeout: 15_000 });

@@ -2,6 +2,7 @@ import { createRouter, createWebHistory } from 'vue-router';
 import type { Action } from '@protocol';
 import { onUnauthorized } from './console/api';
 import { useAuthStore } from './console/auth';
+import { readToken } from './console/invitation';
 import HomeView from './views/HomeView.vue';
 
 declare module 'vue-router' {
@@ -14,6 +15,8 @@ declare module 'vue-router' {
     console?: boolean;
     /** What the signed-in account must be allowed to do to open the page (protocol/roles.ts). */
     action?: Action;
+    /** An operator's invitation link (`?token=…`) opens the page without a sign-in: the token is the credential. */
+    invitation?: boolean;
   }
 }
 
@@ -33,11 +36,14 @@ export const router = createRouter({
       component: () => import('./views/PointView.vue'),
       meta: { titleKey: 'page.point', session: true },
     },
+    // Operator invitation links of the older form (/operator?token=…): the control room of the token's session.
     {
       path: '/operator',
-      name: 'operator',
-      component: () => import('./views/OperatorView.vue'),
-      meta: { titleKey: 'page.operator', session: true },
+      redirect: (to) => {
+        const token = typeof to.query.token === 'string' ? to.query.token : '';
+        const sid = token ? readToken(token)?.sid : undefined;
+        return sid && sid !== '*' ? { name: 'console-live', params: { sid }, query: { token } } : { name: 'console' };
+      },
     },
     {
       path: '/watch',
@@ -96,7 +102,7 @@ export const router = createRouter({
           path: 'sessions/:sid/live',
           name: 'console-live',
           component: () => import('./console/views/ControlRoomView.vue'),
-          meta: { titleKey: 'page.controlRoom', console: true, session: true },
+          meta: { titleKey: 'page.controlRoom', console: true, session: true, invitation: true },
         },
         {
           path: 'audit',
@@ -118,10 +124,20 @@ export const router = createRouter({
   ],
 });
 
-// Console pages need a signed-in operator; without one, the sign-in page (and back after it).
+// Console pages need a signed-in operator (or, for the control room, an operator's invitation link);
+// without one, the sign-in page (and back after it).
 // A page the account's role may not use (an observer on the editor) leads to the overview instead.
 router.beforeEach(async (to) => {
   if (!to.meta.console) return true;
+  const token = typeof to.query.token === 'string' ? to.query.token : '';
+  if (to.meta.invitation && token) {
+    // The server checks the token on every request. Only an operator's opens the control room
+    // (it sends no media); the hall's or a point's link leads to its own page, which does.
+    const role = readToken(token)?.role;
+    if (role === 'studio') return { name: 'studio', query: { token } };
+    if (role === 'point' || role === 'viewer') return { name: 'point', query: { token } };
+    return true;
+  }
   const auth = useAuthStore();
   const operator = await auth.ensure().catch(() => null);
   if (!operator) return { name: 'console-sign-in', query: { next: to.fullPath } };

@@ -140,6 +140,16 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     await this.#request('peer.remove', { identity });
   }
 
+  /** Silences a participant at the media server (a noisy room): not heard, floor or not, until unmuted. */
+  async mutePeer(identity: string, muted: boolean): Promise<void> {
+    await this.#request('peer.mute', { identity, muted });
+  }
+
+  /** Marks the agenda item under discussion (null: none); every participant sees it. */
+  async setAgendaItem(itemId: string | null): Promise<void> {
+    await this.#request('agenda.setCurrent', { itemId });
+  }
+
   /** Decoding figures of what this page receives (for the UI and for tests). */
   async receiveStats(): Promise<{ framesDecoded: number; audioPackets: number; programIdentity: string | null }> {
     let framesDecoded = 0;

@@ -1,7 +1,7 @@
 import type { ErrorCode, NotificationMessage, ReplyMessage, RequestData, RequestMethod, ResponseData } from '@protocol';
 import { Emitter } from './Emitter';
 
-/** A request the server answered with a typed error. */
+/** A request the server answered with a typed error: pages say it by its code; the server's message is for the browser's console. */
 export class RequestError extends Error {
   constructor(
     readonly code: ErrorCode,

@@ -32,7 +32,7 @@ import type {
   SignedIn,
   TokenHolder,
 } from '@protocol';
-import { groupKinds } from '@protocol';
+import { errorCodeSchema, groupKinds, type ErrorCode } from '@protocol';
 
 export { groupKinds };
 export type {
@@ -56,14 +56,20 @@ export type Operator = TokenHolder;
 /** An agenda item as the editor sends it (no id: the server gives one). */
 export type AgendaDraft = Pick<AgendaItem, 'title'> & { id?: string; presenter?: string };
 
-/** A refusal from the API: its HTTP status and the server's message. */
+/**
+ * A refusal from the API: its HTTP status and its code, 'network' when the
+ * server could not be reached. Pages say it by the code, in the user's
+ * language (errorText.ts); the server's English message is kept for the
+ * browser's console only.
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ErrorCode | 'network',
     message: string,
   ) {
     super(message);
+    this.name = 'ApiError';
   }
 }
 
@@ -114,11 +120,12 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
     throw new ApiError(0, 'network', (error as Error).message);
   }
   if (!res.ok) {
-    let code = 'internal';
+    let code: ErrorCode = 'internal';
     let message = `HTTP ${res.status}`;
     try {
-      const parsed = (await res.json()) as { error?: { code?: string; message?: string } };
-      code = parsed.error?.code ?? code;
+      const parsed = (await res.json()) as { error?: { code?: unknown; message?: string } };
+      // A code this page does not know (a newer server) reads as 'internal': the page has words for every code it knows.
+      code = errorCodeSchema.safeParse(parsed.error?.code).data ?? code;
       message = parsed.error?.message ?? message;
     } catch {
       // not JSON (a proxy's page): keep the status
@@ -179,10 +186,8 @@ export const api = {
   invitations: (sid: string) => request<Invitations>(`/sessions/${enc(sid)}/invitations`),
   mintInvitation: (sid: string, body: InvitationRequest) =>
     request<Invitation>(`/sessions/${enc(sid)}/invitations`, { method: 'POST', body }),
-  setAgendaItem: (sid: string, itemId: string | null) =>
-    request<SessionRecord>(`/sessions/${enc(sid)}/agenda/current`, { method: 'PUT', body: { itemId } }),
-  goLive: (sid: string) => request<void>(`/sessions/${enc(sid)}/live`, { method: 'POST' }),
-  endSession: (sid: string) => request<void>(`/sessions/${enc(sid)}/end`, { method: 'POST' }),
+  // Going on air, ending, the floor, mutes and the agenda item are the control room's live actions:
+  // they go over its signaling connection (stores/session.ts), not through here.
 
   // ---- documents
   documents: (sid: string, token?: string, signal?: AbortSignal) =>
@@ -198,9 +203,7 @@ export const api = {
   deleteDocument: (id: string) => request<void>(`/documents/${enc(id)}`, { method: 'DELETE' }),
 
   // ---- control room
-  rollCall: (sid: string, signal?: AbortSignal) => request<RollCall>(`/sessions/${enc(sid)}/rollcall`, { signal }),
-  mute: (sid: string, identity: string, muted: boolean) =>
-    request<void>(`/sessions/${enc(sid)}/peers/${enc(identity)}/mute`, { method: 'POST', body: { muted } }),
+  rollCall: (sid: string, signal?: AbortSignal, token?: string) => request<RollCall>(`/sessions/${enc(sid)}/rollcall`, { signal, token }),
 
   // ---- audit
   audit: (sessionId?: string, limit = 500) => {
@@ -215,8 +218,9 @@ export function documentUrl(id: string, token?: string): string {
   return `/api/documents/${enc(id)}${token ? `?token=${enc(token)}` : ''}`;
 }
 
-export function attendanceCsvUrl(sid: string): string {
-  return `/api/sessions/${enc(sid)}/attendance.csv`;
+/** The attendance report; an invitation link's token rides along (a download link sends no Authorization header). */
+export function attendanceCsvUrl(sid: string, token?: string): string {
+  return `/api/sessions/${enc(sid)}/attendance.csv${token ? `?token=${enc(token)}` : ''}`;
 }
 
 /** The whole schedule as iCalendar: opened from the console, the sign-in cookie admits it (the token never reaches page scripts). */

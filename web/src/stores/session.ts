@@ -155,6 +155,8 @@ export const useSessionStore = defineStore('session', () => {
     giveFloor: (who: string) => run((c) => c.giveFloor(who)),
     takeFloor: () => run((c) => c.takeFloor()),
     removePeer: (who: string) => run((c) => c.removePeer(who)),
+    mutePeer: (who: string, muted: boolean) => run((c) => c.mutePeer(who, muted)),
+    setAgendaItem: (itemId: string | null) => run((c) => c.setAgendaItem(itemId)),
     startRecording: () => run((c) => c.startRecording()),
     stopRecording: () => run((c) => c.stopRecording()),
   };
