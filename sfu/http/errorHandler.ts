@@ -37,6 +37,11 @@ export function describeError(error: unknown): { status: number; body: ErrorBody
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const { status, body } = describeError(error);
+    // A viewer who closed the player mid-file (a segment, the MP4) is not a fault: nothing to fix, nobody to answer.
+    if (clientWentAway(error)) {
+      logger.debug({ method: req.method, path: req.path }, 'client went away during the reply');
+      return void req.socket.destroy();
+    }
     // A refusal (busy included) is the client's news; a fault is ours to fix, with its stack, in the log only.
     if (body.code === 'internal' || body.code === 'media-error')
       logger.error({ err: error, method: req.method, path: req.path }, 'HTTP request failed');
@@ -50,6 +55,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (!req.complete) res.set('Connection', 'close');
     res.status(status).json({ error: body });
   };
+}
+
+/** express's `sendFile` reports a connection the client closed as an error ('Request aborted', ECONNABORTED / ECONNRESET). */
+function clientWentAway(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return code === 'ECONNABORTED' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 /** Mounted last: a request no route answered. */

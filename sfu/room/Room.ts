@@ -31,6 +31,21 @@ export interface RoomOptions {
 const reconcileLanes = 16;
 
 /**
+ * The least bandwidth the SFU assumes a receiver has. mediasoup gives a
+ * simulcast consumer no layer at all while its estimate of the receiver's link
+ * is below the lowest layer's bitrate, and that estimate sinks to the audio
+ * rate whenever no picture flows (between the old and the new program picture
+ * on a floor change; all along for the point holding the floor) and climbs back
+ * slowly on a busy receiver: unfloored, points lose the program picture for
+ * many seconds after each floor change while still hearing it. Floored at
+ * the lowest camera layer (150 kbps, see the web client's camera encodings)
+ * with room for its keyframes, the estimate still chooses among the layers
+ * above it, and a point gets a smaller picture, never none (weakLink.ts holds
+ * the lowest layer on lossy links).
+ */
+const programFloorBitrate = 300_000;
+
+/**
  * Loopback UDP for plain RTP and pipes between workers, with socket buffers
  * large enough for a program's bursts (the kernel caps them at
  * net.core.rmem_max / wmem_max: raise those on a production host).
@@ -233,6 +248,8 @@ export class Room extends EventEmitter<RoomEvents> {
       appData: { direction },
     });
     if (direction === 'send') await transport.setMaxIncomingBitrate(this.#maxIncomingBitrate).catch(() => {});
+    // Set before the first consumer exists: the estimate is floored from the start.
+    else await transport.setMinOutgoingBitrate(programFloorBitrate).catch(() => {});
     this.#adopt(peer, transport, direction);
     return transport;
   }
@@ -636,6 +653,10 @@ export class Room extends EventEmitter<RoomEvents> {
     consumer.on('producerclose', forget);
     consumer.on('transportclose', () => receiver.consumers.delete(producer.id));
     if (consumer.kind === 'video') {
+      // The layer a receiver gets (none: a frozen picture) is what a support call needs to know.
+      consumer.on('layerschange', (layers) =>
+        this.#log.debug({ identity: receiver.identity, from: producer.appData.identity, layers: layers ?? null }, 'video layers'),
+      );
       await this.#applyLayers(consumer, receiver.receiveMode, receiver.weakLink);
       await consumer.setPriority(program ? 255 : 1).catch(() => {});
     }
