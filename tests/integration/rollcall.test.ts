@@ -65,6 +65,8 @@ interface Participant {
   peer: Peer;
   micId?: string;
   sink?: RtpSink;
+  /** Date.now() once room.join returned: the join happened between peer.joinedAt and this. */
+  joinedBy: number;
 }
 
 /** A participant of plain RTP: ffmpeg sends its camera and mic (through a lossy relay if asked); a UDP socket receives. */
@@ -75,7 +77,7 @@ async function join(
   options: { send?: boolean; receive?: boolean; dropEvery?: number } = {},
 ): Promise<Participant> {
   const peer = room.join({ identity, name, role, plain: true, rtpCapabilities: room.rtpCapabilities });
-  const participant: Participant = { peer };
+  const participant: Participant = { peer, joinedBy: Date.now() };
   if (options.receive) {
     const sink = await rtpSink();
     cleanups.push(() => sink.close());
@@ -111,7 +113,14 @@ const row = (rc: RollCall, identity: string) => rc.points.find((r) => r.identity
 
 let tanPhu: Participant;
 let anBinh: Participant;
-let anBinhLeftAt = 0;
+/** When An Bình left: after `from` (just before room.leave) and by `by` (once the roll call showed it). */
+let anBinhLeft = { from: 0, by: 0 };
+
+/** A time the server took between two moments the test took: order, whatever the machine's speed. */
+function expectBetween(at: number | null | undefined, from: number, by: number, what: string): void {
+  expect(at, what).toBeGreaterThanOrEqual(from);
+  expect(at, what).toBeLessThanOrEqual(by);
+}
 
 beforeAll(async () => {
   server = await startServer({ workers: 2, adminUser: admin.username, adminPassword: admin.password });
@@ -158,8 +167,10 @@ describe('roll call', () => {
     ).catch((error: Error) => {
       throw new Error(`${error.message}; last figures ${JSON.stringify(last)}`);
     });
+    const asked = Date.now();
     const rc = await rollCall();
-    expect(Date.now() - rc.updatedAt).toBeLessThan(2000);
+    // No older than one sampling period when asked for (1.5 s: RollCall's interval), and not from the future.
+    expectBetween(rc.updatedAt, asked - 1500, Date.now(), 'the roll call sampled');
     const tp = row(rc, 'tan-phu')!;
     expect(tp).toMatchObject({
       name: 'Xã Tân Phú, huyện A',
@@ -171,7 +182,7 @@ describe('roll call', () => {
       receiveMode: 'auto',
       grade: 'good',
     });
-    expect(Math.abs(tp.since - tanPhu.peer.joinedAt)).toBeLessThan(50);
+    expectBetween(tp.since, tanPhu.peer.joinedAt, tanPhu.joinedBy, 'present since its join');
     expect(tp.quality!.bitrateIn).toBeGreaterThan(20_000);
     expect(tp.quality!.bitrateOut).toBeGreaterThan(20_000); // it receives the studio
     expect(tp.quality!.packetLoss).toBe(0);
@@ -202,12 +213,13 @@ describe('roll call', () => {
     expect((await fetch(`${server.url}/api/sessions/${sid}/rollcall`)).status).toBe(401);
   });
 
-  it('serves one sample to callers within 1.5 s and measures a few peers in milliseconds', async () => {
+  it('serves one sample to callers within 1.5 s and measures how long a sample takes', async () => {
     const [a, b] = await Promise.all([rollCall(), rollCall()]);
     expect(a.updatedAt).toBe(b.updatedAt);
     const ms = server.rollCall.lastSampleMs(sid)!;
     expect(ms).toBeGreaterThan(0);
-    expect(ms).toBeLessThan(500);
+    // How long is a figure (it depends on the machine; bench/rollcallSample.ts measures it).
+    console.log(`roll call sample of ${room.peers.size} peers: ${ms.toFixed(1)} ms`);
   });
 
   it('puts a point on a lossy uplink first, graded poor', async () => {
@@ -251,12 +263,13 @@ describe('roll call', () => {
   });
 
   it("shows a point that leaves as 'left', since it left", async () => {
+    const leaving = Date.now();
     room.leave(anBinh.peer);
-    anBinhLeftAt = Date.now();
     await waitFor('left', async () => row(await rollCall(), 'an-binh')?.state === 'left');
+    anBinhLeft = { from: leaving, by: Date.now() };
     const r = row(await rollCall(), 'an-binh')!;
     expect(r).toMatchObject({ name: 'Phường "An Bình"', invited: true, quality: null, grade: 'unknown' });
-    expect(Math.abs(r.since - anBinhLeftAt)).toBeLessThan(100);
+    expectBetween(r.since, anBinhLeft.from, anBinhLeft.by, 'left since it left');
   });
 });
 
@@ -266,13 +279,13 @@ describe('attendance', () => {
     const report = await json<AttendanceReport>(await api('GET', `/sessions/${sid}/attendance`));
     const tp = report.points.find((p) => p.identity === 'tan-phu')!;
     const ab = report.points.find((p) => p.identity === 'an-binh')!;
-    expect(Math.abs(tp.firstJoined! - tanPhu.peer.joinedAt)).toBeLessThan(50);
+    expectBetween(tp.firstJoined, tanPhu.peer.joinedAt, tanPhu.joinedBy, 'Tân Phú first joined');
     expect(tp).toMatchObject({ present: true, lastLeft: null, invited: true });
     expect(tp.quality.samples).toBeGreaterThan(2);
     expect(tp.quality.avgBitrateIn).toBeGreaterThan(0);
     expect(tp.quality.avgLoss).toBeLessThan(0.01);
-    expect(Math.abs(ab.firstJoined! - anBinh.peer.joinedAt)).toBeLessThan(50);
-    expect(Math.abs(ab.lastLeft! - anBinhLeftAt)).toBeLessThan(100);
+    expectBetween(ab.firstJoined, anBinh.peer.joinedAt, anBinh.joinedBy, 'An Bình first joined');
+    expectBetween(ab.lastLeft, anBinhLeft.from, anBinhLeft.by, 'An Bình last left');
     expect(ab.intervals).toHaveLength(1);
     expect(report.points.find((p) => p.identity === 'my-loc')).toMatchObject({ invited: true, firstJoined: null, minutesPresent: 0 });
     expect(report.points.some((p) => p.identity === 'dieu-hanh')).toBe(false);
@@ -304,7 +317,8 @@ describe('attendance', () => {
     expect(tpRow[1]).toBe('Xã Tân Phú, huyện A');
     expect(tpRow[2]).toMatch(iso);
     expect(tpRow[2]).toBe(formatInTimeZone(tp.firstJoined!, timeZone));
-    expect(Math.abs(Date.parse(tpRow[2]) - tanPhu.peer.joinedAt)).toBeLessThan(1000);
+    // The same instant, to the second.
+    expect(Date.parse(tpRow[2])).toBe(Math.floor(tp.firstJoined! / 1000) * 1000);
     expect(tpRow[3]).toBe('');
     const abRow = byId.get('an-binh')!;
     expect(abRow[1]).toBe('Phường "An Bình"');

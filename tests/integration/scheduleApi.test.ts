@@ -289,7 +289,9 @@ describe('invitations', () => {
       invitedPoints: ['xa-4', 'xa-1'],
       invitedGroups: ['huyen-a'],
     });
+    const asked = Date.now();
     const res = await api('/sessions/s-invite/invitations', { token: operator });
+    const answered = Date.now();
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body.points.map((p: { pointId: string }) => p.pointId).sort()).toEqual(['xa-1', 'xa-2', 'xa-4']);
@@ -300,8 +302,10 @@ describe('invitations', () => {
       expect(link.url.startsWith(`${server.url}/point?token=`)).toBe(true);
       const claims = await server.tokens.verify(new URL(link.url).searchParams.get('token'));
       expect(claims).toEqual({ sid: 's-invite', sub: link.pointId, role: 'point', name: link.name, ver: 0 });
-      // Through the session and 12 hours after it (it is years away).
-      expect(Math.abs(link.expiresAt - (at(16) + 12 * 3600_000))).toBeLessThan(2000);
+      // Through the session and 12 hours after it (it is years away): to the second (a token's
+      // times are whole seconds), plus however long the server took to sign, which the request spans.
+      expect(link.expiresAt).toBeGreaterThan(at(16) + 12 * 3600_000 - 1000);
+      expect(link.expiresAt).toBeLessThan(at(16) + 12 * 3600_000 + (answered - asked) + 1000);
     }
   });
 
@@ -313,9 +317,13 @@ describe('invitations', () => {
       endsAt: Date.now() + 120_000,
       invitedPoints: ['xa-3'],
     });
+    const asked = Date.now();
     const { points } = await (await api('/sessions/s-soon/invitations', { token: operator })).json();
+    const answered = Date.now();
     expect(points).toHaveLength(1);
-    expect(Math.abs(points[0].expiresAt - (Date.now() + 24 * 3600_000))).toBeLessThan(5000);
+    // A day from when it was signed, which happened during the request (to the second: a token's times are whole seconds).
+    expect(points[0].expiresAt).toBeGreaterThan(asked + 24 * 3600_000 - 1000);
+    expect(points[0].expiresAt).toBeLessThanOrEqual(answered + 24 * 3600_000);
   });
 
   it('members added to a group later are invited too', async () => {
