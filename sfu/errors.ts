@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../protocol/index.js';
+import type { ErrorBody, ErrorCode } from '../protocol/index.js';
 
 /** An error whose code and message are meant for the client that caused it. */
 export class DiemcauError extends Error {
@@ -76,4 +76,26 @@ export class ConflictError extends DiemcauError {
     super('conflict', message);
     this.name = 'ConflictError';
   }
+}
+
+/**
+ * mediasoup refused what a browser asked for (its DTLS or RTP parameters, a
+ * layer, a transport in the wrong state): the browser's news, with
+ * mediasoup's reason.
+ */
+export class MediaError extends DiemcauError {
+  constructor(cause: unknown) {
+    super('media-error', String(cause instanceof Error ? cause.message : cause).slice(0, 500));
+    this.name = 'MediaError';
+  }
+}
+
+/**
+ * What a client is told of an error, over signaling and HTTP alike: a
+ * refusal's own code and message; of anything else (a fault of ours) nothing
+ * but `internal` — the log has it.
+ */
+export function errorBodyOf(error: unknown): ErrorBody {
+  if (error instanceof DiemcauError) return { code: error.code, message: error.message };
+  return { code: 'internal', message: 'internal error' };
 }

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorBody } from '../../protocol/index.js';
-import { DiemcauError, MovedError } from '../errors.js';
+import { DiemcauError, errorBodyOf, MovedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Room } from '../room/Room.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
-import { toErrorBody } from '../signaling/Connection.js';
 import { StoreUnavailableError, type Store, type Unsubscribe } from '../store/Store.js';
 import type { RoomDirectory } from './RoomDirectory.js';
 
@@ -151,7 +150,7 @@ export class SessionControl {
       const data = await this.#apply(request.sessionId, request.action, request.actor);
       reply = { id: request.id, ok: true, data: data ?? null };
     } catch (error) {
-      reply = { id: request.id, ok: false, error: toErrorBody(error) };
+      reply = { id: request.id, ok: false, error: errorBodyOf(error) };
     }
     await this.store
       .publish(`control-reply:${request.replyTo}`, reply)

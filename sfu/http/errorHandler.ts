@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { httpStatusOf, type ErrorBody, type ErrorCode } from '../../protocol/index.js';
-import { DiemcauError, NotFoundError, RateLimitedError } from '../errors.js';
+import { DiemcauError, errorBodyOf, NotFoundError, RateLimitedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** Codes for the 4xx errors express and body-parser raise themselves (bad JSON, too large, an undecodable path). */
@@ -20,13 +20,13 @@ function clientStatus(error: unknown): number | undefined {
  */
 export function describeError(error: unknown): { status: number; body: ErrorBody } {
   const status = clientStatus(error);
-  if (error instanceof DiemcauError)
-    return { status: status ?? httpStatusOf[error.code], body: { code: error.code, message: error.message } };
+  if (error instanceof DiemcauError) return { status: status ?? httpStatusOf[error.code], body: errorBodyOf(error) };
   if (status !== undefined) {
     const message = error instanceof Error ? error.message.slice(0, 200) : 'bad request';
     return { status, body: { code: codeOfStatus[status] ?? 'bad-request', message } };
   }
-  return { status: httpStatusOf.internal, body: { code: 'internal', message: 'internal error' } };
+  const body = errorBodyOf(error);
+  return { status: httpStatusOf[body.code], body };
 }
 
 /**

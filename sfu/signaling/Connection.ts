@@ -8,11 +8,10 @@ import {
   requestEnvelopeSchema,
   requestSchemas,
   type AuditEntry,
-  type ErrorBody,
   type ReplyMessage,
   type TokenClaims,
 } from '../../protocol/index.js';
-import { DiemcauError, RateLimitedError } from '../errors.js';
+import { DiemcauError, errorBodyOf, RateLimitedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Peer } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
@@ -243,7 +242,7 @@ export class Connection {
       const data = await handler(this.#context(), parsed.data);
       this.#send({ id, ok: true, data } satisfies ReplyMessage);
     } catch (error) {
-      const body = toErrorBody(error);
+      const body = errorBodyOf(error);
       if (body.code === 'internal') this.#log.error({ err: error }, 'request failed');
       else this.#log.debug({ error: body }, 'request refused');
       this.#send({ id, ok: false, error: body } satisfies ReplyMessage);
@@ -315,14 +314,4 @@ function describe(error: z.ZodError): string {
     .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
     .join('; ')
     .slice(0, 500);
-}
-
-export function toErrorBody(error: unknown): ErrorBody {
-  if (error instanceof DiemcauError) return { code: error.code, message: error.message };
-  // mediasoup rejects bad parameters with TypeError/UnsupportedError/InvalidStateError.
-  const name = (error as Error | undefined)?.name;
-  if (name === 'TypeError' || name === 'UnsupportedError' || name === 'InvalidStateError' || name === 'Error') {
-    return { code: 'media-error', message: String((error as Error).message).slice(0, 500) };
-  }
-  return { code: 'internal', message: 'internal error' };
 }

@@ -8,7 +8,7 @@ import {
   type ResponseData,
   type TokenClaims,
 } from '../../protocol/index.js';
-import { DiemcauError, ForbiddenError } from '../errors.js';
+import { DiemcauError, ForbiddenError, MediaError } from '../errors.js';
 import type { Peer, PeerLimits } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
 import { snapshotFor } from '../room/snapshotFor.js';
@@ -69,7 +69,7 @@ function joined(ctx: HandlerContext): Peer {
 
 const empty = {} as Record<string, never>;
 
-export const handlers: { [M in RequestMethod]: Handler<M> } = {
+const table: { [M in RequestMethod]: Handler<M> } = {
   'router.capabilities': (ctx) => ({ rtpCapabilities: ctx.room.rtpCapabilities as unknown as Record<string, unknown> }),
 
   join: async (ctx, data) => {
@@ -226,6 +226,36 @@ export const handlers: { [M in RequestMethod]: Handler<M> } = {
     return empty;
   },
 };
+
+/**
+ * Requests that hand what the browser sent (DTLS and RTP parameters, ids,
+ * layers) to mediasoup: what mediasoup refuses is the browser's `media-error`
+ * with mediasoup's reason, not a fault of the server's.
+ */
+const mediaMethods = [
+  'transport.create',
+  'transport.connect',
+  'transport.restartIce',
+  'produce',
+  'producer.close',
+  'consumer.resume',
+  'receive.setMode',
+] as const satisfies readonly RequestMethod[];
+
+function refusedAsMedia<M extends RequestMethod>(handler: Handler<M>): Handler<M> {
+  return async (ctx, data) => {
+    try {
+      return await handler(ctx, data);
+    } catch (error) {
+      throw error instanceof DiemcauError ? error : new MediaError(error);
+    }
+  };
+}
+
+/** Every request's handler, by method. */
+export const handlers: { [M in RequestMethod]: Handler<M> } = { ...table };
+for (const method of mediaMethods)
+  (handlers as Record<RequestMethod, Handler<RequestMethod>>)[method] = refusedAsMedia(table[method] as Handler<RequestMethod>);
 
 function recorderOf(ctx: HandlerContext) {
   if (!ctx.room.recordingControl) throw new DiemcauError('conflict', 'recording is not available on this server');

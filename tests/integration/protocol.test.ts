@@ -143,6 +143,24 @@ describe('malformed and unauthorised messages', () => {
     client.close();
   });
 
+  it("answers what mediasoup refuses with media-error and mediasoup's reason, and keeps serving", async () => {
+    const client = await connect('point', 'media-refused');
+    expect((await client.request('join', { rtpCapabilities })).ok).toBe(true);
+    const created = await client.request('transport.create', { direction: 'send' });
+    expect(created.ok).toBe(true);
+    const transportId = (created as { data: { id: string } }).data.id;
+    // RTP parameters whose codec names no type: refused by mediasoup's own checks.
+    const produced = await client.request('produce', { transportId, kind: 'video', rtpParameters: { codecs: [{}] }, source: 'camera' });
+    expect(produced).toMatchObject({ ok: false, error: { code: 'media-error', message: expect.stringMatching(/mimeType/) } });
+    // DTLS parameters given twice: refused by the worker the second time.
+    const dtlsParameters = { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: Array(32).fill('AB').join(':') }] };
+    expect((await client.request('transport.connect', { transportId, dtlsParameters })).ok).toBe(true);
+    const again = await client.request('transport.connect', { transportId, dtlsParameters });
+    expect(again).toMatchObject({ ok: false, error: { code: 'media-error' } });
+    expect((await client.request('router.capabilities', {})).ok).toBe(true);
+    client.close();
+  });
+
   it('answers a binary frame with bad-request', async () => {
     const client = await connect('point');
     const reply = await client.raw(Buffer.from([1, 2, 3]), -1);
