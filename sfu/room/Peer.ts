@@ -59,10 +59,10 @@ export class Peer extends EventEmitter<PeerEvents> {
   readonly joinedAt = Date.now();
   rtpCapabilities?: types.RtpCapabilities;
   receiveMode: ReceiveMode = 'auto';
-  readonly transports = new Map<string, types.Transport>();
-  readonly producers = new Map<string, types.Producer<ProducerInfo>>();
+  readonly #transports = new Map<string, types.Transport>();
+  readonly #producers = new Map<string, types.Producer<ProducerInfo>>();
   /** Keyed by the producer it receives. */
-  readonly consumers = new Map<string, types.Consumer<ConsumerInfo>>();
+  readonly #consumers = new Map<string, types.Consumer<ConsumerInfo>>();
   /** What the browser last reported of its link. */
   clientStats: Record<string, number> = {};
   /** The browser's recent inbound loss reports, newest last (weak-link policy). */
@@ -89,6 +89,59 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  // Read-only views: only the Peer adds and forgets entries (add*/remove* below),
+  // so the maps cannot drift from the mediasoup objects' lives.
+
+  get transports(): ReadonlyMap<string, types.Transport> {
+    return this.#transports;
+  }
+
+  get producers(): ReadonlyMap<string, types.Producer<ProducerInfo>> {
+    return this.#producers;
+  }
+
+  /** Keyed by the producer each one receives. */
+  get consumers(): ReadonlyMap<string, types.Consumer<ConsumerInfo>> {
+    return this.#consumers;
+  }
+
+  /** Holds a transport until it closes, however it closes (by the peer, its router or its worker). */
+  addTransport(transport: types.Transport): void {
+    this.#transports.set(transport.id, transport);
+    transport.observer.once('close', () => this.#transports.delete(transport.id));
+  }
+
+  /**
+   * Holds a producer until it closes. Registered before the caller's own
+   * 'close' listeners, so that they already see it gone.
+   */
+  addProducer(producer: types.Producer<ProducerInfo>): void {
+    this.#producers.set(producer.id, producer);
+    producer.observer.once('close', () => this.#producers.delete(producer.id));
+  }
+
+  /**
+   * Holds the consumer that receives a producer, replacing the one held for it
+   * before. Forgotten when its transport closes; a consumer closed any other
+   * way stays until the Room removes it, because the Room tells the browser
+   * (removeConsumer).
+   */
+  addConsumer(producerId: string, consumer: types.Consumer<ConsumerInfo>): void {
+    this.#consumers.set(producerId, consumer);
+    // Unconditional, as before this moved here: a transport closing takes the entry for its producer with it.
+    consumer.on('transportclose', () => this.#consumers.delete(producerId));
+  }
+
+  /**
+   * Forgets what is held for a producer; given a consumer, only if that one is
+   * still the current one (a newer one may have replaced it). Returns whether
+   * anything was forgotten, i.e. whether the browser must be told.
+   */
+  removeConsumer(producerId: string, consumer?: types.Consumer<ConsumerInfo>): boolean {
+    if (consumer && this.#consumers.get(producerId) !== consumer) return false;
+    return this.#consumers.delete(producerId);
   }
 
   get recvTransport(): types.Transport | undefined {
@@ -152,10 +205,10 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   /** Closes every transport (and with them every producer and consumer). */
   closeMedia(): void {
-    for (const transport of this.transports.values()) transport.close();
-    this.transports.clear();
-    this.producers.clear();
-    this.consumers.clear();
+    for (const transport of this.#transports.values()) transport.close();
+    this.#transports.clear();
+    this.#producers.clear();
+    this.#consumers.clear();
   }
 
   close(reason: string): void {

@@ -273,8 +273,7 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   #adopt(peer: Peer, transport: types.Transport, direction: 'send' | 'recv'): void {
-    peer.transports.set(transport.id, transport);
-    transport.observer.once('close', () => peer.transports.delete(transport.id));
+    peer.addTransport(transport);
     if (direction === 'recv') this.#scheduleReconcile();
   }
 
@@ -301,9 +300,9 @@ export class Room extends EventEmitter<RoomEvents> {
       })
       .catch(this.#releaseAndThrow(placement));
     this.#releaseOnClose(producer, placement);
-    peer.producers.set(producer.id, producer);
+    // Added first: the peer forgets it on close before the reactions below run.
+    peer.addProducer(producer);
     producer.observer.once('close', () => {
-      peer.producers.delete(producer.id);
       for (const key of this.#pipes.keys()) if (key.startsWith(`${producer.id}>`)) this.#pipes.delete(key);
       this.#scheduleReconcile();
       this.#changed();
@@ -598,7 +597,7 @@ export class Room extends EventEmitter<RoomEvents> {
     for (const [producerId, consumer] of receiver.consumers) {
       if (!wanted.has(producerId) || consumer.closed) {
         consumer.close();
-        receiver.consumers.delete(producerId);
+        receiver.removeConsumer(producerId);
         receiver.notify('consumer.closed', { consumerId: consumer.id });
       }
     }
@@ -643,15 +642,12 @@ export class Room extends EventEmitter<RoomEvents> {
       consumer.close();
       return;
     }
-    receiver.consumers.set(producer.id, consumer);
-    const forget = () => {
-      if (receiver.consumers.get(producer.id) === consumer) {
-        receiver.consumers.delete(producer.id);
-        receiver.notify('consumer.closed', { consumerId: consumer.id });
-      }
-    };
-    consumer.on('producerclose', forget);
-    consumer.on('transportclose', () => receiver.consumers.delete(producer.id));
+    receiver.addConsumer(producer.id, consumer);
+    // Its transport closing is the peer's bookkeeping (addConsumer); its
+    // producer closing is news for the browser, unless a newer consumer already took its place.
+    consumer.on('producerclose', () => {
+      if (receiver.removeConsumer(producer.id, consumer)) receiver.notify('consumer.closed', { consumerId: consumer.id });
+    });
     if (consumer.kind === 'video') {
       // The layer a receiver gets (none: a frozen picture) is what a support call needs to know.
       consumer.on('layerschange', (layers) =>
