@@ -6,12 +6,13 @@ import type { Role } from '../../protocol/index.js';
 import { createLogger } from '../../sfu/logger.js';
 import { Server } from '../../sfu/Server.js';
 
-/** A whole Diemcau server on loopback with free ports and its own data folder. */
-export async function startServer(overrides: Partial<Config> = {}): Promise<Server & { stop(): Promise<void> }> {
-  // A data folder given by the test outlives the server (restart tests).
-  const ownDataDir = !overrides.dataDir;
-  const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-test-'));
-  const config = loadConfig(
+/**
+ * The config of a server on loopback with free ports, 2 media workers, no
+ * demo data, logging warnings: the test servers' and the fan-out bench's, so
+ * that the bench measures what the tests run.
+ */
+export function loopbackConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
+  return loadConfig(
     {},
     {
       host: '127.0.0.1',
@@ -21,12 +22,19 @@ export async function startServer(overrides: Partial<Config> = {}): Promise<Serv
       rtcBasePort: 0,
       workers: 2,
       demo: false,
-      autoRecord: false,
       logLevel: 'warn',
       ...overrides,
       dataDir,
     },
   );
+}
+
+/** A whole Diemcau server on loopback with free ports and its own data folder. */
+export async function startServer(overrides: Partial<Config> = {}): Promise<Server & { stop(): Promise<void> }> {
+  // A data folder given by the test outlives the server (restart tests).
+  const ownDataDir = !overrides.dataDir;
+  const dataDir = overrides.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-test-'));
+  const config = loopbackConfig(dataDir, { autoRecord: false, ...overrides });
   const server = await new Server(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'warn')).start();
   let stopped = false;
   return Object.assign(server, {
