@@ -7,24 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../../protocol/index.js';
 import { escapeText, fold, sessionsToIcs, utc } from '../../sfu/schedule/ics.js';
+import { sessionRecord } from '../helpers/sessionRecord.js';
 
 const local = (iso: string) => Date.parse(`${iso}+07:00`);
 const now = local('2031-03-01T17:00:00');
 
 function session(id: string, over: Partial<SessionRecord>): SessionRecord {
-  return {
-    id,
-    title: id,
-    timeZone: 'Asia/Ho_Chi_Minh',
-    agenda: [],
-    invitedPoints: [],
-    invitedGroups: [],
-    public: true,
-    status: 'scheduled',
-    createdAt: local('2031-02-20T09:15:00'),
-    updatedAt: local('2031-02-25T14:40:30'),
-    ...over,
-  };
+  return sessionRecord(id, local('2031-02-20T09:15:00'), { updatedAt: local('2031-02-25T14:40:30'), ...over });
 }
 
 const ics = (sessions: SessionRecord[]) =>

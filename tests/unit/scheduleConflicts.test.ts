@@ -7,24 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../../protocol/index.js';
 import { findConflicts } from '../../sfu/schedule/conflicts.js';
+import { sessionRecord } from '../helpers/sessionRecord.js';
 
 /** A time on 2 March 2031 in the province (Asia/Ho_Chi_Minh, UTC+7, no daylight saving). */
 const at = (hhmm: string) => Date.parse(`2031-03-02T${hhmm}:00+07:00`);
 
 function session(id: string, over: Partial<SessionRecord>): SessionRecord {
-  return {
-    id,
-    title: id,
-    timeZone: 'Asia/Ho_Chi_Minh',
-    agenda: [],
-    invitedPoints: [],
-    invitedGroups: [],
-    public: true,
-    status: 'scheduled',
-    createdAt: at('06:00'),
-    updatedAt: at('06:00'),
-    ...over,
-  };
+  return sessionRecord(id, at('06:00'), over);
 }
 
 const groups: Record<string, string[]> = { 'huyen-a': ['xa-1', 'xa-2'], 'huyen-b': ['xa-3'], 'huyen-moi': [] };
