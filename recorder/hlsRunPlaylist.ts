@@ -21,10 +21,21 @@ export function parseRunPlaylist(text: string): RunSegment[] {
     } else if (line.startsWith('#EXTINF:')) {
       duration = Number.parseFloat(line.slice('#EXTINF:'.length));
     } else if (line && !line.startsWith('#') && duration !== undefined) {
-      out.push({ file: line, duration, pdt });
+      out.push({ file: ownCopy(line), duration, pdt });
       duration = undefined;
       pdt = undefined;
     }
   }
   return out;
+}
+
+/**
+ * The name as a string of its own. A line cut from the playlist's text is, in
+ * V8, a view into that whole text; the recording keeps every segment's name
+ * for as long as the server runs, and the text is read again every half
+ * second and grows with the run: views would keep one whole text alive per
+ * segment, memory growing with the square of the session's length.
+ */
+function ownCopy(name: string): string {
+  return Buffer.from(name, 'utf8').toString('utf8');
 }

@@ -59,14 +59,20 @@ export class SignInLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Addresses remembered now: those seen in the last hour (forgotten at the next attempt after that). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
   /** Counts an attempt; throws RateLimitedError (429, Retry-After) when the address must wait. */
   attempt(address: string): void {
     const now = this.now();
+    this.#forget(now);
     let entry = this.#entries.get(address);
     if (!entry || now - entry.lastAt > forgetAfterMs) entry = { windowStart: now, count: 0, waitMs: 0, until: 0, lastAt: now };
+    // Moved to the end: the map stays in the order addresses were last seen.
     this.#entries.delete(address);
     this.#entries.set(address, entry);
-    this.#forgetOldest();
     entry.lastAt = now;
     if (now >= entry.until && now - entry.windowStart >= minuteMs) {
       entry.windowStart = now;
@@ -80,9 +86,15 @@ export class SignInLimiter {
     entry.count++;
   }
 
-  #forgetOldest(): void {
-    for (const key of this.#entries.keys()) {
-      if (this.#entries.size <= maxEntries) return;
+  /**
+   * Drops the addresses quiet for an hour, and past `maxEntries` the least
+   * recently seen; both are at the front of the map. An address forgotten
+   * only when it came back would stay in memory for good: after an attack
+   * from many addresses the map would never shrink again.
+   */
+  #forget(now: number): void {
+    for (const [key, entry] of this.#entries) {
+      if (this.#entries.size < maxEntries && now - entry.lastAt <= forgetAfterMs) return;
       this.#entries.delete(key);
     }
   }

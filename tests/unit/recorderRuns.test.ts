@@ -4,6 +4,8 @@
  * picked up again after a restarted server, and which segments of a run
  * join the archive — once each, in order, a jump marked where a run starts.
  */
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { parseRunPlaylist } from '../../recorder/hlsRunPlaylist.js';
 import type { ProgramProducer, ProgramSources } from '../../recorder/RecordedRoom.js';
@@ -132,6 +134,27 @@ describe('reading the playlist ffmpeg keeps for a run', () => {
     expect(parseRunPlaylist('#EXTM3U\r\n#EXTINF:2.5,\r\nr0001-00000.ts\r\n')).toEqual([
       { file: 'r0001-00000.ts', duration: 2.5, pdt: undefined },
     ]);
+  });
+
+  it('keeps nothing of the playlist’s text alive through the names it returns', () => {
+    // The recording keeps every segment's name while the server runs, and the run's playlist is read again
+    // every half second: were the names views into its text, a long session would keep a whole text per segment.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const earlier = '#EXTINF:2.000000,\n#EXT-X-PROGRAM-DATE-TIME:2031-03-02T08:00:00.040+0700\nr0001-00000.ts\n'.repeat(1000);
+    const kept: string[] = [];
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 80; i++) {
+      // A text of ~85 kB each time, as ffmpeg's playlist is half an hour into a run.
+      const text = `#EXTM3U\n${earlier}#EXTINF:2.000000,\nr0001-${String(i + 1).padStart(5, '0')}.ts\n`;
+      kept.push(parseRunPlaylist(text).at(-1)!.file);
+    }
+    gc();
+    const grownMb = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+    expect(kept.at(-1)).toBe('r0001-00080.ts');
+    // Views would keep 80 texts: ~7 MB.
+    expect(grownMb).toBeLessThan(2);
   });
 });
 
