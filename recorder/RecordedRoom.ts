@@ -44,8 +44,6 @@ export interface RecordedRoom {
   setRecording(recording: boolean, actor: string): void;
   /** Keeps the routers open until `work` ends (the encoder closing its last segment). */
   delayClose(work: Promise<unknown>): void;
-  /** Where the operator's start and stop reach the recorder. */
-  recordingControl?: { start(actor: string): Promise<void>; stop(actor: string): Promise<void> };
 }
 
 /** Where the recorder learns of each session's Room as it opens. */

@@ -23,6 +23,14 @@ export interface RecordingServiceEvents {
   ready: [sessionId: string, meta: RecordingMeta];
 }
 
+/** The session has no recorder here (not open on this node, or its recorder could not start). */
+export class RecorderMissingError extends Error {
+  constructor(sessionId: string) {
+    super(`session ${sessionId} has no recorder on this server`);
+    this.name = 'RecorderMissingError';
+  }
+}
+
 /** A session id is a safe folder name (the protocol's identity rule); anything else never reaches the disk. */
 export const sessionIdPattern = identityPattern;
 
@@ -33,7 +41,7 @@ export const sessionIdPattern = identityPattern;
 export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   readonly ffmpeg: FfmpegBinary;
   readonly #o: RecordingServiceOptions;
-  readonly #recorders = new Map<string, Recorder>();
+  readonly #recorders = new Map<string, { room: RecordedRoom; recorder: Recorder }>();
   /** Sessions whose operator stopped recording: going live again does not restart it. */
   readonly #heldByOperator = new Set<string>();
   readonly #finalizing = new Set<Promise<void>>();
@@ -41,7 +49,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   /** Shutting down: no recorder starts any more. */
   #closed = false;
 
-  constructor(options: RecordingServiceOptions, sessions: RecordedRooms) {
+  constructor(options: RecordingServiceOptions) {
     super();
     this.#o = options;
     this.ffmpeg = findFfmpeg();
@@ -49,14 +57,38 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     const orphans = endOrphanEncoders(options.dir);
     if (orphans.length) options.logger.warn({ pids: orphans }, 'ended encoders an earlier server left running');
     options.logger.info({ ffmpeg: this.ffmpeg.path, origin: this.ffmpeg.origin, version: this.ffmpeg.version }, 'recorder ffmpeg');
+  }
+
+  /** Gives every session that opens from now on its Recorder. */
+  follow(sessions: RecordedRooms): void {
     sessions.on('room', (room, record) => {
       // A recorder that cannot start must not take the session down with it.
       try {
         this.#attach(room, record);
       } catch (error) {
-        options.logger.error({ err: error, session: room.id }, 'this session cannot be recorded');
+        this.#o.logger.error({ err: error, session: room.id }, 'this session cannot be recorded');
       }
     });
+  }
+
+  has(sessionId: string): boolean {
+    return this.#recorders.has(sessionId);
+  }
+
+  /** The operator starts the recording of a session on air; going live again keeps it going. */
+  async start(sessionId: string, actor: string): Promise<void> {
+    const entry = this.#entry(sessionId);
+    this.#heldByOperator.delete(sessionId);
+    if (entry.room.status !== 'live') return;
+    await this.#start(entry, actor);
+  }
+
+  /** The operator stops the recording: it stays stopped until started again, even across going live. */
+  async stop(sessionId: string, actor: string): Promise<void> {
+    const entry = this.#entry(sessionId);
+    this.#heldByOperator.add(sessionId);
+    await entry.recorder.stop();
+    entry.room.setRecording(false, actor);
   }
 
   get dir(): string {
@@ -69,7 +101,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   }
 
   recorder(sessionId: string): Recorder | undefined {
-    return this.#recorders.get(sessionId);
+    return this.#recorders.get(sessionId)?.recorder;
   }
 
   meta(sessionId: string): RecordingMeta | undefined {
@@ -98,7 +130,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.#recorders.values()].map((r) => r.close()));
+    await Promise.all([...this.#recorders.values()].map(({ recorder }) => recorder.close()));
     this.#recorders.clear();
     await this.idle();
   }
@@ -114,30 +146,12 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       segmentSeconds: this.#o.segmentSeconds,
       dvrWindowSeconds: this.#o.dvrWindowSeconds,
     });
-    this.#recorders.set(room.id, recorder);
-    const start = async (actor: string) => {
-      await recorder.start();
-      room.setRecording(true, actor);
-    };
-    const stop = async (actor: string) => {
-      await recorder.stop();
-      room.setRecording(false, actor);
-    };
-    room.recordingControl = {
-      start: async (actor) => {
-        this.#heldByOperator.delete(room.id);
-        if (room.status !== 'live') return;
-        await start(actor);
-      },
-      stop: async (actor) => {
-        this.#heldByOperator.add(room.id);
-        await stop(actor);
-      },
-    };
+    const entry = { room, recorder };
+    this.#recorders.set(room.id, entry);
     room.on('snapshot', (snapshot) => {
       if (this.#closed) return;
       if (snapshot.status === 'live' && this.#o.autoRecord && !recorder.recording && !this.#heldByOperator.has(room.id)) {
-        void start('system');
+        void this.#start(entry, 'system');
       }
       if (snapshot.status === 'ended') this.#finalize(room, recorder);
     });
@@ -145,6 +159,17 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       this.#recorders.delete(room.id);
       if (room.status !== 'ended') void recorder.close();
     });
+  }
+
+  async #start({ room, recorder }: { room: RecordedRoom; recorder: Recorder }, actor: string): Promise<void> {
+    await recorder.start();
+    room.setRecording(true, actor);
+  }
+
+  #entry(sessionId: string): { room: RecordedRoom; recorder: Recorder } {
+    const entry = this.#recorders.get(sessionId);
+    if (!entry) throw new RecorderMissingError(sessionId);
+    return entry;
   }
 
   /**

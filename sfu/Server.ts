@@ -51,7 +51,7 @@ export interface DemoLinks {
 export class Server {
   readonly logger: Logger;
   readonly pool: WorkerPool;
-  readonly tokens: TokenService;
+  tokens!: TokenService;
   store!: Store;
   sessions!: SessionRegistry;
   recordings!: RecordingService;
@@ -93,7 +93,6 @@ export class Server {
       maxStreamsPerWorker: config.maxStreamsPerWorker,
       logger: this.logger,
     });
-    this.tokens = new TokenService(TokenService.secretFrom(config.dataDir, config.tokenSecret), config.tokenTtlHours);
   }
 
   get url(): string {
@@ -112,28 +111,39 @@ export class Server {
     this.directory = new RoomDirectory(this.store, { node: this.config.nodeId ?? 'starting', url: '' });
     // One node owns everything on the embedded store; on Redis, a session's Room runs on one node.
     const shared = this.store.kind === 'redis' ? this.directory : undefined;
-    this.sessions = new SessionRegistry(this.store, this.pool, this.logger, this.config.maxIncomingBitrate, shared);
-    this.recordings = new RecordingService(
-      {
-        dir: path.join(this.config.dataDir, 'recordings'),
-        logger: this.logger,
-        autoRecord: this.config.autoRecord,
-        segmentSeconds: this.config.hlsSegmentSeconds,
-        dvrWindowSeconds: this.config.dvrWindowMinutes * 60,
-      },
-      this.sessions,
-    );
+    this.recordings = new RecordingService({
+      dir: path.join(this.config.dataDir, 'recordings'),
+      logger: this.logger,
+      autoRecord: this.config.autoRecord,
+      segmentSeconds: this.config.hlsSegmentSeconds,
+      dvrWindowSeconds: this.config.dvrWindowMinutes * 60,
+    });
+    this.sessions = new SessionRegistry({
+      store: this.store,
+      pool: this.pool,
+      logger: this.logger,
+      maxIncomingBitrate: this.config.maxIncomingBitrate,
+      directory: shared,
+      recording: this.recordings,
+    });
+    this.recordings.follow(this.sessions);
     await this.sessions.load();
     this.accounts = new OperatorAccounts(this.store, this.logger);
     this.audit = new AuditLog(this.store);
     this.points = new PointRegistry(this.store, this.logger);
     await this.points.load();
     // A disabled point's link, or one older than its last revocation, no longer admits it.
-    this.tokens.check = async (claims) => {
-      await this.points.checkClaims(claims);
-      // An account's tokens from before its sign-out, password or role change, or of a disabled or deleted account, no longer admit.
-      await this.accounts.checkClaims(claims);
-    };
+    const points = this.points;
+    const accounts = this.accounts;
+    this.tokens = new TokenService({
+      secret: TokenService.secretFrom(this.config.dataDir, this.config.tokenSecret),
+      ttlHours: this.config.tokenTtlHours,
+      check: async (claims) => {
+        await points.checkClaims(claims);
+        // An account's tokens from before its sign-out, password or role change, or of a disabled or deleted account, no longer admit.
+        await accounts.checkClaims(claims);
+      },
+    });
     this.documents = new DocumentStore(this.store, this.config.dataDir);
     // Roll call, attendance, audit and webhooks follow every Room from its creation.
     this.attendance = new AttendanceService({ sessions: this.sessions, store: this.store, logger: this.logger, points: this.points });

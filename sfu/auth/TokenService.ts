@@ -12,15 +12,22 @@ import { UnauthorizedError } from '../errors.js';
 export class TokenService {
   readonly #key: Uint8Array;
   readonly #ttlSeconds: number;
-  /**
-   * A further check after the signature (set by the point registry): a link
-   * of a disabled point, or one older than its last revocation, is refused.
-   */
-  check?: (claims: TokenClaims) => Promise<void>;
+  readonly #check: (claims: TokenClaims) => Promise<void>;
 
-  constructor(secret: string, ttlHours: number) {
-    this.#key = new TextEncoder().encode(secret);
-    this.#ttlSeconds = Math.round(ttlHours * 3600);
+  /**
+   * `check` runs after the signature on every token, and again on open
+   * sockets: it throws for a link of a disabled point or one older than its
+   * last revocation, and for an account's token from before its sign-out.
+   */
+  constructor(options: { secret: string; ttlHours: number; check?: (claims: TokenClaims) => Promise<void> }) {
+    this.#key = new TextEncoder().encode(options.secret);
+    this.#ttlSeconds = Math.round(options.ttlHours * 3600);
+    this.#check = options.check ?? (async () => undefined);
+  }
+
+  /** Whether claims already verified still admit (the point or account may have changed since): throws if not. */
+  async recheck(claims: TokenClaims): Promise<void> {
+    await this.#check(claims);
   }
 
   /** Uses the configured secret, else the one kept in the data folder (created once). */
@@ -67,7 +74,7 @@ export class TokenService {
       const expired = (error as { code?: string }).code === 'ERR_JWT_EXPIRED';
       throw new UnauthorizedError(expired ? 'the invitation has expired' : 'the token is not valid');
     }
-    await this.check?.(claims);
+    await this.#check(claims);
     return claims;
   }
 }

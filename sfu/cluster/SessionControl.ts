@@ -120,11 +120,10 @@ export class SessionControl {
       case 'remove':
         return room.remove(action.identity, actor);
       case 'recording.start':
-        if (!room.recordingControl) throw new DiemcauError('conflict', 'recording is not available');
         if (room.status !== 'live') throw new DiemcauError('conflict', 'the session is not on air');
-        return room.recordingControl.start(actor);
+        return room.controlRecording(true, actor);
       case 'recording.stop':
-        return room.recordingControl?.stop(actor);
+        return room.controlRecording(false, actor);
     }
   }
 

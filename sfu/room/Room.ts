@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import { alwaysOnAir, type MediaSource, type ReceiveMode, type SessionSnapshot, type SessionStatus } from '../../protocol/index.js';
-import { ConflictError, DiemcauError, NotFoundError, WorkerBusyError } from '../errors.js';
+import { ConflictError, NotFoundError, WorkerBusyError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { mediaCodecs } from '../media/codecs.js';
-import type { Placement, WorkerPool } from '../media/WorkerPool.js';
+import type { WorkerPool } from '../media/WorkerPool.js';
 import { Peer, type ConsumerInfo, type PeerOptions, type ProducerInfo } from './Peer.js';
 import {
   mayBeHeard,
@@ -16,8 +15,17 @@ import {
   type Program,
   wantedBy,
 } from './onAir.js';
+import { RoomMedia } from './RoomMedia.js';
 import { snapshotFor } from './snapshotFor.js';
 import { decideWeakLink, historyLength } from './weakLink.js';
+
+/** Where the operator's live actions reach the services beside the Room. */
+export interface RoomControls {
+  /** Marks an agenda item current, checked against the session's agenda (the session registry keeps it). */
+  agenda?: (itemId: string | null) => Promise<void>;
+  /** Starts and stops the recorder (the recording service). */
+  recording?: { start(actor: string): Promise<void>; stop(actor: string): Promise<void> };
+}
 
 export interface RoomOptions {
   id: string;
@@ -25,37 +33,11 @@ export interface RoomOptions {
   pool: WorkerPool;
   logger: Logger;
   maxIncomingBitrate: number;
+  controls?: RoomControls;
 }
 
 /** How many receivers a reconcile serves at once. */
 const reconcileLanes = 16;
-
-/**
- * The least bandwidth the SFU assumes a receiver has. mediasoup gives a
- * simulcast consumer no layer at all while its estimate of the receiver's link
- * is below the lowest layer's bitrate, and that estimate sinks to the audio
- * rate whenever no picture flows (between the old and the new program picture
- * on a floor change; all along for the point holding the floor) and climbs back
- * slowly on a busy receiver: unfloored, points lose the program picture for
- * many seconds after each floor change while still hearing it. Floored at
- * the lowest camera layer (150 kbps, see the web client's camera encodings)
- * with room for its keyframes, the estimate still chooses among the layers
- * above it, and a point gets a smaller picture, never none (weakLink.ts holds
- * the lowest layer on lossy links).
- */
-const programFloorBitrate = 300_000;
-
-/**
- * Loopback UDP for plain RTP and pipes between workers, with socket buffers
- * large enough for a program's bursts (the kernel caps them at
- * net.core.rmem_max / wmem_max: raise those on a production host).
- */
-const loopbackRtp = {
-  protocol: 'udp' as const,
-  ip: '127.0.0.1',
-  recvBufferSize: 4 * 1024 * 1024,
-  sendBufferSize: 4 * 1024 * 1024,
-};
 
 /** What is on air, as mediasoup producers. */
 export type ProgramSources = Program<types.Producer<ProducerInfo>>;
@@ -83,14 +65,10 @@ export interface RoomEvents {
   close: [];
 }
 
-interface SlotRouter {
-  router: types.Router;
-  speakerObserver: types.AudioLevelObserver;
-}
-
 /**
- * One live session: its routers (one per media worker), its peers, and the
- * rules of the program — who is on air, who is heard, who receives what.
+ * One live session: its peers and the rules of the program — who is on air,
+ * who is heard, who receives what. Its media on the workers (routers, pipes,
+ * the rebuild after a worker dies) is a RoomMedia it owns.
  *
  * Every change that can alter what someone should receive ends in
  * `#reconcile()`, which compares each peer's consumers with what the program
@@ -101,13 +79,10 @@ interface SlotRouter {
 export class Room extends EventEmitter<RoomEvents> {
   readonly id: string;
   readonly title: string;
-  readonly #pool: WorkerPool;
+  readonly #media: RoomMedia;
   readonly #log: Logger;
-  readonly #maxIncomingBitrate: number;
-  readonly #routers = new Map<number, SlotRouter>();
+  readonly #controls: RoomControls;
   readonly #peers = new Map<string, Peer>();
-  /** Pipes already made: `${producerId}>${slotIndex}`. */
-  readonly #pipes = new Map<string, Promise<void>>();
   readonly #hands = new Set<string>();
   #status: SessionStatus = 'waiting';
   #floor: string | null = null;
@@ -120,52 +95,35 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #closeDelays: Promise<unknown>[] = [];
   readonly #muted = new Set<string>();
   #agendaItem: { id: string; title: string } | null = null;
-  /** Set by the server: marks an agenda item current (validates it against the session's agenda). */
-  agendaControl?: (itemId: string | null) => Promise<void>;
-  /** Set by the recording service: lets the operator start and stop recording from signaling. */
-  recordingControl?: { start(actor: string): Promise<void>; stop(actor: string): Promise<void> };
   #closed = false;
-  /** Media restarts run one after another: a worker may die again while one is under way. */
-  #mediaRestarts: Promise<void> = Promise.resolve();
-  readonly #onWorkerReplaced = (index: number) => {
-    this.#mediaRestarts = this.#mediaRestarts.then(() =>
-      this.#restartMedia(`media worker ${index} restarted`).catch((error: unknown) => {
-        // A worker that dies during the rebuild is replaced in turn, and that
-        // replacement starts the next rebuild: this one just gives way.
-        this.#log.warn({ err: error }, 'media restart interrupted; the next one follows');
-      }),
-    );
-  };
-
-  /** A receiver was refused a consumer because its worker is full: retried once a stream there closes. */
-  #waitingForCapacity = false;
-  readonly #onCapacity = () => {
-    if (!this.#waitingForCapacity) return;
-    this.#waitingForCapacity = false;
-    this.#scheduleReconcile();
-  };
-
-  private constructor(options: RoomOptions) {
+  private constructor(options: RoomOptions, media: RoomMedia, log: Logger) {
     super();
     this.id = options.id;
     this.title = options.title;
-    this.#pool = options.pool;
-    this.#log = options.logger.child({ session: options.id });
-    this.#maxIncomingBitrate = options.maxIncomingBitrate;
+    this.#log = log;
+    this.#controls = options.controls ?? {};
+    this.#media = media;
+    media.on('activeSpeaker', (identity) => this.#setActiveSpeaker(identity));
+    media.on('capacity', () => this.#scheduleReconcile());
+    // Every transport went with the routers: each peer forgets its media and
+    // is asked to rejoin once the routers are back. The floor and the hands survive.
+    media.on('lost', () => {
+      for (const peer of this.#peers.values()) peer.closeMedia();
+    });
+    media.on('restarted', (reason) => {
+      for (const peer of this.#peers.values()) peer.notify('media.restart', { reason });
+    });
   }
 
   static async create(options: RoomOptions): Promise<Room> {
-    const room = new Room(options);
-    try {
-      await room.#createRouters();
-    } catch (error) {
-      // A worker died while the session opened: leave nothing behind on the others.
-      room.close();
-      throw error;
-    }
-    options.pool.on('workerReplaced', room.#onWorkerReplaced);
-    options.pool.on('capacity', room.#onCapacity);
-    return room;
+    const log = options.logger.child({ session: options.id });
+    const media = await RoomMedia.create({
+      sessionId: options.id,
+      pool: options.pool,
+      logger: log,
+      maxIncomingBitrate: options.maxIncomingBitrate,
+    });
+    return new Room(options, media, log);
   }
 
   get status(): SessionStatus {
@@ -181,7 +139,7 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   get rtpCapabilities(): types.RtpCapabilities {
-    return this.#routers.values().next().value!.router.rtpCapabilities;
+    return this.#media.rtpCapabilities;
   }
 
   get peers(): ReadonlyMap<string, Peer> {
@@ -192,9 +150,9 @@ export class Room extends EventEmitter<RoomEvents> {
     return this.#peers.get(identity);
   }
 
-  /** Routers by worker slot, for tests and the recorder. */
+  /** The router of one worker, where the recorder takes its streams. */
   router(slotIndex: number): types.Router | undefined {
-    return this.#routers.get(slotIndex)?.router;
+    return this.#media.router(slotIndex);
   }
 
   // ---- Presence ---------------------------------------------------------------
@@ -209,12 +167,12 @@ export class Room extends EventEmitter<RoomEvents> {
     if (previous) this.#removePeer(previous, 'replaced');
     // A worker with room for what the peer receives at once, or `busy`: better a clear
     // refusal than a point that joins and never gets the program.
-    const placement = this.#pool.place({ unit: 'peer', streams: this.#programSize(options) });
+    const placement = this.#media.placePeer(this.#programSize(options));
     const slot = placement.slot;
     const peer = new Peer({ ...options, slotIndex: slot.index });
     peer.rtpCapabilities = options.rtpCapabilities;
     peer.receiveMode = options.receiveMode ?? 'auto';
-    peer.once('close', () => this.#pool.release(placement));
+    peer.once('close', () => this.#media.release(placement));
     this.#peers.set(peer.identity, peer);
     this.#log.info({ identity: peer.identity, role: peer.role, worker: slot.index }, 'peer joined');
     this.emit('presence', peer.identity, true);
@@ -237,19 +195,7 @@ export class Room extends EventEmitter<RoomEvents> {
   // ---- Transports and producers --------------------------------------------------
 
   async createWebRtcTransport(peer: Peer, direction: 'send' | 'recv'): Promise<types.WebRtcTransport> {
-    const { router } = this.#slotRouter(peer.slotIndex);
-    const webRtcServer = this.#pool.slots[peer.slotIndex].webRtcServer;
-    const transport = await router.createWebRtcTransport({
-      webRtcServer,
-      enableUdp: true,
-      enableTcp: true,
-      preferUdp: true,
-      initialAvailableOutgoingBitrate: 600_000,
-      appData: { direction },
-    });
-    if (direction === 'send') await transport.setMaxIncomingBitrate(this.#maxIncomingBitrate).catch(() => {});
-    // Set before the first consumer exists: the estimate is floored from the start.
-    else await transport.setMinOutgoingBitrate(programFloorBitrate).catch(() => {});
+    const transport = await this.#media.createWebRtcTransport(peer.slotIndex, direction);
     this.#adopt(peer, transport, direction);
     return transport;
   }
@@ -260,14 +206,7 @@ export class Room extends EventEmitter<RoomEvents> {
     direction: 'send' | 'recv',
     options: { enableSrtp?: boolean } = {},
   ): Promise<types.PlainTransport> {
-    const { router } = this.#slotRouter(peer.slotIndex);
-    const transport = await router.createPlainTransport({
-      listenInfo: { ...loopbackRtp },
-      rtcpMux: true,
-      comedia: direction === 'send',
-      ...options,
-      appData: { direction },
-    });
+    const transport = await this.#media.createPlainTransport(peer.slotIndex, direction, options);
     this.#adopt(peer, transport, direction);
     return transport;
   }
@@ -289,41 +228,22 @@ export class Room extends EventEmitter<RoomEvents> {
     if (existing) existing.close();
     // A point is heard only with the floor: its microphone starts paused.
     const muted = kind === 'audio' && !this.#mayBeHeard(peer);
-    // Counted before the first await, so that streams asked for together cannot all pass the limit.
-    const placement = this.#pool.place({ unit: 'stream', slotIndex: peer.slotIndex });
-    const producer = await transport
-      .produce<ProducerInfo>({
-        kind,
-        rtpParameters,
-        paused: muted,
-        appData: { source, identity: peer.identity },
-      })
-      .catch(this.#releaseAndThrow(placement));
-    this.#releaseOnClose(producer, placement);
+    // The studio is always on air: its media goes to every worker at once.
+    // Points are piped when given the floor: a hundred idle cameras copied to
+    // every worker would cost more than the wait.
+    const producer = await this.#media.produce(
+      transport,
+      peer.slotIndex,
+      { kind, rtpParameters, paused: muted, appData: { source, identity: peer.identity } },
+      { everywhere: alwaysOnAir(peer.role) },
+    );
     // Added first: the peer forgets it on close before the reactions below run.
     peer.addProducer(producer);
     producer.observer.once('close', () => {
-      for (const key of this.#pipes.keys()) if (key.startsWith(`${producer.id}>`)) this.#pipes.delete(key);
       this.#scheduleReconcile();
       this.#changed();
     });
-    if (kind === 'audio') {
-      await this.#slotRouter(peer.slotIndex)
-        .speakerObserver.addProducer({ producerId: producer.id })
-        .catch(() => {});
-    }
     if (muted) peer.notify('producer.paused', { producerId: producer.id, paused: true });
-    // The studio is always on air: have its media on every worker before the
-    // first receiver there needs it (setting up a pipe costs that receiver ~1 s).
-    // Points are piped when given the floor: a hundred idle cameras copied to
-    // every worker would cost more than the wait.
-    if (alwaysOnAir(peer.role)) {
-      for (const slotIndex of this.#routers.keys()) {
-        this.#pipe(producer, peer.slotIndex, slotIndex).catch((error) =>
-          this.#log.debug({ err: error, producerId: producer.id }, 'could not pipe ahead'),
-        );
-      }
-    }
     this.#scheduleReconcile();
     this.#changed();
     return producer;
@@ -355,7 +275,7 @@ export class Room extends EventEmitter<RoomEvents> {
     peer.weakLink = decision === 'cap';
     this.#log.info({ identity: peer.identity, loss: stats.inboundLoss, weakLink: peer.weakLink }, 'weak-link policy');
     for (const consumer of peer.consumers.values()) {
-      if (consumer.kind === 'video') await this.#applyLayers(consumer, peer.receiveMode, peer.weakLink);
+      if (consumer.kind === 'video') await preferLayers(consumer, peer.receiveMode, peer.weakLink);
     }
     this.#changed();
   }
@@ -363,7 +283,7 @@ export class Room extends EventEmitter<RoomEvents> {
   async setReceiveMode(peer: Peer, mode: ReceiveMode): Promise<void> {
     peer.receiveMode = mode;
     for (const consumer of peer.consumers.values()) {
-      if (consumer.kind === 'video') await this.#applyLayers(consumer, mode, peer.weakLink);
+      if (consumer.kind === 'video') await preferLayers(consumer, mode, peer.weakLink);
     }
     this.#scheduleReconcile();
     this.#changed();
@@ -424,6 +344,19 @@ export class Room extends EventEmitter<RoomEvents> {
     this.emit('mute', identity, muted, actor);
     this.#scheduleReconcile();
     this.#changed();
+  }
+
+  /** The operator marks an agenda item current: checked against the session's agenda, then shown to everyone. */
+  async markAgendaItem(itemId: string | null): Promise<void> {
+    if (!this.#controls.agenda) throw new ConflictError('this session has no agenda');
+    await this.#controls.agenda(itemId);
+  }
+
+  /** The operator starts or stops the recording. */
+  async controlRecording(recording: boolean, actor: string): Promise<void> {
+    const control = this.#controls.recording;
+    if (!control) throw new ConflictError('recording is not available on this server');
+    await (recording ? control.start(actor) : control.stop(actor));
   }
 
   /** Marks the agenda item under discussion; every point sees it and the recorder makes it a chapter. */
@@ -516,15 +449,12 @@ export class Room extends EventEmitter<RoomEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#pool.off('workerReplaced', this.#onWorkerReplaced);
-    this.#pool.off('capacity', this.#onCapacity);
     // A change still waiting to be announced (going on air just before a
     // shutdown) is announced now: the registry saves the status from it.
     if (this.#snapshotTimer) this.#flushSnapshot();
     for (const peer of [...this.#peers.values()]) peer.close(this.#status === 'ended' ? 'ended' : 'closed');
     this.#peers.clear();
-    for (const { router } of this.#routers.values()) router.close();
-    this.#routers.clear();
+    this.#media.close();
     this.emit('close');
   }
 
@@ -609,7 +539,7 @@ export class Room extends EventEmitter<RoomEvents> {
         // A receiver that left while we were consuming is not an error.
         if (receiver.closed || transport.closed) return;
         if (error instanceof WorkerBusyError) {
-          this.#waitForCapacity(receiver);
+          this.#media.waitForCapacity(receiver.slotIndex, receiver.identity);
           return;
         }
         this.#log.warn({ err: error, identity: receiver.identity, producerId }, 'could not consume');
@@ -620,24 +550,21 @@ export class Room extends EventEmitter<RoomEvents> {
   async #consume(receiver: Peer, transport: types.Transport, producer: types.Producer<ProducerInfo>, program: boolean): Promise<void> {
     const source = this.#peers.get(producer.appData.identity);
     if (!source) return;
-    await this.#pipe(producer, source.slotIndex, receiver.slotIndex);
-    const router = this.#slotRouter(receiver.slotIndex).router;
-    if (!router.canConsume({ producerId: producer.id, rtpCapabilities: receiver.rtpCapabilities! })) {
+    // Browsers resume after their consumer exists, so the first packets are not lost.
+    const consumer = await this.#media.consume(
+      transport,
+      producer,
+      { fromSlot: source.slotIndex, toSlot: receiver.slotIndex, rtpCapabilities: receiver.rtpCapabilities! },
+      {
+        paused: !receiver.plain,
+        counted: true,
+        appData: { identity: producer.appData.identity, source: producer.appData.source, program },
+      },
+    );
+    if (!consumer) {
       this.#log.warn({ identity: receiver.identity, producerId: producer.id }, 'receiver cannot decode this codec');
       return;
     }
-    // Counted before the await: the reconcile serves several receivers of a worker side by side.
-    const placement = this.#pool.place({ unit: 'stream', slotIndex: receiver.slotIndex });
-    // Browsers resume after their consumer exists, so the first packets are not lost.
-    const consumer = await transport
-      .consume<ConsumerInfo>({
-        producerId: producer.id,
-        rtpCapabilities: receiver.rtpCapabilities!,
-        paused: !receiver.plain,
-        appData: { identity: producer.appData.identity, source: producer.appData.source, program },
-      })
-      .catch(this.#releaseAndThrow(placement));
-    this.#releaseOnClose(consumer, placement);
     if (receiver.closed || transport.closed) {
       consumer.close();
       return;
@@ -653,7 +580,7 @@ export class Room extends EventEmitter<RoomEvents> {
       consumer.on('layerschange', (layers) =>
         this.#log.debug({ identity: receiver.identity, from: producer.appData.identity, layers: layers ?? null }, 'video layers'),
       );
-      await this.#applyLayers(consumer, receiver.receiveMode, receiver.weakLink);
+      await preferLayers(consumer, receiver.receiveMode, receiver.weakLink);
       await consumer.setPriority(program ? 255 : 1).catch(() => {});
     }
     receiver.notify('consumer.new', {
@@ -667,105 +594,15 @@ export class Room extends EventEmitter<RoomEvents> {
     });
   }
 
-  /**
-   * The receiver's worker is full: what it misses is made by the reconcile
-   * that follows the next stream closing there (`capacity`). Said once, not
-   * for every receiver of every reconcile, so that a full worker does not
-   * flood the log too.
-   */
-  #waitForCapacity(receiver: Peer): void {
-    // A stream there may have closed between the refusal and now, its `capacity` unheard: try again at once.
-    if (this.#pool.hasRoom(receiver.slotIndex)) {
-      this.#scheduleReconcile();
-      return;
-    }
-    if (this.#waitingForCapacity) return;
-    this.#waitingForCapacity = true;
-    this.#log.warn(
-      { identity: receiver.identity, worker: receiver.slotIndex, maxStreamsPerWorker: this.#pool.maxStreamsPerWorker },
-      'a media worker is full: some participants miss part of the program until a stream there closes',
-    );
-  }
-
   /** How many streams a peer joining now receives at once: the program picture and the voices on air. */
   #programSize(options: { rtpCapabilities?: types.RtpCapabilities; receiveMode?: ReceiveMode }): number {
     return options.rtpCapabilities ? receivedOnJoin(this.programSources(), options.receiveMode ?? 'auto') : 0;
-  }
-
-  /** A stream's place on its worker is given back when it closes, however it closes (peer, transport, worker). */
-  #releaseOnClose(stream: types.Producer | types.Consumer, placement: Placement): void {
-    const observer: Pick<types.Producer['observer'], 'once'> = stream.observer;
-    if (stream.closed) this.#pool.release(placement);
-    else observer.once('close', () => this.#pool.release(placement));
-  }
-
-  /** For a stream mediasoup refused to create: its place is given back. */
-  #releaseAndThrow(placement: Placement): (error: unknown) => never {
-    return (error) => {
-      this.#pool.release(placement);
-      throw error;
-    };
-  }
-
-  async #applyLayers(consumer: types.Consumer, mode: ReceiveMode, weakLink: boolean): Promise<void> {
-    if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
-    // 'low' pins the lowest layer, and so does a link that loses too much;
-    // 'auto' otherwise lets mediasoup follow the receiver's bandwidth.
-    await consumer.setPreferredLayers({ spatialLayer: preferredSpatialLayer(mode, weakLink) }).catch(() => {});
-  }
-
-  /** Makes a producer available on another worker's router (pipeToRouter). */
-  async #pipe(producer: types.Producer, fromSlot: number, toSlot: number): Promise<void> {
-    if (fromSlot === toSlot) return;
-    const key = `${producer.id}>${toSlot}`;
-    let pending = this.#pipes.get(key);
-    if (!pending) {
-      const from = this.#slotRouter(fromSlot).router;
-      const to = this.#slotRouter(toSlot).router;
-      pending = from.pipeToRouter({ producerId: producer.id, router: to, listenInfo: { ...loopbackRtp } }).then(() => undefined);
-      this.#pipes.set(key, pending);
-      pending.catch(() => this.#pipes.delete(key));
-    }
-    await pending;
-  }
-
-  // ---- Routers ---------------------------------------------------------------------
-
-  #slotRouter(slotIndex: number): SlotRouter {
-    const entry = this.#routers.get(slotIndex);
-    if (!entry) throw new DiemcauError('media-error', 'the media server is restarting');
-    return entry;
   }
 
   #transportOf(peer: Peer, transportId: string): types.Transport {
     const transport = peer.transport(transportId);
     if (!transport) throw new NotFoundError(`no transport ${transportId}`);
     return transport;
-  }
-
-  async #createRouters(): Promise<void> {
-    for (const slot of this.#pool.slots) {
-      if (this.#closed) return;
-      const router = await slot.worker.createRouter({ mediaCodecs, appData: { session: this.id } });
-      let speakerObserver: types.AudioLevelObserver;
-      try {
-        // The loudest voice on air, from the audio level the senders put in each packet.
-        speakerObserver = await router.createAudioLevelObserver({ maxEntries: 1, threshold: -70, interval: 800 });
-      } catch (error) {
-        router.close();
-        throw error;
-      }
-      if (this.#closed) {
-        router.close();
-        return;
-      }
-      speakerObserver.on('volumes', (volumes) => {
-        const producer = volumes[0]?.producer;
-        this.#setActiveSpeaker(producer ? (producer.appData as unknown as ProducerInfo).identity : null);
-      });
-      speakerObserver.on('silence', () => this.#setActiveSpeaker(null));
-      this.#routers.set(slot.index, { router, speakerObserver });
-    }
   }
 
   /** Tells the recorder when the set of producers on air changes. */
@@ -789,13 +626,14 @@ export class Room extends EventEmitter<RoomEvents> {
   ): Promise<types.Consumer<ConsumerInfo>> {
     const source = this.#peers.get(producer.appData.identity);
     if (!source) throw new NotFoundError(`${producer.appData.identity} has left`);
-    await this.#pipe(producer, source.slotIndex, slotIndex);
-    return transport.consume<ConsumerInfo>({
-      producerId: producer.id,
-      rtpCapabilities,
-      paused: true,
-      appData: { identity: producer.appData.identity, source: producer.appData.source, program: true },
-    });
+    const consumer = await this.#media.consume(
+      transport,
+      producer,
+      { fromSlot: source.slotIndex, toSlot: slotIndex, rtpCapabilities },
+      { paused: true, counted: false, appData: { identity: producer.appData.identity, source: producer.appData.source, program: true } },
+    );
+    if (!consumer) throw new ConflictError(`the recorder cannot take ${producer.kind} from ${producer.appData.identity}`);
+    return consumer;
   }
 
   #setActiveSpeaker(identity: string | null): void {
@@ -803,21 +641,6 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#activeSpeaker = identity;
     this.emit('activeSpeaker', identity);
     for (const peer of this.#peers.values()) peer.notify('activeSpeaker', { identity });
-  }
-
-  /**
-   * A media worker died: every router of this session is rebuilt and every
-   * peer is asked to rejoin. Who holds the floor and whose hand is up survive.
-   */
-  async #restartMedia(reason: string): Promise<void> {
-    if (this.#closed) return;
-    this.#log.warn({ reason }, 'restarting the session media');
-    for (const { router } of this.#routers.values()) router.close();
-    this.#routers.clear();
-    this.#pipes.clear();
-    for (const peer of this.#peers.values()) peer.closeMedia();
-    await this.#createRouters();
-    for (const peer of this.#peers.values()) peer.notify('media.restart', { reason });
   }
 
   #changed(): void {
@@ -834,4 +657,10 @@ export class Room extends EventEmitter<RoomEvents> {
     this.emit('snapshot', snapshot);
     for (const peer of this.#peers.values()) peer.notify('session.snapshot', snapshotFor(snapshot, peer));
   }
+}
+
+/** 'low' pins the lowest layer, and so does a link that loses too much; 'auto' otherwise lets mediasoup follow the receiver's bandwidth. */
+async function preferLayers(consumer: types.Consumer, mode: ReceiveMode, weakLink: boolean): Promise<void> {
+  if (consumer.type !== 'simulcast' && consumer.type !== 'svc') return;
+  await consumer.setPreferredLayers({ spatialLayer: preferredSpatialLayer(mode, weakLink) }).catch(() => {});
 }

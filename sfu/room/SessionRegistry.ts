@@ -12,7 +12,7 @@ import { ConflictError, MovedError, NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import type { Store, Unsubscribe } from '../store/Store.js';
-import { Room } from './Room.js';
+import { Room, type RoomControls } from './Room.js';
 
 export type { SessionRecord };
 
@@ -26,6 +26,26 @@ export interface RoomPlacement {
   readonly node: string;
   claim(sessionId: string): Promise<{ node: string; url: string }>;
   release(sessionId: string): Promise<void>;
+}
+
+/** Where the operator's start and stop of a session's recording go (the recording service). */
+export interface SessionRecording {
+  /** Whether the session has a recorder here (one that could not start leaves it without). */
+  has(sessionId: string): boolean;
+  start(sessionId: string, actor: string): Promise<void>;
+  stop(sessionId: string, actor: string): Promise<void>;
+}
+
+export interface SessionRegistryOptions {
+  store: Store;
+  pool: WorkerPool;
+  logger: Logger;
+  /** The most a browser may send, in bits per second. */
+  maxIncomingBitrate: number;
+  /** Which node runs which session's Room (several nodes on Redis). */
+  directory?: RoomPlacement;
+  /** Absent where this server cannot record (no ffmpeg). */
+  recording?: SessionRecording;
 }
 
 export interface SessionRegistryEvents {
@@ -47,15 +67,21 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
   #unsubscribe: Unsubscribe | undefined;
   #stopFollowingStore: (() => void) | undefined;
 
-  constructor(
-    private readonly store: Store,
-    private readonly pool: WorkerPool,
-    private readonly logger: Logger,
-    private readonly maxIncomingBitrate: number,
-    /** Which node runs which session's Room (several nodes on Redis). */
-    private readonly directory?: RoomPlacement,
-  ) {
+  private readonly store: Store;
+  private readonly pool: WorkerPool;
+  private readonly logger: Logger;
+  private readonly maxIncomingBitrate: number;
+  private readonly directory?: RoomPlacement;
+  readonly #recording?: SessionRecording;
+
+  constructor(options: SessionRegistryOptions) {
     super();
+    this.store = options.store;
+    this.pool = options.pool;
+    this.logger = options.logger;
+    this.maxIncomingBitrate = options.maxIncomingBitrate;
+    this.directory = options.directory;
+    this.#recording = options.recording;
   }
 
   /** Reads every session from the store and listens for other nodes' changes. */
@@ -188,6 +214,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
         pool: this.pool,
         logger: this.logger,
         maxIncomingBitrate: this.maxIncomingBitrate,
+        controls: this.#controlsFor(id),
       });
       this.#rooms.set(id, pending);
       pending.then(
@@ -205,7 +232,6 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
             this.#rooms.delete(id);
             void this.directory?.release(id).catch(() => undefined);
           });
-          room.agendaControl = (itemId) => this.setAgendaItem(id, itemId);
           const current = record.agenda.find((i) => i.id === record.currentAgendaItem);
           if (current) room.setAgendaItem({ id: current.id, title: current.title });
           this.emit('room', room, this.#records.get(id)!);
@@ -214,6 +240,19 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       );
     }
     return pending;
+  }
+
+  /** What the operator's live actions on a session's Room reach beside it. */
+  #controlsFor(id: string): RoomControls {
+    const recording = this.#recording;
+    const recorder = () => {
+      if (!recording?.has(id)) throw new ConflictError('recording is not available on this server');
+      return recording;
+    };
+    return {
+      agenda: (itemId) => this.setAgendaItem(id, itemId),
+      recording: { start: (actor) => recorder().start(id, actor), stop: (actor) => recorder().stop(id, actor) },
+    };
   }
 
   /** Marks the agenda item under discussion (null: none); every participant sees it. */

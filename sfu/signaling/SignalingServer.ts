@@ -181,7 +181,7 @@ export class SignalingServer {
   /** Lets a connection go when its token's claims no longer admit it (revoked, disabled, signed out). */
   async #recheck(connection: Connection): Promise<void> {
     try {
-      await this.tokens.check?.(connection.claims);
+      await this.tokens.recheck(connection.claims);
     } catch (error) {
       // A store that cannot answer now is not a revocation: the next heartbeat asks again.
       if (!(error instanceof DiemcauError && error.code === 'unauthorized')) {

@@ -198,20 +198,19 @@ const table: { [M in RequestMethod]: Handler<M> } = {
   },
 
   'agenda.setCurrent': async (ctx, data) => {
-    if (!ctx.room.agendaControl) throw new DiemcauError('conflict', 'this session has no agenda');
-    await ctx.room.agendaControl(data.itemId);
+    await ctx.room.markAgendaItem(data.itemId);
     // Logged as the console's HTTP route logs it: the control room moves the agenda over this socket.
     ctx.audit({ action: 'agenda.current', target: data.itemId ?? undefined, details: { itemId: data.itemId } });
     return empty;
   },
 
   'recording.start': async (ctx) => {
-    await recorderOf(ctx).start(ctx.claims.sub);
+    await ctx.room.controlRecording(true, ctx.claims.sub);
     return empty;
   },
 
   'recording.stop': async (ctx) => {
-    await recorderOf(ctx).stop(ctx.claims.sub);
+    await ctx.room.controlRecording(false, ctx.claims.sub);
     return empty;
   },
 
@@ -256,11 +255,6 @@ function refusedAsMedia<M extends RequestMethod>(handler: Handler<M>): Handler<M
 export const handlers: { [M in RequestMethod]: Handler<M> } = { ...table };
 for (const method of mediaMethods)
   (handlers as Record<RequestMethod, Handler<RequestMethod>>)[method] = refusedAsMedia(table[method] as Handler<RequestMethod>);
-
-function recorderOf(ctx: HandlerContext) {
-  if (!ctx.room.recordingControl) throw new DiemcauError('conflict', 'recording is not available on this server');
-  return ctx.room.recordingControl;
-}
 
 function transportOf(peer: Peer, id: string): types.Transport {
   const transport = peer.transport(id);

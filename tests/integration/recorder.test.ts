@@ -116,12 +116,12 @@ describe('recording a session', () => {
 
   it('can be stopped and started by the operator', async () => {
     const room = await server.sessions.room('rec');
-    await room.recordingControl!.stop('operator');
+    await room.controlRecording(false, 'operator');
     expect(room.snapshot().recording).toBe(false);
     const stoppedAt = segmentsIn(dir).length;
     await sleep(2500);
     expect(segmentsIn(dir).length).toBe(stoppedAt);
-    await room.recordingControl!.start('operator');
+    await room.controlRecording(true, 'operator');
     expect(room.snapshot().recording).toBe(true);
     await waitFor('recording again', () => segmentsIn(dir).length > stoppedAt, 15_000);
   });
