@@ -25,6 +25,23 @@ export interface ClientState {
   reconnects: number;
 }
 
+/** A client's state before it first connects (also the page's before it has a client): idle, knowing nothing of the session. */
+export function idleState(receiveMode: ReceiveMode = 'auto'): ClientState {
+  return {
+    connection: 'idle',
+    failure: null,
+    failureDetail: '',
+    identity: '',
+    role: null,
+    snapshot: null,
+    activeSpeaker: null,
+    micHeldBySfu: false,
+    receiveMode,
+    programIdentity: null,
+    reconnects: 0,
+  };
+}
+
 export type ConferenceEvents = {
   change: [state: ClientState];
   /** The program stream's tracks changed. */
@@ -75,19 +92,7 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     super();
     this.#options = options;
     this.#signalingUrl = options.signalingUrl;
-    this.state = {
-      connection: 'idle',
-      failure: null,
-      failureDetail: '',
-      identity: '',
-      role: null,
-      snapshot: null,
-      activeSpeaker: null,
-      micHeldBySfu: false,
-      receiveMode: options.receiveMode ?? 'auto',
-      programIdentity: null,
-      reconnects: 0,
-    };
+    this.state = idleState(options.receiveMode);
   }
 
   // ---- Public actions ------------------------------------------------------------

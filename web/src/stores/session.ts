@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, markRaw, ref, shallowRef } from 'vue';
 import type { ErrorCode, PeerSummary, ReceiveMode } from '@protocol';
-import { ConferenceClient, type ClientState, type FailureReason } from '@/client/ConferenceClient';
+import { ConferenceClient, idleState, type ClientState, type FailureReason } from '@/client/ConferenceClient';
 import { RequestError } from '@/client/SignalingClient';
 
 declare global {
@@ -14,22 +14,6 @@ declare global {
 /** Failures a retry cannot fix: the user needs a new invitation or the session is over. */
 const finalFailures: FailureReason[] = ['token-invalid', 'removed', 'session-ended'];
 
-function initialState(): ClientState {
-  return {
-    connection: 'idle',
-    failure: null,
-    failureDetail: '',
-    identity: '',
-    role: null,
-    snapshot: null,
-    activeSpeaker: null,
-    micHeldBySfu: false,
-    receiveMode: 'auto',
-    programIdentity: null,
-    reconnects: 0,
-  };
-}
-
 export function signalingUrl(): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
 }
@@ -41,7 +25,7 @@ export const useSessionStore = defineStore('session', () => {
   let unsubscribe: (() => void)[] = [];
 
   const token = ref('');
-  const state = shallowRef<ClientState>(initialState());
+  const state = shallowRef<ClientState>(idleState());
   const localStream = shallowRef<MediaStream | null>(null);
   const programStream = shallowRef<MediaStream | null>(null);
   /** Bumped whenever the program stream's tracks change. */
@@ -104,7 +88,7 @@ export const useSessionStore = defineStore('session', () => {
     const receiveMode = state.value.receiveMode;
     client?.stop();
     client = null;
-    state.value = { ...initialState(), receiveMode };
+    state.value = idleState(receiveMode);
     localStream.value = null;
     programStream.value = null;
     programHasVideo.value = false;
