@@ -11,7 +11,6 @@
  *
  *   node --import tsx bench/recorderCost.ts [--seconds 20]
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,64 +29,12 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** A VP8 + Opus RTP feed, for the path that has to re-encode the picture. */
-function feedVp8(videoPort: number, audioPort: number) {
-  const args = [
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-re',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc=size=640x360:rate=25',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=frequency=440:sample_rate=48000',
-    '-map',
-    '0:v',
-    '-c:v',
-    'libvpx',
-    '-deadline',
-    'realtime',
-    '-cpu-used',
-    '8',
-    '-b:v',
-    '1M',
-    '-g',
-    '50',
-    '-payload_type',
-    '102',
-    '-ssrc',
-    '33333333',
-    '-f',
-    'rtp',
-    `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
-    '-map',
-    '1:a',
-    '-c:a',
-    'libopus',
-    '-b:a',
-    '64k',
-    '-ac',
-    '2',
-    '-payload_type',
-    '100',
-    '-ssrc',
-    '22222222',
-    '-f',
-    'rtp',
-    `rtp://127.0.0.1:${audioPort}?pkt_size=1200`,
-  ];
-  const child = spawn('ffmpeg', args, { stdio: 'ignore' });
-  return { stop: () => child.kill('SIGKILL') };
-}
-
 async function main(): Promise<void> {
   const { startServer } = await load<typeof import('../tests/helpers/server.js')>('tests/helpers/server.ts');
-  const { feedRtp, feedAudioRtpParameters, feedVideoRtpParameters } =
+  const { feedRtp, feedAudioRtpParameters, feedVideoRtpParameters, feedVp8VideoRtpParameters } =
     await load<typeof import('../tests/helpers/ffmpeg.js')>('tests/helpers/ffmpeg.ts');
+  const { waitFor } = await load<typeof import('../tests/helpers/rtp.js')>('tests/helpers/rtp.ts');
+  const { recorderEncoderPid } = await load<typeof import('../tests/helpers/recorderEncoder.js')>('tests/helpers/recorderEncoder.ts');
   const rows: string[] = [];
   for (const codec of ['h264', 'vp8'] as const) {
     const server = await startServer({ workers: 1, autoRecord: true });
@@ -98,20 +45,18 @@ async function main(): Promise<void> {
       const studio = room.join({ identity: 'studio', name: 'Studio', role: 'studio', plain: true, rtpCapabilities: room.rtpCapabilities });
       const v = await room.createPlainTransport(studio, 'send');
       const a = await room.createPlainTransport(studio, 'send');
-      const videoParams =
-        codec === 'h264'
-          ? feedVideoRtpParameters
-          : { codecs: [{ mimeType: 'video/VP8', clockRate: 90000, payloadType: 102 }], encodings: [{ ssrc: 33333333 }] };
+      const videoParams = codec === 'h264' ? feedVideoRtpParameters : feedVp8VideoRtpParameters;
       await room.produce(studio, v.id, 'video', videoParams, 'camera');
       await room.produce(studio, a.id, 'audio', feedAudioRtpParameters, 'mic');
-      const feed =
-        codec === 'h264'
-          ? feedRtp({ videoPort: v.tuple.localPort, audioPort: a.tuple.localPort })
-          : feedVp8(v.tuple.localPort, a.tuple.localPort);
+      const feed = feedRtp({ videoPort: v.tuple.localPort, audioPort: a.tuple.localPort, codec });
       room.goLive();
-      const recorder = await waitForRecorder(server, sid);
+      // The recorder's ffmpeg, found from outside: the one writing into the session's recording folder.
+      const dir = server.recordings.dirFor(sid);
+      await waitFor('the recorder to start', () => !!server.recordings.recorder(sid) && !!recorderEncoderPid(dir));
+      const recorder = server.recordings.recorder(sid)!;
       await new Promise((r) => setTimeout(r, 5000));
-      const pid = recorder.encoderPid!;
+      const pid = recorderEncoderPid(dir);
+      if (!pid) throw new Error('the recorder has no encoder running');
       const t0 = cpuTicks(pid);
       const started = Date.now();
       await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -134,15 +79,6 @@ async function main(): Promise<void> {
   console.log('| program | video path | recorder ffmpeg CPU | archive length | archive complete after end | MP4 |');
   console.log('|---|---|---:|---:|---:|---|');
   for (const row of rows) console.log(row);
-}
-
-async function waitForRecorder(server: { recordings: { recorder(sid: string): { encoderPid?: number } | undefined } }, sid: string) {
-  for (let i = 0; i < 100; i++) {
-    const r = server.recordings.recorder(sid);
-    if (r?.encoderPid) return r as import('../recorder/Recorder.js').Recorder;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error('the recorder did not start');
 }
 
 await main();

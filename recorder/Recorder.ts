@@ -95,11 +95,6 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return this.#run?.plan;
   }
 
-  /** The encoder process of the current run (tests kill it to prove recovery). */
-  get encoderPid(): number | undefined {
-    return this.#run?.ffmpeg.pid;
-  }
-
   start(): Promise<void> {
     // After close() (the server shutting down) nothing starts again.
     if (this.#active || this.#closed) return this.#queue;

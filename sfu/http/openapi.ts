@@ -165,522 +165,288 @@ const file = (contentType: string, schema: z.ZodType): RawBody => ({ contentType
 
 // ---- The routes -------------------------------------------------------------------------
 
+const noToken: Access = { kind: 'public' };
 const op = (action: Action): Access => ({ kind: 'action', action });
 const all = (action: Action): Access => ({ kind: 'all-sessions', action });
 const noContent = { '204': { description: 'Done' } };
+const ok = (description: string, body: z.ZodType | RawBody) => ({ '200': { description, body } });
+const created = (description: string, body: z.ZodType | RawBody) => ({ '201': { description, body } });
+
+/** A route as a section lists it: under `method /path`, without the tag (and the access) the section gives. */
+type SectionRoutes<A> = Record<`${RouteDoc['method']} /${string}`, Omit<RouteDoc, 'method' | 'path' | 'tag' | 'access'> & A>;
+
+/**
+ * The routes of one tag, in the order listed. With an `access`, it is every
+ * route's unless the route names its own; without, each route names its own.
+ */
+function section(tag: string, ...given: [Access, SectionRoutes<{ access?: Access }>] | [SectionRoutes<{ access: Access }>]): RouteDoc[] {
+  const [access, list] = given.length === 2 ? given : [undefined, given[0]];
+  return Object.entries(list).map(([key, route]) => {
+    const [method, path] = key.split(' ') as [RouteDoc['method'], string];
+    return { method, path, tag, ...route, access: (route.access ?? access)! };
+  });
+}
 
 export const routes: RouteDoc[] = [
   // Service
-  {
-    method: 'get',
-    path: '/api/health',
-    summary: 'Liveness',
-    tag: 'service',
-    access: { kind: 'public' },
-    responses: { '200': { description: 'Up', body: healthSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/openapi.json',
-    summary: 'This document',
-    tag: 'service',
-    access: { kind: 'public' },
-    responses: { '200': { description: 'OpenAPI 3.1', body: openApiDocumentSchema } },
-  },
+  ...section('service', noToken, {
+    'get /api/health': { summary: 'Liveness', responses: ok('Up', healthSchema) },
+    'get /api/openapi.json': { summary: 'This document', responses: ok('OpenAPI 3.1', openApiDocumentSchema) },
+  }),
 
   // Operator sign-in
-  {
-    method: 'post',
-    path: '/api/auth/sign-in',
-    summary:
-      'Operator sign-in: sets the HttpOnly cookie and returns the token. Attempts per address are limited (DIEMCAU_MAX_SIGN_IN_PER_MINUTE); past the limit the wait grows with every attempt',
-    tag: 'auth',
-    access: { kind: 'public' },
-    body: signInSchema,
-    errors: {
-      '401': 'Wrong name or password',
-      '403': 'Sent from another site, or the account is disabled',
-      '429': 'Too many attempts from this address: `Retry-After` says when to try again',
-      '503': 'Too many sign-ins at once: try again in a moment',
+  ...section('auth', {
+    'post /api/auth/sign-in': {
+      summary:
+        'Operator sign-in: sets the HttpOnly cookie and returns the token. Attempts per address are limited (DIEMCAU_MAX_SIGN_IN_PER_MINUTE); past the limit the wait grows with every attempt',
+      access: noToken,
+      body: signInSchema,
+      responses: ok('Signed in', signedInSchema),
+      errors: {
+        '401': 'Wrong name or password',
+        '403': 'Sent from another site, or the account is disabled',
+        '429': 'Too many attempts from this address: `Retry-After` says when to try again',
+        '503': 'Too many sign-ins at once: try again in a moment',
+      },
     },
-    responses: { '200': { description: 'Signed in', body: signedInSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/auth/password',
-    summary: "Changes the signed-in operator's password: every token signed in before stops working; a cookie caller gets a fresh cookie",
-    tag: 'auth',
-    access: { kind: 'account' },
-    body: passwordChangeSchema,
-    responses: noContent,
-    errors: { '429': 'Too many password checks from this address (see sign-in)', '503': 'Too many password checks at once' },
-  },
-  {
-    method: 'post',
-    path: '/api/auth/sign-out',
-    summary: 'Signs the operator out everywhere: every token of the account signed in so far stops working; clears the cookie',
-    tag: 'auth',
-    access: { kind: 'public' },
-    responses: noContent,
-  },
-  {
-    method: 'get',
-    path: '/api/auth/me',
-    summary: 'Who the token or cookie belongs to',
-    tag: 'auth',
-    access: { kind: 'token' },
-    responses: { '200': { description: 'The bearer', body: tokenHolderSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/auth/session-token',
-    summary:
-      "The signed-in account's token for one session (the control room's signaling socket): its name, its token role, its generation (signing out or disabling the account ends it)",
-    tag: 'auth',
-    access: { kind: 'account' },
-    body: sessionTokenBodySchema,
-    responses: { '201': { description: 'The token', body: sessionTokenSchema } },
-  },
+    'post /api/auth/password': {
+      summary: "Changes the signed-in operator's password: every token signed in before stops working; a cookie caller gets a fresh cookie",
+      access: { kind: 'account' },
+      body: passwordChangeSchema,
+      responses: noContent,
+      errors: { '429': 'Too many password checks from this address (see sign-in)', '503': 'Too many password checks at once' },
+    },
+    'post /api/auth/sign-out': {
+      summary: 'Signs the operator out everywhere: every token of the account signed in so far stops working; clears the cookie',
+      access: noToken,
+      responses: noContent,
+    },
+    'get /api/auth/me': {
+      summary: 'Who the token or cookie belongs to',
+      access: { kind: 'token' },
+      responses: ok('The bearer', tokenHolderSchema),
+    },
+    'post /api/auth/session-token': {
+      summary:
+        "The signed-in account's token for one session (the control room's signaling socket): its name, its token role, its generation (signing out or disabling the account ends it)",
+      access: { kind: 'account' },
+      body: sessionTokenBodySchema,
+      responses: created('The token', sessionTokenSchema),
+    },
+  }),
 
   // Operator accounts
-  {
-    method: 'get',
-    path: '/api/accounts',
-    summary: 'Operator accounts with their role and state',
-    tag: 'accounts',
-    access: all('accounts.manage'),
-    responses: { '200': { description: 'Accounts', body: accountListSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/accounts',
-    summary: 'Creates an account; without a password the server generates one. The reply is the only time the password is sent',
-    tag: 'accounts',
-    access: all('accounts.manage'),
-    body: accountCreateSchema,
-    responses: { '201': { description: 'Created', body: accountCreatedSchema } },
-    errors: { '409': 'The username is taken (in any letter case)' },
-  },
-  {
-    method: 'get',
-    path: '/api/accounts/:username',
-    summary: 'One account',
-    tag: 'accounts',
-    access: all('accounts.manage'),
-    responses: { '200': { description: 'The account', body: accountSchema } },
-  },
-  {
-    method: 'patch',
-    path: '/api/accounts/:username',
-    summary:
-      "Changes an account's role, name or state; disabling it or changing its role ends its sessions at once (tokens refused, sockets closed)",
-    tag: 'accounts',
-    access: all('accounts.manage'),
-    body: accountPatchSchema,
-    responses: { '200': { description: 'Changed', body: accountSchema } },
-    errors: { '409': 'The last enabled admin cannot be disabled or demoted' },
-  },
-  {
-    method: 'delete',
-    path: '/api/accounts/:username',
-    summary: 'Deletes an account; its sessions end at once',
-    tag: 'accounts',
-    access: all('accounts.manage'),
-    responses: noContent,
-    errors: { '409': 'The last enabled admin cannot be deleted' },
-  },
+  ...section('accounts', all('accounts.manage'), {
+    'get /api/accounts': { summary: 'Operator accounts with their role and state', responses: ok('Accounts', accountListSchema) },
+    'post /api/accounts': {
+      summary: 'Creates an account; without a password the server generates one. The reply is the only time the password is sent',
+      body: accountCreateSchema,
+      responses: created('Created', accountCreatedSchema),
+      errors: { '409': 'The username is taken (in any letter case)' },
+    },
+    'get /api/accounts/:username': { summary: 'One account', responses: ok('The account', accountSchema) },
+    'patch /api/accounts/:username': {
+      summary:
+        "Changes an account's role, name or state; disabling it or changing its role ends its sessions at once (tokens refused, sockets closed)",
+      body: accountPatchSchema,
+      responses: ok('Changed', accountSchema),
+      errors: { '409': 'The last enabled admin cannot be disabled or demoted' },
+    },
+    'delete /api/accounts/:username': {
+      summary: 'Deletes an account; its sessions end at once',
+      responses: noContent,
+      errors: { '409': 'The last enabled admin cannot be deleted' },
+    },
+  }),
 
   // Points and groups
-  {
-    method: 'get',
-    path: '/api/points',
-    summary: 'Connection points',
-    tag: 'points',
-    access: all('session.create'),
-    responses: { '200': { description: 'Points', body: pointListSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/points',
-    summary: 'Registers a connection point',
-    tag: 'points',
-    access: all('session.create'),
-    body: pointInputSchema,
-    responses: { '201': { description: 'Created', body: pointSchema } },
-    errors: { '409': 'A point with this id exists' },
-  },
-  {
-    method: 'get',
-    path: '/api/points/:id',
-    summary: 'One point',
-    tag: 'points',
-    access: all('session.create'),
-    responses: { '200': { description: 'The point', body: pointSchema } },
-  },
-  {
-    method: 'patch',
-    path: '/api/points/:id',
-    summary: 'Changes a point (`disabled: true` disables it)',
-    tag: 'points',
-    access: all('session.create'),
-    body: pointPatchSchema,
-    responses: { '200': { description: 'Changed', body: pointSchema } },
-  },
-  {
-    method: 'delete',
-    path: '/api/points/:id',
-    summary: 'Deletes a point',
-    tag: 'points',
-    access: all('session.create'),
-    responses: noContent,
-  },
-  {
-    method: 'post',
-    path: '/api/points/:id/revoke',
-    summary: 'Revokes every earlier invitation link of the point',
-    tag: 'points',
-    access: all('session.create'),
-    responses: { '200': { description: 'Revoked', body: pointSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/groups',
-    summary: 'Groups of points',
-    tag: 'points',
-    access: all('session.create'),
-    responses: { '200': { description: 'Groups', body: groupListSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/groups',
-    summary: 'Creates a group',
-    tag: 'points',
-    access: all('session.create'),
-    body: groupInputSchema,
-    responses: { '201': { description: 'Created', body: groupSchema } },
-    errors: { '409': 'A group with this id exists' },
-  },
-  {
-    method: 'get',
-    path: '/api/groups/:id',
-    summary: 'One group and its members',
-    tag: 'points',
-    access: all('session.create'),
-    responses: { '200': { description: 'The group', body: groupDetailSchema } },
-  },
-  {
-    method: 'patch',
-    path: '/api/groups/:id',
-    summary: 'Changes a group',
-    tag: 'points',
-    access: all('session.create'),
-    body: groupPatchSchema,
-    responses: { '200': { description: 'Changed', body: groupSchema } },
-  },
-  {
-    method: 'delete',
-    path: '/api/groups/:id',
-    summary: 'Deletes a group',
-    tag: 'points',
-    access: all('session.create'),
-    responses: noContent,
-  },
+  ...section('points', all('session.create'), {
+    'get /api/points': { summary: 'Connection points', responses: ok('Points', pointListSchema) },
+    'post /api/points': {
+      summary: 'Registers a connection point',
+      body: pointInputSchema,
+      responses: created('Created', pointSchema),
+      errors: { '409': 'A point with this id exists' },
+    },
+    'get /api/points/:id': { summary: 'One point', responses: ok('The point', pointSchema) },
+    'patch /api/points/:id': {
+      summary: 'Changes a point (`disabled: true` disables it)',
+      body: pointPatchSchema,
+      responses: ok('Changed', pointSchema),
+    },
+    'delete /api/points/:id': { summary: 'Deletes a point', responses: noContent },
+    'post /api/points/:id/revoke': { summary: 'Revokes every earlier invitation link of the point', responses: ok('Revoked', pointSchema) },
+    'get /api/groups': { summary: 'Groups of points', responses: ok('Groups', groupListSchema) },
+    'post /api/groups': {
+      summary: 'Creates a group',
+      body: groupInputSchema,
+      responses: created('Created', groupSchema),
+      errors: { '409': 'A group with this id exists' },
+    },
+    'get /api/groups/:id': { summary: 'One group and its members', responses: ok('The group', groupDetailSchema) },
+    'patch /api/groups/:id': { summary: 'Changes a group', body: groupPatchSchema, responses: ok('Changed', groupSchema) },
+    'delete /api/groups/:id': { summary: 'Deletes a group', responses: noContent },
+  }),
 
   // Sessions and schedule
-  {
-    method: 'get',
-    path: '/api/sessions',
-    summary: 'The schedule, with conflicts',
-    tag: 'sessions',
-    access: all('schedule.view'),
-    query: sessionListQuerySchema,
-    responses: { '200': { description: 'Sessions', body: sessionListSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/sessions',
-    summary: 'Schedules a session',
-    tag: 'sessions',
-    access: all('session.create'),
-    body: sessionInputSchema,
-    responses: { '201': { description: 'Created', body: sessionRecordSchema } },
-    errors: {
-      '409': 'A session with this id exists',
-      '503': 'The server keeps as many sessions as it may (DIEMCAU_MAX_SESSIONS): `busy`',
+  ...section('sessions', {
+    'get /api/sessions': {
+      summary: 'The schedule, with conflicts',
+      access: all('schedule.view'),
+      query: sessionListQuerySchema,
+      responses: ok('Sessions', sessionListSchema),
     },
-  },
-  {
-    method: 'get',
-    path: '/api/sessions/:sid',
-    summary: 'A session and its live snapshot',
-    tag: 'sessions',
-    access: op('session.join'),
-    responses: { '200': { description: 'The session', body: sessionDetailSchema } },
-  },
-  {
-    method: 'patch',
-    path: '/api/sessions/:sid',
-    summary: 'Changes a session (409 once ended or cancelled)',
-    tag: 'sessions',
-    access: op('session.create'),
-    body: sessionPatchSchema,
-    responses: { '200': { description: 'Changed', body: sessionRecordSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/sessions/:sid/cancel',
-    summary: 'Cancels a session',
-    tag: 'sessions',
-    access: op('session.create'),
-    responses: { '200': { description: 'Cancelled', body: sessionRecordSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/sessions/:sid/extend',
-    summary: 'Moves the end later',
-    tag: 'sessions',
-    access: op('session.create'),
-    body: sessionExtendSchema,
-    responses: { '200': { description: 'Extended', body: sessionRecordSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/sessions/:sid/invitations',
-    summary: 'Invitation links of the studio and every invited point',
-    tag: 'sessions',
-    access: op('session.create'),
-    responses: { '200': { description: 'Links', body: invitationsSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/sessions/:sid/invitations',
-    summary: "An ad hoc invitation link for any role (a signed-in operator's link for themselves ends with their sign-in)",
-    tag: 'sessions',
-    access: op('session.create'),
-    body: invitationRequestSchema,
-    responses: { '201': { description: 'Link', body: invitationSchema } },
-  },
-  {
-    method: 'put',
-    path: '/api/sessions/:sid/agenda/current',
-    summary: 'Marks the agenda item under discussion',
-    tag: 'sessions',
-    access: op('agenda.control'),
-    body: agendaCurrentSchema,
-    responses: { '200': { description: 'The session', body: sessionRecordSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/calendar.ics',
-    summary: 'Every session as iCalendar',
-    tag: 'sessions',
-    access: all('schedule.view'),
-    queryToken: true,
-    responses: { '200': { description: 'iCalendar', body: file('text/calendar', calendarFileSchema) } },
-  },
-  {
-    method: 'get',
-    path: '/api/calendar/public',
-    summary: 'Public sessions not yet over (for the watch page)',
-    tag: 'sessions',
-    access: { kind: 'public' },
-    responses: { '200': { description: 'Sessions', body: publicSessionListSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/calendar/public.ics',
-    summary: 'Public sessions as iCalendar',
-    tag: 'sessions',
-    access: { kind: 'public' },
-    responses: { '200': { description: 'iCalendar', body: file('text/calendar', calendarFileSchema) } },
-  },
+    'post /api/sessions': {
+      summary: 'Schedules a session',
+      access: all('session.create'),
+      body: sessionInputSchema,
+      responses: created('Created', sessionRecordSchema),
+      errors: {
+        '409': 'A session with this id exists',
+        '503': 'The server keeps as many sessions as it may (DIEMCAU_MAX_SESSIONS): `busy`',
+      },
+    },
+    'get /api/sessions/:sid': {
+      summary: 'A session and its live snapshot',
+      access: op('session.join'),
+      responses: ok('The session', sessionDetailSchema),
+    },
+    'patch /api/sessions/:sid': {
+      summary: 'Changes a session (409 once ended or cancelled)',
+      access: op('session.create'),
+      body: sessionPatchSchema,
+      responses: ok('Changed', sessionRecordSchema),
+    },
+    'post /api/sessions/:sid/cancel': {
+      summary: 'Cancels a session',
+      access: op('session.create'),
+      responses: ok('Cancelled', sessionRecordSchema),
+    },
+    'post /api/sessions/:sid/extend': {
+      summary: 'Moves the end later',
+      access: op('session.create'),
+      body: sessionExtendSchema,
+      responses: ok('Extended', sessionRecordSchema),
+    },
+    'get /api/sessions/:sid/invitations': {
+      summary: 'Invitation links of the studio and every invited point',
+      access: op('session.create'),
+      responses: ok('Links', invitationsSchema),
+    },
+    'post /api/sessions/:sid/invitations': {
+      summary: "An ad hoc invitation link for any role (a signed-in operator's link for themselves ends with their sign-in)",
+      access: op('session.create'),
+      body: invitationRequestSchema,
+      responses: created('Link', invitationSchema),
+    },
+    'put /api/sessions/:sid/agenda/current': {
+      summary: 'Marks the agenda item under discussion',
+      access: op('agenda.control'),
+      body: agendaCurrentSchema,
+      responses: ok('The session', sessionRecordSchema),
+    },
+    'get /api/calendar.ics': {
+      summary: 'Every session as iCalendar',
+      access: all('schedule.view'),
+      queryToken: true,
+      responses: ok('iCalendar', file('text/calendar', calendarFileSchema)),
+    },
+    'get /api/calendar/public': {
+      summary: 'Public sessions not yet over (for the watch page)',
+      access: noToken,
+      responses: ok('Sessions', publicSessionListSchema),
+    },
+    'get /api/calendar/public.ics': {
+      summary: 'Public sessions as iCalendar',
+      access: noToken,
+      responses: ok('iCalendar', file('text/calendar', calendarFileSchema)),
+    },
+  }),
 
   // Session control
-  {
-    method: 'post',
-    path: '/api/sessions/:sid/live',
-    summary: 'Puts the session on air',
-    tag: 'control',
-    access: op('session.goLive'),
-    responses: noContent,
-  },
-  {
-    method: 'post',
-    path: '/api/sessions/:sid/end',
-    summary: 'Ends the session for everyone',
-    tag: 'control',
-    access: op('session.end'),
-    responses: noContent,
-  },
-  {
-    method: 'put',
-    path: '/api/sessions/:sid/floor',
-    summary: 'Gives the floor to a present point',
-    tag: 'control',
-    access: op('floor.give'),
-    body: floorGiveSchema,
-    responses: noContent,
-  },
-  {
-    method: 'delete',
-    path: '/api/sessions/:sid/floor',
-    summary: 'Takes the floor back',
-    tag: 'control',
-    access: op('floor.take'),
-    responses: noContent,
-  },
-  {
-    method: 'post',
-    path: '/api/sessions/:sid/recording',
-    summary: 'Starts recording',
-    tag: 'control',
-    access: op('recording.control'),
-    responses: noContent,
-  },
-  {
-    method: 'delete',
-    path: '/api/sessions/:sid/recording',
-    summary: 'Stops recording',
-    tag: 'control',
-    access: op('recording.control'),
-    responses: noContent,
-  },
-  {
-    method: 'delete',
-    path: '/api/sessions/:sid/peers/:identity',
-    summary: 'Removes a participant',
-    tag: 'control',
-    access: op('peer.remove'),
-    responses: noContent,
-  },
-  {
-    method: 'post',
-    path: '/api/sessions/:sid/peers/:identity/mute',
-    summary: 'Mutes or unmutes a participant (not heard even with the floor)',
-    tag: 'control',
-    access: op('peer.mute'),
-    body: muteBodySchema,
-    responses: noContent,
-  },
+  ...section('control', {
+    'post /api/sessions/:sid/live': { summary: 'Puts the session on air', access: op('session.goLive'), responses: noContent },
+    'post /api/sessions/:sid/end': { summary: 'Ends the session for everyone', access: op('session.end'), responses: noContent },
+    'put /api/sessions/:sid/floor': {
+      summary: 'Gives the floor to a present point',
+      access: op('floor.give'),
+      body: floorGiveSchema,
+      responses: noContent,
+    },
+    'delete /api/sessions/:sid/floor': { summary: 'Takes the floor back', access: op('floor.take'), responses: noContent },
+    'post /api/sessions/:sid/recording': { summary: 'Starts recording', access: op('recording.control'), responses: noContent },
+    'delete /api/sessions/:sid/recording': { summary: 'Stops recording', access: op('recording.control'), responses: noContent },
+    'delete /api/sessions/:sid/peers/:identity': { summary: 'Removes a participant', access: op('peer.remove'), responses: noContent },
+    'post /api/sessions/:sid/peers/:identity/mute': {
+      summary: 'Mutes or unmutes a participant (not heard even with the floor)',
+      access: op('peer.mute'),
+      body: muteBodySchema,
+      responses: noContent,
+    },
+  }),
 
   // Documents
-  {
-    method: 'get',
-    path: '/api/sessions/:sid/documents',
-    summary: "The session's documents",
-    tag: 'documents',
-    access: op('session.join'),
-    responses: { '200': { description: 'Documents', body: documentListSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/sessions/:sid/documents',
-    summary: 'Attaches a PDF',
-    tag: 'documents',
-    access: op('session.create'),
-    query: documentUploadQuerySchema,
-    body: file('application/pdf', pdfFileSchema),
-    responses: { '201': { description: 'Stored', body: sessionDocumentSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/documents/:id',
-    summary: 'The PDF (an operator, or any token for its session)',
-    tag: 'documents',
-    access: { kind: 'token' },
-    queryToken: true,
-    responses: { '200': { description: 'The PDF', body: file('application/pdf', pdfFileSchema) } },
-  },
-  {
-    method: 'delete',
-    path: '/api/documents/:id',
-    summary: 'Deletes a document',
-    tag: 'documents',
-    access: op('session.create'),
-    queryToken: true,
-    responses: noContent,
-  },
+  ...section('documents', op('session.create'), {
+    'get /api/sessions/:sid/documents': {
+      summary: "The session's documents",
+      access: op('session.join'),
+      responses: ok('Documents', documentListSchema),
+    },
+    'post /api/sessions/:sid/documents': {
+      summary: 'Attaches a PDF',
+      query: documentUploadQuerySchema,
+      body: file('application/pdf', pdfFileSchema),
+      responses: created('Stored', sessionDocumentSchema),
+    },
+    'get /api/documents/:id': {
+      summary: 'The PDF (an operator, or any token for its session)',
+      access: { kind: 'token' },
+      queryToken: true,
+      responses: ok('The PDF', file('application/pdf', pdfFileSchema)),
+    },
+    'delete /api/documents/:id': { summary: 'Deletes a document', queryToken: true, responses: noContent },
+  }),
 
   // Monitoring
-  {
-    method: 'get',
-    path: '/api/sessions/:sid/rollcall',
-    summary: 'Roll call: who is here and how good their link is, struggling points first',
-    tag: 'monitoring',
-    access: op('session.monitor'),
-    responses: { '200': { description: 'Roll call (at most 1.5 s old)', body: rollCallSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/sessions/:sid/attendance',
-    summary: 'Attendance report',
-    tag: 'monitoring',
-    access: op('session.monitor'),
-    responses: { '200': { description: 'Report', body: attendanceReportSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/sessions/:sid/attendance.csv',
-    summary: 'Attendance as CSV (UTF-8 with BOM; times in the session time zone)',
-    tag: 'monitoring',
-    access: op('session.monitor'),
-    responses: { '200': { description: 'Attendance', body: file('text/csv', attendanceCsvSchema) } },
-  },
-  {
-    method: 'get',
-    path: '/api/audit',
-    summary: 'Audit log, newest last',
-    tag: 'monitoring',
-    access: all('session.monitor'),
-    query: auditQuerySchema,
-    responses: { '200': { description: 'Entries', body: auditListSchema } },
-  },
-  {
-    method: 'get',
-    path: '/api/webhooks',
-    summary: 'Webhook subscriptions (secrets are not returned)',
-    tag: 'webhooks',
-    access: all('webhooks.manage'),
-    responses: { '200': { description: 'Subscriptions', body: webhookListSchema } },
-  },
-  {
-    method: 'post',
-    path: '/api/webhooks',
-    summary: 'Subscribes a URL to events',
-    tag: 'webhooks',
-    access: all('webhooks.manage'),
-    body: webhookInputSchema,
-    responses: { '201': { description: 'Created', body: webhookSchema } },
-  },
-  {
-    method: 'delete',
-    path: '/api/webhooks/:id',
-    summary: 'Removes a subscription',
-    tag: 'webhooks',
-    access: all('webhooks.manage'),
-    responses: noContent,
-  },
+  ...section('monitoring', op('session.monitor'), {
+    'get /api/sessions/:sid/rollcall': {
+      summary: 'Roll call: who is here and how good their link is, struggling points first',
+      responses: ok('Roll call (at most 1.5 s old)', rollCallSchema),
+    },
+    'get /api/sessions/:sid/attendance': { summary: 'Attendance report', responses: ok('Report', attendanceReportSchema) },
+    'get /api/sessions/:sid/attendance.csv': {
+      summary: 'Attendance as CSV (UTF-8 with BOM; times in the session time zone)',
+      responses: ok('Attendance', file('text/csv', attendanceCsvSchema)),
+    },
+    'get /api/audit': {
+      summary: 'Audit log, newest last',
+      access: all('session.monitor'),
+      query: auditQuerySchema,
+      responses: ok('Entries', auditListSchema),
+    },
+  }),
+
+  // Webhooks
+  ...section('webhooks', all('webhooks.manage'), {
+    'get /api/webhooks': { summary: 'Webhook subscriptions (secrets are not returned)', responses: ok('Subscriptions', webhookListSchema) },
+    'post /api/webhooks': { summary: 'Subscribes a URL to events', body: webhookInputSchema, responses: created('Created', webhookSchema) },
+    'delete /api/webhooks/:id': { summary: 'Removes a subscription', responses: noContent },
+  }),
 
   // Recordings and live stream
-  {
-    method: 'get',
-    path: '/api/recordings',
-    summary: 'Recordings: public ones, and restricted ones the token may watch',
-    tag: 'recordings',
-    access: { kind: 'public' },
-    queryToken: true,
-    responses: { '200': { description: 'Recordings, newest first', body: recordingListSchema } },
-  },
-  {
-    method: 'get',
-    path: '/hls/:sid/:file',
-    summary:
-      'Live and archive HLS: playlists, segments, poster, chapters, MP4 (`?download` for an attachment); a restricted session needs a token for it',
-    tag: 'recordings',
-    access: { kind: 'public' },
-    queryToken: true,
-    responses: { '200': { description: 'The file', body: file('application/octet-stream', mediaFileSchema) } },
-  },
+  ...section('recordings', noToken, {
+    'get /api/recordings': {
+      summary: 'Recordings: public ones, and restricted ones the token may watch',
+      queryToken: true,
+      responses: ok('Recordings, newest first', recordingListSchema),
+    },
+    'get /hls/:sid/:file': {
+      summary:
+        'Live and archive HLS: playlists, segments, poster, chapters, MP4 (`?download` for an attachment); a restricted session needs a token for it',
+      queryToken: true,
+      responses: ok('The file', file('application/octet-stream', mediaFileSchema)),
+    },
+  }),
 ];
 
 // ---- Building the document -------------------------------------------------------------
@@ -841,41 +607,4 @@ export function createOpenApiRouter(): express.Router {
     res.type('application/json').set('Cache-Control', 'no-cache').send(cached);
   });
   return router;
-}
-
-// ---- Listing what express serves ---------------------------------------------------------
-
-interface ExpressLayer {
-  route?: { path: unknown; methods: Record<string, boolean> };
-  handle: { stack?: ExpressLayer[] };
-  rawPath?: unknown;
-}
-
-/**
- * Every route an express app serves with a plain string path, as
- * `METHOD /full/path` (mount paths joined), for checking the document
- * against the server. Regular-expression routes (the web app) are skipped.
- */
-export function expressRoutes(app: express.Express): { method: string; path: string }[] {
-  const out: { method: string; path: string }[] = [];
-  const walk = (stack: ExpressLayer[], prefix: string) => {
-    for (const layer of stack) {
-      if (layer.route) {
-        if (typeof layer.route.path !== 'string') continue;
-        for (const [method, on] of Object.entries(layer.route.methods)) {
-          if (on && method !== '_all') out.push({ method, path: join(prefix, layer.route.path) });
-        }
-      } else if (layer.handle.stack) {
-        const at = typeof layer.rawPath === 'string' ? layer.rawPath : '/';
-        walk(layer.handle.stack, join(prefix, at));
-      }
-    }
-  };
-  walk((app as unknown as { router: { stack: ExpressLayer[] } }).router.stack, '');
-  return out;
-}
-
-function join(a: string, b: string): string {
-  const joined = `${a.replace(/\/$/, '')}/${b.replace(/^\//, '')}`;
-  return joined.length > 1 ? joined.replace(/\/$/, '') : joined;
 }

@@ -183,11 +183,6 @@ export class WebhookDispatcher {
     );
   }
 
-  /** Resolves once every delivery under way has succeeded or given up (tests). */
-  async idle(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
-  }
-
   /** Abandons pending retries and requests (server shutdown). */
   async close(): Promise<void> {
     this.#closed = true;

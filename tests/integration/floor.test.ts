@@ -1,18 +1,67 @@
 /**
  * A session fed by ffmpeg through a real mediasoup worker: points receive the
  * studio; the floor switches what they receive and who is heard.
+ *
+ * One server for the file; each case opens a session of its own (see
+ * `session()`) and leaves nothing behind, so any case runs alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Room } from '../../sfu/room/Room.js';
 import { joinPlain, type PlainParticipant } from '../helpers/plainPeer.js';
 import { sleep, waitFor } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
 
 let server: Awaited<ReturnType<typeof startServer>>;
-let room: Room;
-let studio: PlainParticipant;
-let pointA: PlainParticipant;
-let pointB: PlainParticipant;
+/** What the current case opened, undone after it (feeds first, then the session). */
+const cleanups: (() => Promise<void> | void)[] = [];
+let sessionCount = 0;
+
+beforeAll(async () => {
+  server = await startServer({ workers: 2 });
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await server?.stop();
+});
+
+interface FloorSession {
+  room: Room;
+  studio: PlainParticipant;
+  pointA: PlainParticipant;
+  pointB: PlainParticipant;
+  /** Joins one more plain participant, stopped after the case. */
+  join: (options: Parameters<typeof joinPlain>[1]) => Promise<PlainParticipant>;
+}
+
+/**
+ * A new session of its own with the studio (test picture, 440 Hz tone),
+ * point a (colour bars, 880 Hz, receiving) and point b (receiving only);
+ * on air when `live`, with the floor given to `floor`. Everything it starts
+ * is stopped after the case.
+ */
+async function session(options: { live?: boolean; floor?: string } = {}): Promise<FloorSession> {
+  const id = `floor-${++sessionCount}`;
+  await server.sessions.create({ id, title: `Floor test ${sessionCount}` });
+  const room = await server.sessions.room(id);
+  cleanups.push(() => room.end());
+  const join = async (joining: Parameters<typeof joinPlain>[1]) => {
+    const participant = await joinPlain(room, joining);
+    cleanups.push(() => participant.stop());
+    return participant;
+  };
+  const studio = await join({ identity: 'studio', role: 'studio', send: { pattern: 'testsrc', frequency: 440 } });
+  const pointA = await join({ identity: 'a', role: 'point', send: { pattern: 'smptebars', frequency: 880 }, receive: true });
+  const pointB = await join({ identity: 'b', role: 'point', receive: true });
+  if (options.live) room.goLive();
+  if (options.floor) await room.giveFloor(options.floor);
+  await room.settled();
+  return { room, studio, pointA, pointB, join };
+}
 
 /**
  * Packets that reached `who` for a producer, counted over `ms` once the first
@@ -31,32 +80,21 @@ async function flowing(who: PlainParticipant, producerId: string, ms = 1500): Pr
 
 const consumedBy = (who: PlainParticipant) => [...who.peer.consumers.keys()].sort();
 
-beforeAll(async () => {
-  server = await startServer({ workers: 2 });
-  await server.sessions.create({ id: 'floor', title: 'Floor test' });
-  room = await server.sessions.room('floor');
-  studio = await joinPlain(room, { identity: 'studio', role: 'studio', send: { pattern: 'testsrc', frequency: 440 } });
-  pointA = await joinPlain(room, { identity: 'a', role: 'point', send: { pattern: 'smptebars', frequency: 880 }, receive: true });
-  pointB = await joinPlain(room, { identity: 'b', role: 'point', receive: true });
-});
-
-afterAll(async () => {
-  await Promise.all([studio, pointA, pointB].map((p) => p?.stop()));
-  await server?.stop();
-});
-
 describe('a live session', () => {
-  it('spreads participants over the media workers', () => {
+  it('spreads participants over the media workers', async () => {
+    const { studio, pointA, pointB } = await session();
     const slots = new Set([studio, pointA, pointB].map((p) => p.peer.slotIndex));
     expect(slots.size).toBe(2);
   });
 
   it('sends nothing before the studio goes on air', async () => {
+    const { room, pointB } = await session();
     await room.settled();
     expect(pointB.peer.consumers.size).toBe(0);
   });
 
   it('brings the studio picture and voice to every point once live', async () => {
+    const { room, studio, pointA, pointB } = await session();
     room.goLive();
     await room.settled();
     expect(consumedBy(pointB)).toEqual([studio.videoProducerId, studio.audioProducerId].sort());
@@ -69,6 +107,7 @@ describe('a live session', () => {
   });
 
   it('puts the point with the floor on air for everyone else', async () => {
+    const { room, studio, pointA, pointB } = await session({ live: true });
     await room.giveFloor('a');
     await room.settled();
     expect(room.snapshot()).toMatchObject({ floor: 'a', programSource: 'a' });
@@ -81,6 +120,7 @@ describe('a live session', () => {
   });
 
   it('returns the program to the studio when the floor is taken back', async () => {
+    const { room, studio, pointA, pointB } = await session({ live: true, floor: 'a' });
     await room.takeFloor();
     await room.settled();
     expect(room.snapshot()).toMatchObject({ floor: null, programSource: 'studio' });
@@ -90,6 +130,7 @@ describe('a live session', () => {
   });
 
   it('gives a point on a weak link audio only when it asks', async () => {
+    const { room, studio, pointB } = await session({ live: true });
     await room.setReceiveMode(pointB.peer, 'audio-only');
     await room.settled();
     expect(consumedBy(pointB)).toEqual([studio.audioProducerId]);
@@ -100,30 +141,33 @@ describe('a live session', () => {
   });
 
   it('keeps raised hands and the floor by identity', async () => {
+    const { room, pointA } = await session({ live: true });
     room.raiseHand(pointA.peer, true);
     expect(room.snapshot().handsRaised).toEqual(['a']);
     await room.giveFloor('a');
     expect(room.snapshot().handsRaised).toEqual([]);
-    await room.takeFloor();
   });
 
   it('refuses the floor to someone absent or to the studio', async () => {
+    const { room } = await session({ live: true });
     await expect(room.giveFloor('nobody')).rejects.toMatchObject({ code: 'not-found' });
     await expect(room.giveFloor('studio')).rejects.toMatchObject({ code: 'conflict' });
   });
 
   it('replaces a peer that joins again with the same identity, leaving no ghost', async () => {
+    const { room, studio, pointB, join } = await session({ live: true });
     const before = room.peers.size;
-    const again = await joinPlain(room, { identity: 'b', role: 'point', receive: true });
+    const again = await join({ identity: 'b', role: 'point', receive: true });
     expect(room.peers.size).toBe(before);
     expect(pointB.peer.closed).toBe(true);
     await room.settled();
     expect(await flowing(again, studio.videoProducerId!)).toBeGreaterThan(20);
-    pointB.sink?.close();
-    pointB = again;
   });
 
   it("shows each worker's load and reply time in the metrics, to see saturation coming", async () => {
+    // Media on both workers (the participants are spread over them), so that each has load to show.
+    const { studio, pointB } = await session({ live: true });
+    await waitFor('the studio picture at point b', () => pointB.sink!.count(pointB.ssrcOf(studio.videoProducerId!) ?? -1) > 0);
     await waitFor('two health probes', () => server.pool.slots.every((slot) => slot.cpuPercent > 0), 20_000);
     const text = await (await fetch(`${server.url}/metrics`)).text();
     const figures: string[] = [];

@@ -27,8 +27,9 @@ import {
   signInSchema,
   webhookInputSchema,
 } from '../../protocol/index.js';
-import { expressRoutes, openApiDocument, openApiPath } from '../../sfu/http/openapi.js';
+import { openApiDocument, openApiPath } from '../../sfu/http/openapi.js';
 import { rawRequest } from '../helpers/attackClient.js';
+import { expressRoutes } from '../helpers/expressRoutes.js';
 import { startServer } from '../helpers/server.js';
 
 type Operation = {

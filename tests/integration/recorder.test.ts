@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Recorder } from '../../recorder/Recorder.js';
 import { probeDuration, probeSegment, readPlaylist } from '../helpers/hls.js';
 import { joinPlain, type PlainParticipant } from '../helpers/plainPeer.js';
+import { recorderEncoderPid } from '../helpers/recorderEncoder.js';
 import { sleep, waitFor } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
 
@@ -103,11 +104,19 @@ describe('recording a session', () => {
   });
 
   it('loses no written segment when ffmpeg is killed, and goes on recording', async () => {
-    await waitFor('an encoder running', () => !!recorder.encoderPid, 20_000);
+    // The encoder is found from outside, as an operator would: the ffmpeg writing into the recording's folder.
+    await waitFor('an encoder running', () => !!recorderEncoderPid(dir), 20_000);
     const before = segmentsIn(dir).map((e) => e.file);
-    const pid = recorder.encoderPid!;
+    const pid = recorderEncoderPid(dir)!;
     process.kill(pid, 'SIGKILL');
-    await waitFor('a new encoder', () => !!recorder.encoderPid && recorder.encoderPid !== pid, 10_000);
+    await waitFor(
+      'a new encoder',
+      () => {
+        const now = recorderEncoderPid(dir);
+        return !!now && now !== pid;
+      },
+      10_000,
+    );
     await waitFor('new segments', () => segmentsIn(dir).length > before.length + 1, 20_000);
     const after = segmentsIn(dir).map((e) => e.file);
     expect(after.slice(0, before.length)).toEqual(before);
