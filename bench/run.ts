@@ -119,6 +119,8 @@ if (!only || only === 'latency') {
 if (!only || only === 'recorder') {
   console.log('\n=== Recorder cost ===');
   if ((await runBench('recorderCost.ts', [], 3 * 60_000)) !== 0) failures++;
+  console.log('\n=== Recording gaps ===');
+  if ((await runBench('recordingGaps.ts', [], 5 * 60_000)) !== 0) failures++;
 }
 
 console.log(`\n[bench] done in ${Math.round((Date.now() - started) / 1000)} s${failures ? `, ${failures} bench(es) failed` : ''}`);

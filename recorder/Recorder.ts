@@ -13,7 +13,7 @@ import { RecordingJournal, type SegmentEntry } from './RecordingJournal.js';
 import { ffmpegArgs } from './ffmpegArgs.js';
 import { earlierRuns, isSegmentOfRun, planRun, runFiles, type RunPlan } from './runPlan.js';
 import { buildSdp, type SdpStream } from './sdp.js';
-import { segmentsToArchive } from './segmentsToArchive.js';
+import { concatList, datedFrom, segmentsToArchive } from './segmentsToArchive.js';
 
 export type { RunPlan };
 
@@ -45,6 +45,8 @@ interface Run {
   plan: RunPlan;
   programIdentity: string | null;
   sawFirstSegment: boolean;
+  /** Wall-clock time of the run's first picture (or of its start, without a picture): its first segment's date. */
+  startedAt: number | undefined;
   timers: NodeJS.Timeout[];
   stopping: boolean;
 }
@@ -55,10 +57,13 @@ interface Run {
  *
  * The program is pulled from the router over one PlainTransport per stream
  * into ffmpeg. Whenever the program changes (floor given or taken, a sender
- * joins or leaves) or ffmpeg dies, the current encoder run is closed cleanly
- * and a new one starts; its first segment is marked as a discontinuity.
- * Segments are journaled as soon as ffmpeg closes them, so neither a killed
- * encoder nor a restarted server loses one.
+ * joins or leaves) the next encoder run starts beside the current one, and
+ * the current one is closed only once the next has its first picture: make
+ * before break, so the archive holds the program without a hole while an
+ * encoder starts and waits for a keyframe. The next run's first segment is
+ * marked as a discontinuity (the picture may change size there). Segments
+ * are journaled as soon as ffmpeg closes them, so neither a killed encoder
+ * nor a restarted server loses one.
  */
 export class Recorder extends EventEmitter<RecorderEvents> {
   readonly journal: RecordingJournal;
@@ -70,7 +75,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   #active = false;
   #closed = false;
   #debounce: NodeJS.Timeout | null = null;
-  readonly #onProgram = () => this.#scheduleRestart('program changed');
+  /** A switch to a new run is scheduled or under way: the current run's own exit is no news. */
+  #switching = false;
+  readonly #onProgram = () => this.#scheduleSwitch('program changed');
   readonly #onAgenda = (item: { id: string; title: string } | null) => {
     if (item && this.#active) this.journal.addChapter({ start: this.journal.duration, title: item.title, kind: 'agenda' });
   };
@@ -103,7 +110,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#o.room.on('program', this.#onProgram);
     this.#o.room.on('agenda', this.#onAgenda);
     this.#log.info({ ffmpeg: this.#o.ffmpeg.origin }, 'recording started');
-    return this.#enqueue(() => this.#startRun());
+    return this.#enqueue(() => this.#switchRun());
   }
 
   /** Stops recording; what is written stays, and start() continues the same archive. */
@@ -114,7 +121,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#o.room.off('agenda', this.#onAgenda);
     if (this.#debounce) clearTimeout(this.#debounce);
     return this.#enqueue(async () => {
-      await this.#stopRun();
+      await this.#stopRun(this.#run);
+      this.#run = null;
       this.journal.setMeta({ status: 'stopped' });
       this.journal.writePlaylists(this.#o.dvrWindowSeconds, false);
       this.#log.info({ duration: this.journal.duration }, 'recording stopped');
@@ -133,9 +141,15 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         '-ss', String(Math.min(5, this.journal.duration / 2)), '-i', 'archive.m3u8',
         '-frames:v', '1', '-vf', 'scale=640:-2', '-f', 'image2',
       ]);
+      // The MP4 is the archive's timeline: each segment placed at the sum of the
+      // durations before it (the concat list), as a player of archive.m3u8
+      // places it, whatever clock each encoder run kept inside its segments.
+      fs.writeFileSync(path.join(this.#o.dir, 'archive.concat'), concatList(this.journal.segments));
+      // Cut at the archive's length: the sound an encoder flushes after its last picture is not listed in the playlist either.
       // prettier-ignore
       const hasMp4 = await this.#derive('recording.mp4', [
-        '-i', 'archive.m3u8', '-map', '0', '-c', 'copy', '-bsf:a', 'aac_adtstoasc', '-movflags', '+faststart', '-f', 'mp4',
+        '-f', 'concat', '-i', 'archive.concat', '-map', '0', '-c', 'copy', '-t', this.journal.duration.toFixed(3),
+        '-bsf:a', 'aac_adtstoasc', '-movflags', '+faststart', '-f', 'mp4',
       ]);
       this.journal.setMeta({ status: 'complete', hasPoster, hasMp4 });
       this.#log.info({ ms: Date.now() - started, duration: this.journal.duration }, 'archive complete');
@@ -149,27 +163,54 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     return this.#queue;
   }
 
-  #scheduleRestart(reason: string, delayMs = 150): void {
+  #scheduleSwitch(reason: string, delayMs = 30): void {
     if (!this.#active) return;
     if (this.#debounce) clearTimeout(this.#debounce);
-    // Changes come in bursts (a floor switch closes and opens consumers): one restart for all.
+    this.#switching = true;
+    // Changes come in bursts (a floor switch closes and opens consumers): one switch for all.
     this.#debounce = setTimeout(() => {
       this.#debounce = null;
-      if (!this.#active) return;
-      this.#log.info({ reason }, 'restarting the encoder');
-      void this.#enqueue(async () => {
-        await this.#stopRun();
-        if (this.#active) await this.#startRun();
-      });
+      if (!this.#active) {
+        this.#switching = false;
+        return;
+      }
+      this.#log.info({ reason }, 'switching the encoder');
+      void this.#enqueue(() => this.#switchRun());
     }, delayMs);
   }
 
-  async #startRun(): Promise<void> {
+  /**
+   * Starts the next run beside the current one and hands over once the next
+   * has its first picture: the archive goes from one to the other with at
+   * most the few milliseconds between the two.
+   */
+  async #switchRun(): Promise<void> {
+    this.#switching = true;
+    try {
+      const previous = this.#run;
+      const next = this.#active ? await this.#startRun() : null;
+      if (!next) {
+        // Nothing could start (a sender left while we set up): the current run
+        // goes on, and the change that follows brings a new switch.
+        if (this.#active && !previous) this.#scheduleSwitch('no run', 500);
+        return;
+      }
+      this.#run = next;
+      await this.#stopRun(previous);
+      next.timers.push(setInterval(() => this.#harvest(next), 500));
+      this.#harvest(next);
+    } finally {
+      this.#switching = this.#debounce !== null;
+    }
+  }
+
+  /** Starts an encoder run on the program as it is now; resolves once its media flows (null if it cannot start). */
+  async #startRun(): Promise<Run | null> {
     const room = this.#o.room;
-    if (room.closed) return;
+    if (room.closed) return null;
     const sources = room.programSources();
     const router = room.router(0);
-    if (!router) return;
+    if (!router) return null;
     const id = ++this.#runCounter;
     const transports: types.PlainTransport[] = [];
     const consumers: types.Consumer[] = [];
@@ -198,8 +239,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       // A sender left while we set up: record what remains, a new change follows.
       this.#log.warn({ err: error }, 'could not take a program stream');
       for (const t of transports) t.close();
-      this.#scheduleRestart('source vanished', 500);
-      return;
+      return null;
     }
 
     const plan = planRun(sources, streams);
@@ -210,7 +250,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       sdpPath: streams.length ? sdpPath : undefined,
       streams,
       segmentSeconds: this.#o.segmentSeconds,
-      offsetSeconds: this.journal.duration,
+      offsetSeconds: this.#archivePositionNow(),
       segmentPattern,
       playlist,
     });
@@ -231,18 +271,20 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       plan,
       programIdentity,
       sawFirstSegment: false,
+      startedAt: undefined,
       timers: [],
       stopping: false,
     };
-    this.#run = run;
     this.#log.info({ run: id, plan, program: programIdentity, pid: ffmpeg.pid }, 'encoder run started');
 
     void exited.then((code) => {
       if (run.stopping) return;
+      this.#harvest(run);
+      // A run whose senders left ends by itself (no packets for a second): the switch under way replaces it.
+      if (run !== this.#run || this.#switching) return;
       this.#log.warn({ run: id, code, stderr: stderr.slice(-600) }, 'encoder exited on its own');
       this.emit('encoderExit', code);
-      this.#harvest(run);
-      this.#scheduleRestart('encoder exited', 1000);
+      this.#scheduleSwitch('encoder exited', 300);
     });
 
     // Let media flow once ffmpeg listens, and ask for keyframes: one to start,
@@ -265,10 +307,36 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       ask();
       run.timers.push(setTimeout(ask, 1000));
       run.timers.push(setInterval(ask, this.#o.segmentSeconds * 1000));
-      await firstKeyframe;
+      run.startedAt = await firstKeyframe;
     }
     for (const consumer of consumers) if (consumer !== videoConsumer) await consumer.resume().catch(() => {});
-    run.timers.push(setInterval(() => this.#harvest(run), 500));
+    // A slate has no keyframe to wait for, but ffmpeg takes a while to start
+    // making it: the run is ready once it writes its first segment (ffmpeg
+    // dates those segments itself, from that moment).
+    if (!videoConsumer) await this.#firstSegmentBegun(segmentPattern);
+    return run;
+  }
+
+  /** Resolves once ffmpeg has opened the run's first segment (or after 5 s). */
+  async #firstSegmentBegun(segmentPattern: string): Promise<void> {
+    const first = segmentPattern.replace('%05d', '00000');
+    const deadline = Date.now() + 5000;
+    while (!fs.existsSync(`${first}.tmp`) && !fs.existsSync(first) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /**
+   * Where in the archive the program is now: what is journaled, and what the
+   * current run has sent since its last journaled segment. A new run's clock
+   * starts there, so the timestamps keep rising from run to run.
+   */
+  #archivePositionNow(): number {
+    const run = this.#run;
+    const last = this.journal.segments[this.journal.segments.length - 1];
+    if (!run?.startedAt) return this.journal.duration;
+    const journaledEnd = last && run.sawFirstSegment ? last.pdt + last.duration * 1000 : run.startedAt;
+    return this.journal.duration + Math.max(0, Date.now() - journaledEnd) / 1000;
   }
 
   /**
@@ -276,29 +344,34 @@ export class Recorder extends EventEmitter<RecorderEvents> {
    * nothing of a resumed video stream before one), or after a few seconds
    * if the sender never gives one: then the voices go on without a picture.
    */
-  async #firstKeyframe(consumer: types.Consumer): Promise<void> {
+  async #firstKeyframe(consumer: types.Consumer): Promise<number> {
     await consumer.enableTraceEvent(['keyframe']).catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     let onTrace: ((trace: types.ConsumerTraceEventData) => void) | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => {
+    const at = await Promise.race([
+      new Promise<number>((resolve) => {
         onTrace = (trace) => {
-          if (trace.type === 'keyframe') resolve();
+          if (trace.type === 'keyframe') resolve(Date.now());
         };
         consumer.on('trace', onTrace);
-        consumer.observer.once('close', () => resolve());
+        consumer.observer.once('close', () => resolve(Date.now()));
       }),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000))),
+      new Promise<number>(
+        (resolve) =>
+          (timer = setTimeout(() => {
+            this.#log.warn({ consumer: consumer.id }, 'no keyframe from the picture on air within 5 s: recording its voices without it');
+            resolve(Date.now());
+          }, 5000)),
+      ),
     ]);
     clearTimeout(timer);
     if (onTrace) consumer.off('trace', onTrace);
     if (!consumer.closed) await consumer.enableTraceEvent([]).catch(() => {});
+    return at;
   }
 
-  async #stopRun(): Promise<void> {
-    const run = this.#run;
+  async #stopRun(run: Run | null): Promise<void> {
     if (!run) return;
-    this.#run = null;
     run.stopping = true;
     for (const t of run.timers) clearInterval(t);
     // One SIGINT makes ffmpeg stop reading — even when no packet comes any
@@ -315,14 +388,15 @@ export class Recorder extends EventEmitter<RecorderEvents> {
   }
 
   /** Journals the segments ffmpeg has finished in a run, then rewrites the playlists. */
-  #harvest(run: Pick<Run, 'playlist' | 'sawFirstSegment' | 'programIdentity'> & { id: number }): void {
+  #harvest(run: Pick<Run, 'playlist' | 'sawFirstSegment' | 'programIdentity' | 'startedAt'> & { id: number }): void {
     let text: string;
     try {
       text = fs.readFileSync(run.playlist, 'utf8');
     } catch {
       return;
     }
-    const taken = segmentsToArchive(parseRunPlaylist(text), {
+    const listed = parseRunPlaylist(text);
+    const taken = segmentsToArchive(run.startedAt === undefined ? listed : datedFrom(run.startedAt, listed), {
       inArchive: (file) => this.journal.has(file),
       onDisk: (file) => fs.existsSync(path.join(this.#o.dir, file)),
       runHasSegments: run.sawFirstSegment,
@@ -353,7 +427,13 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     for (const { id, playlist } of earlierRuns(fs.readdirSync(this.#o.dir))) {
       this.#runCounter = Math.max(this.#runCounter, id);
       const known = this.journal.segments.some((s) => isSegmentOfRun(s.file, id));
-      this.#harvest({ id, playlist: path.join(this.#o.dir, playlist), sawFirstSegment: known, programIdentity: null });
+      this.#harvest({
+        id,
+        playlist: path.join(this.#o.dir, playlist),
+        sawFirstSegment: known,
+        programIdentity: null,
+        startedAt: undefined,
+      });
     }
     this.journal.writePlaylists(this.#o.dvrWindowSeconds, false);
   }
@@ -384,6 +464,9 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#o.room.off('program', this.#onProgram);
     this.#o.room.off('agenda', this.#onAgenda);
     if (this.#debounce) clearTimeout(this.#debounce);
-    await this.#enqueue(() => this.#stopRun());
+    await this.#enqueue(async () => {
+      await this.#stopRun(this.#run);
+      this.#run = null;
+    });
   }
 }

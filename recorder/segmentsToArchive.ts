@@ -50,3 +50,30 @@ export function segmentsToArchive(listed: readonly RunSegment[], state: ArchiveS
   }
   return out;
 }
+
+/**
+ * A run's segments dated from the wall-clock time its first picture arrived,
+ * each after the durations before it. ffmpeg dates a run from when its
+ * muxer started, which on a busy machine is a while after the first packet
+ * it keeps: the archive's dates would show a hole that holds no lost program.
+ */
+export function datedFrom(startedAt: number, listed: readonly RunSegment[]): RunSegment[] {
+  let at = startedAt;
+  return listed.map((segment) => {
+    const dated = { ...segment, pdt: at };
+    at += segment.duration * 1000;
+    return dated;
+  });
+}
+
+/**
+ * The archive as a list for ffmpeg's concat reader: every segment placed
+ * after the durations listed before it, as a player of the archive places
+ * it, so a file made from the list keeps the archive's timeline (and its
+ * chapter times) whatever clock each encoder run kept inside its segments.
+ */
+export function concatList(segments: readonly { file: string; duration: number }[]): string {
+  const lines = ['ffconcat version 1.0'];
+  for (const s of segments) lines.push(`file '${s.file.replaceAll("'", "'\\''")}'`, `duration ${s.duration.toFixed(6)}`);
+  return lines.join('\n') + '\n';
+}

@@ -11,19 +11,30 @@ export const videoPayloadType = 101;
 export const audioPayloadType = 100;
 export const vp8PayloadType = 102;
 
-/** How each picture codec a feed can send is encoded (keyframe every 2 s). */
+/** How each picture codec a feed can send is encoded, with a keyframe every `gop` frames. */
 const videoEncoders = {
   h264: {
     payloadType: videoPayloadType,
     // prettier-ignore
-    args: (bitrate: string) => [
+    args: (bitrate: string, gop: number) => [
       '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-profile:v', 'baseline', '-level', '3.1',
-      '-pix_fmt', 'yuv420p', '-b:v', bitrate, '-g', '50', '-bsf:v', 'h264_mp4toannexb',
+      '-pix_fmt', 'yuv420p', '-b:v', bitrate, '-g', String(gop), '-bsf:v', 'h264_mp4toannexb',
     ],
   },
   vp8: {
     payloadType: vp8PayloadType,
-    args: (bitrate: string) => ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', bitrate, '-g', '50'],
+    args: (bitrate: string, gop: number) => [
+      '-c:v',
+      'libvpx',
+      '-deadline',
+      'realtime',
+      '-cpu-used',
+      '8',
+      '-b:v',
+      bitrate,
+      '-g',
+      String(gop),
+    ],
   },
 };
 
@@ -39,6 +50,11 @@ export function feedRtp(options: {
   codec?: keyof typeof videoEncoders;
   bitrate?: string;
   frequency?: number;
+  /**
+   * Seconds between keyframes (2 by default). ffmpeg cannot answer a keyframe
+   * request as a browser does at once: a short interval stands in for that.
+   */
+  keyframeSeconds?: number;
 }): RtpFeed {
   const pattern = options.pattern ?? 'testsrc';
   const video = videoEncoders[options.codec ?? 'h264'];
@@ -47,7 +63,7 @@ export function feedRtp(options: {
     '-hide_banner', '-loglevel', 'error', '-re',
     '-f', 'lavfi', '-i', `${pattern}=size=640x360:rate=25`,
     '-f', 'lavfi', '-i', `sine=frequency=${options.frequency ?? 440}:sample_rate=48000`,
-    '-map', '0:v', ...video.args(options.bitrate ?? '1M'),
+    '-map', '0:v', ...video.args(options.bitrate ?? '1M', Math.max(1, Math.round((options.keyframeSeconds ?? 2) * 25))),
     '-payload_type', String(video.payloadType), '-ssrc', String(videoSsrc),
     '-f', 'rtp', `rtp://127.0.0.1:${options.videoPort}?pkt_size=1200`,
     '-map', '1:a', '-c:a', 'libopus', '-b:a', '64k', '-ac', '2',

@@ -21,7 +21,7 @@ export async function joinPlain(
   options: {
     identity: string;
     role: Role;
-    send?: { pattern?: 'testsrc' | 'smptebars' | 'mandelbrot'; frequency?: number };
+    send?: { pattern?: 'testsrc' | 'smptebars' | 'mandelbrot'; frequency?: number; keyframeSeconds?: number };
     receive?: boolean;
   },
 ): Promise<PlainParticipant> {
@@ -58,6 +58,7 @@ export async function joinPlain(
       audioPort: audio.tuple.localPort,
       pattern: options.send.pattern,
       frequency: options.send.frequency,
+      keyframeSeconds: options.send.keyframeSeconds,
     });
   }
   return participant;

@@ -11,7 +11,7 @@ import { parseRunPlaylist } from '../../recorder/hlsRunPlaylist.js';
 import type { ProgramProducer, ProgramSources } from '../../recorder/RecordedRoom.js';
 import { earlierRuns, isSegmentOfRun, planRun, runFiles, runName } from '../../recorder/runPlan.js';
 import type { SdpStream } from '../../recorder/sdp.js';
-import { segmentsToArchive, type ArchiveState } from '../../recorder/segmentsToArchive.js';
+import { concatList, datedFrom, segmentsToArchive, type ArchiveState } from '../../recorder/segmentsToArchive.js';
 
 // planRun only asks whether something is on air; a stand-in producer is enough.
 const producer = (identity: string) => ({ appData: { identity } }) as unknown as ProgramProducer;
@@ -213,5 +213,38 @@ describe('taking a run’s segments into the archive', () => {
       'r0002-00002.ts',
     ]);
     expect(segmentsToArchive(parseRunPlaylist('#EXTINF:nan,\nr0004-00000.ts\n'), state())).toEqual([]);
+  });
+});
+
+describe('dating a run and laying the archive end to end', () => {
+  const listed = [
+    { file: 'r0002-00000.ts', duration: 1.6, pdt: 1_000_900 },
+    { file: 'r0002-00001.ts', duration: 2.0, pdt: 1_002_500 },
+    { file: 'r0002-00002.ts', duration: 2.04, pdt: 1_004_500 },
+  ];
+
+  it('dates a run from its first picture, each segment right after the one before', () => {
+    expect(datedFrom(1_000_000, listed).map((s) => s.pdt)).toEqual([1_000_000, 1_001_600, 1_003_600]);
+    // The files and durations are ffmpeg's, untouched.
+    expect(datedFrom(1_000_000, listed).map((s) => [s.file, s.duration])).toEqual(listed.map((s) => [s.file, s.duration]));
+  });
+
+  it('lists every segment for the concat reader with the duration the archive gives it, in order', () => {
+    expect(concatList(listed)).toBe(
+      [
+        'ffconcat version 1.0',
+        "file 'r0002-00000.ts'",
+        'duration 1.600000',
+        "file 'r0002-00001.ts'",
+        'duration 2.000000',
+        "file 'r0002-00002.ts'",
+        'duration 2.040000',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('quotes a name with an apostrophe so that it cannot end the entry', () => {
+    expect(concatList([{ file: "a'b.ts", duration: 1 }])).toContain("file 'a'\\''b.ts'");
   });
 });
