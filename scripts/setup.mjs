@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Brings a fresh clone to a runnable state, doing only what is missing:
- *   1. Debian packages: ffmpeg; with --test also chromium and redis-server;
+ *   1. Debian packages: ffmpeg; with --test also chromium, redis-server and
+ *      nginx (the caching edge's test runs its own; see below);
  *      and what the worker is built with when it must be built. As root they
  *      are installed with apt-get; otherwise the one sudo command that
  *      installs them is printed and setup stops;
@@ -70,7 +71,10 @@ const workerToBuild = workerNeeded && !workerRuns(cachedWorker);
 
 // ---- 1. Debian packages ------------------------------------------------------------------
 const wanted = ['ffmpeg'];
-if (forTests) wanted.push('chromium', 'redis-server');
+// nginx: tests/integration/nginxEdge.test.ts runs its own nginx (own prefix, pid, port) from deploy/nginx/. On a
+// systemd host Debian's package also enables and starts the system nginx on port 80 (the default site); the tests
+// neither use nor touch it. In a container whose policy-rc.d forbids services, nothing starts.
+if (forTests) wanted.push('chromium', 'redis-server', 'nginx');
 if (workerToBuild) {
   const list = fs.readFileSync(path.join(recipeDir, 'debian-packages.txt'), 'utf8');
   wanted.push(...list.split('\n').filter((line) => line.trim() && !line.trim().startsWith('#')));

@@ -70,8 +70,14 @@ export function createRecordingRoutes(recordings: RecordingService, tokens: Toke
     }
     const ext = path.extname(file);
     res.type(contentTypes[ext] ?? 'application/octet-stream');
-    // Playlists change every segment; segments never change once listed.
-    res.set('Cache-Control', ext === '.m3u8' || ext === '.json' ? 'no-cache' : 'public, max-age=86400, immutable');
+    // For caches (deploy/nginx/diemcau-edge.conf): a restricted session's files are never stored; live playlists change
+    // every segment (a finished archive rarely); segments never change once listed.
+    const changing = ext === '.m3u8' || ext === '.json';
+    const settled = meta.status === 'complete' && file !== 'live.m3u8';
+    res.set(
+      'Cache-Control',
+      !meta.public ? 'private, no-store' : !changing ? 'public, max-age=86400, immutable' : `public, max-age=${settled ? 60 : 1}`,
+    );
     if (ext === '.mp4' && req.query.download !== undefined) res.attachment(`${sid}.mp4`);
     if (ext === '.m3u8' && !meta.public && typeof req.query.token === 'string') {
       const text = await fs.promises.readFile(path.join(recordings.dirFor(sid), file), 'utf8').catch(() => {
