@@ -93,8 +93,14 @@ export const configSchema = z.object({
   nodeId: z.string().min(1).max(100).optional(),
   /** Create the demo session at start and print its links. Turn off in production. */
   demo: bool.default(true),
-  /** Incoming bitrate cap per WebRTC send transport (bps); weak links need headroom. */
-  maxIncomingBitrate: z.coerce.number().int().positive().default(1_500_000),
+  /**
+   * Incoming bitrate cap per WebRTC send transport (bps). It must fit all
+   * three camera layers (150 + 500 + 1,200 kbps, web/src/client) with the
+   * voice and packet overhead: under 1.5 Mbps the browser stops sending its
+   * top layer ("limited by bandwidth"), and the archive and every point get
+   * the studio's smaller picture.
+   */
+  maxIncomingBitrate: z.coerce.number().int().positive().default(2_500_000),
   /** Record every session from the moment it goes on air. */
   autoRecord: bool.default(true),
   /** HLS segment length in seconds (keyframes are requested at this pace). */
