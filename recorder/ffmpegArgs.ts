@@ -23,6 +23,12 @@ export function ffmpegArgs(o: {
   offsetSeconds: number;
   segmentPattern: string;
   playlist: string;
+  /**
+   * Also write the program as fragmented MP4 to stdout (one fragment every
+   * ~200 ms and at each keyframe), from the same encode: what the server
+   * cuts into Low-Latency HLS parts. The archive's HLS is written as before.
+   */
+  lowLatency?: boolean;
 }): string[] {
   const args = ['-hide_banner', '-loglevel', 'warning', '-y'];
   let nextInput = 0;
@@ -64,15 +70,34 @@ export function ffmpegArgs(o: {
   else args.push(...x264(o.plan.video === 'slate' ? 'ultrafast' : 'veryfast', o.segmentSeconds));
   // Opus → AAC-LC: what every HLS player, iPhones included, plays.
   args.push('-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2');
-  // prettier-ignore
-  args.push(
-    // Continue the archive's clock so the whole recording has rising timestamps.
-    '-output_ts_offset', o.offsetSeconds.toFixed(3),
-    '-f', 'hls', '-hls_time', String(o.segmentSeconds), '-hls_list_size', '0',
-    '-hls_flags', 'independent_segments+program_date_time+temp_file',
-    '-hls_segment_type', 'mpegts',
-    '-hls_segment_filename', o.segmentPattern,
-    o.playlist,
-  );
+  // Continue the archive's clock so the whole recording has rising timestamps.
+  args.push('-output_ts_offset', o.offsetSeconds.toFixed(3));
+  const hls: [string, string][] = [
+    ['hls_time', String(o.segmentSeconds)],
+    ['hls_list_size', '0'],
+    ['hls_flags', 'independent_segments+program_date_time+temp_file'],
+    ['hls_segment_type', 'mpegts'],
+    ['hls_segment_filename', o.segmentPattern],
+  ];
+  if (!o.lowLatency) {
+    args.push('-f', 'hls', ...hls.flatMap(([name, value]) => [`-${name}`, value]), o.playlist);
+    return args;
+  }
+  // One encode, two writers (the tee muxer): the archive's HLS, and the
+  // fragments on stdout. A reader that goes away costs the archive nothing (onfail=ignore).
+  const fragments: [string, string][] = [
+    ['f', 'mp4'],
+    ['movflags', '+empty_moov+default_base_moof+frag_keyframe'],
+    ['frag_duration', '200000'],
+    ['flush_packets', '1'],
+    ['onfail', 'ignore'],
+  ];
+  args.push('-f', 'tee', `${teeSlave([['f', 'hls'], ...hls], o.playlist)}|${teeSlave(fragments, 'pipe:1')}`);
   return args;
+}
+
+/** One output of ffmpeg's tee muxer: `[name=value:…]target`, with the characters the tee syntax reserves escaped. */
+export function teeSlave(options: [string, string][], target: string): string {
+  const escape = (text: string) => text.replace(/[\\:|[\]]/g, (c) => `\\${c}`);
+  return `[${options.map(([name, value]) => `${name}=${escape(value)}`).join(':')}]${escape(target)}`;
 }

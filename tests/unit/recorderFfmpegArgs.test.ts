@@ -6,7 +6,7 @@
  * from the archive's, so the whole recording plays without a gap.
  */
 import { describe, expect, it } from 'vitest';
-import { ffmpegArgs } from '../../recorder/ffmpegArgs.js';
+import { ffmpegArgs, teeSlave } from '../../recorder/ffmpegArgs.js';
 import { runFiles, type RunPlan } from '../../recorder/runPlan.js';
 
 const files = runFiles('/data/recordings/ky-hop-7', 5);
@@ -151,5 +151,43 @@ describe('the HLS a run writes', () => {
   it('continues the archive’s clock: the run’s first timestamp is where the archive ends, to the millisecond', () => {
     expect(read(argsFor({ video: 'copy', audio: 1 }, { offsetSeconds: 0 })).output.get('-output_ts_offset')).toBe('0.000');
     expect(read(argsFor({ video: 'copy', audio: 1 }, { offsetSeconds: 123.4567 })).output.get('-output_ts_offset')).toBe('123.457');
+  });
+});
+
+describe('the fragments for Low-Latency HLS, from the same encode', () => {
+  const lowLatency = () =>
+    ffmpegArgs({
+      plan: { video: 'copy', audio: 1 },
+      sdpPath: files.sdp,
+      streams: [],
+      segmentSeconds: 2,
+      offsetSeconds: 12.5,
+      segmentPattern: files.segmentPattern,
+      playlist: files.playlist,
+      lowLatency: true,
+    });
+
+  it('writes the archive’s HLS and fragmented MP4 on stdout through one tee, encoding once', () => {
+    const { output, target } = read(lowLatency());
+    expect(output.get('-f')).toBe('tee');
+    expect(output.get('-output_ts_offset')).toBe('12.500');
+    const [hls, fragments] = target.split('|');
+    expect(hls).toBe(
+      '[f=hls:hls_time=2:hls_list_size=0:hls_flags=independent_segments+program_date_time+temp_file:hls_segment_type=mpegts:' +
+        'hls_segment_filename=/data/recordings/ky-hop-7/r0005-%05d.ts]/data/recordings/ky-hop-7/r0005.m3u8',
+    );
+    // A fragment every 200 ms and at each keyframe, flushed at once; a reader that goes away does not stop the archive.
+    expect(fragments).toBe(
+      '[f=mp4:movflags=+empty_moov+default_base_moof+frag_keyframe:frag_duration=200000:flush_packets=1:onfail=ignore]pipe\\:1',
+    );
+    expect(lowLatency().filter((a) => a === '-c:v')).toHaveLength(1);
+  });
+
+  it('escapes what the tee syntax reserves, so a folder name cannot add an output or an option', () => {
+    expect(teeSlave([['f', 'hls']], '/data/a|b/c:d[e].m3u8')).toBe('[f=hls]/data/a\\|b/c\\:d\\[e\\].m3u8');
+  });
+
+  it('writes plain HLS, no tee, when Low-Latency HLS is not asked for', () => {
+    expect(read(argsFor({ video: 'copy', audio: 1 })).output.get('-f')).toBe('hls');
   });
 });
