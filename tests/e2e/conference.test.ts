@@ -83,39 +83,41 @@ describe('a provincial session in the browser', () => {
     const sentTop = () => Math.max(-1, ...studioVideo.score.filter((s) => s.score > 0).map((s) => s.encodingIdx));
     const pointLayer = () => room.peer('a')?.consumers.get(studioVideo.id)?.currentLayers?.spatialLayer;
     const decoded = () => pointA.getByTestId('program-video').evaluate((v: HTMLVideoElement) => `${v.videoWidth}x${v.videoHeight}`);
-    let top = -1;
-    let sent = '';
-    await waitFor(
-      'point a decodes the highest layer sent',
-      async () => {
-        top = sentTop();
-        const before = pointLayer() === top ? await decoded() : '';
-        await pointA.waitForTimeout(1000);
-        sent = await decoded();
-        return top >= 0 && pointLayer() === top && sentTop() === top && sent === before && sent !== '0x0';
-      },
-      45_000,
-    );
     const dir = server.recordings.dirFor(sid);
     const listed = () => readPlaylist(path.join(dir, 'live.m3u8')).entries.map((e) => e.file);
     const probeArgs = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=s=x:p=0'];
     const pictureOf = (file: string) =>
       spawnSync('ffprobe', [...probeArgs, path.join(dir, file)], { encoding: 'utf8' }).stdout.split('\n')[0];
-    // Segments begun and ended while the studio kept sending that layer and no higher (a busy machine may change it: then look again).
+    // The studio's browser changes what it sends as its bandwidth estimate climbs (and on a busy machine as
+    // its CPU allows): each attempt finds the highest layer anew and looks at segments made while it held.
+    const attempts = 6;
     for (let attempt = 1; ; attempt++) {
+      let top = -1;
+      let sent = '';
+      await waitFor(
+        'point a decodes the highest layer sent',
+        async () => {
+          top = sentTop();
+          const before = pointLayer() === top ? await decoded() : '';
+          await pointA.waitForTimeout(1000);
+          sent = await decoded();
+          return top >= 0 && pointLayer() === top && sentTop() === top && sent === before && sent !== '0x0';
+        },
+        45_000,
+      );
       const known = new Set(listed());
       let steady = true;
       const fresh = () => listed().filter((f) => !known.has(f));
       const watch = setInterval(() => (steady &&= sentTop() === top), 200);
-      await waitFor('three more segments', () => fresh().length >= 3, 30_000).finally(() => clearInterval(watch));
-      if (!steady && attempt < 3) continue;
-      expect(steady, `the studio kept sending layer ${top} as its highest`).toBe(true);
+      await waitFor('two more segments', () => fresh().length >= 2, 30_000).finally(() => clearInterval(watch));
+      if (!steady && attempt < attempts) continue;
+      expect(steady, `the studio kept sending layer ${top} as its highest over one of ${attempts} tries`).toBe(true);
       // The first may have begun before we looked.
       const recorded = fresh().slice(1);
       expect(recorded.map((f) => `${f} ${pictureOf(f)}`)).toEqual(recorded.map((f) => `${f} ${sent}`));
       break;
     }
-  }, 180_000);
+  }, 400_000);
 
   it('a point on a weak link chooses low bandwidth and gets the lowest simulcast layer', async () => {
     const room = await server.sessions.room(sid);
