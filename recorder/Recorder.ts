@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import { spawnEncoder } from './encoderProcess.js';
 import type { FfmpegBinary } from './ffmpegBinary.js';
 import { parseRunPlaylist } from './hlsRunPlaylist.js';
+import type { LowLatencyStream } from './lowLatency/LowLatencyStream.js';
+import { pipeRun } from './lowLatency/pipeRun.js';
 import type { RecordedRoom } from './RecordedRoom.js';
-import { freeRtpPortPair, portsBound } from './ports.js';
+import { freeRtpPortPair, nudge, portsBound } from './ports.js';
 import { RecordingJournal, type SegmentEntry } from './RecordingJournal.js';
 import { ffmpegArgs } from './ffmpegArgs.js';
 import { earlierRuns, isSegmentOfRun, planRun, runFiles, type RunPlan } from './runPlan.js';
@@ -27,6 +29,8 @@ export interface RecorderOptions {
   segmentSeconds: number;
   /** How far back a live viewer can rewind. */
   dvrWindowSeconds: number;
+  /** Where each run's fragments go for Low-Latency HLS (none: the archive's HLS only). */
+  lowLatency?: LowLatencyStream;
 }
 
 export interface RecorderEvents {
@@ -41,6 +45,8 @@ interface Run {
   exited: Promise<number | null>;
   transports: types.PlainTransport[];
   consumers: types.Consumer[];
+  /** The RTP ports ffmpeg reads (each with its RTCP port after it). */
+  ports: number[];
   playlist: string;
   plan: RunPlan;
   programIdentity: string | null;
@@ -253,8 +259,16 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       offsetSeconds: this.#archivePositionNow(),
       segmentPattern,
       playlist,
+      lowLatency: !!this.#o.lowLatency,
     });
-    const ffmpeg = spawnEncoder(this.#o.ffmpeg.path, ['-nostdin', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const lowLatency = this.#o.lowLatency;
+    const ffmpeg = spawnEncoder(this.#o.ffmpeg.path, ['-nostdin', ...args], { stdio: ['ignore', lowLatency ? 'pipe' : 'ignore', 'pipe'] });
+    if (lowLatency && ffmpeg.stdout) {
+      // The stream takes this run over at its first keyframe, as the archive does at the handover.
+      pipeRun(lowLatency, ffmpeg.stdout).catch((error: unknown) =>
+        this.#log.warn({ err: error, run: id }, 'the low-latency stream could not read this run; the archive goes on'),
+      );
+    }
     let stderr = '';
     ffmpeg.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
@@ -267,6 +281,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       exited,
       transports,
       consumers,
+      ports: streams.map((s) => s.port),
       playlist,
       plan,
       programIdentity,
@@ -374,10 +389,11 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     if (!run) return;
     run.stopping = true;
     for (const t of run.timers) clearInterval(t);
-    // One SIGINT makes ffmpeg stop reading — even when no packet comes any
-    // more — close the segment it is writing and list it.
+    // One SIGINT makes ffmpeg stop reading, close the segment it is writing
+    // and list it; a packet on its RTCP ports wakes it if none comes any more.
     if (run.ffmpeg.exitCode === null) {
       run.ffmpeg.kill('SIGINT');
+      await nudge(run.ports).catch(() => {});
       const timeout = setTimeout(() => run.ffmpeg.kill('SIGKILL'), 5000);
       await run.exited;
       clearTimeout(timeout);

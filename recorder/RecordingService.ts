@@ -6,6 +6,7 @@ import { identityPattern } from '../protocol/index.js';
 import { findFfmpeg, type FfmpegBinary } from './ffmpegBinary.js';
 import type { RecordedRoom, RecordedRooms } from './RecordedRoom.js';
 import { endOrphanEncoders } from './encoderProcess.js';
+import { LowLatencyStream } from './lowLatency/LowLatencyStream.js';
 import { Recorder } from './Recorder.js';
 import type { RecordingMeta } from './RecordingJournal.js';
 
@@ -41,7 +42,7 @@ export const sessionIdPattern = identityPattern;
 export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   readonly ffmpeg: FfmpegBinary;
   readonly #o: RecordingServiceOptions;
-  readonly #recorders = new Map<string, { room: RecordedRoom; recorder: Recorder }>();
+  readonly #recorders = new Map<string, { room: RecordedRoom; recorder: Recorder; lowLatency: LowLatencyStream }>();
   /** Sessions whose operator stopped recording: going live again does not restart it. */
   readonly #heldByOperator = new Set<string>();
   readonly #finalizing = new Set<Promise<void>>();
@@ -104,6 +105,11 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     return this.#recorders.get(sessionId)?.recorder;
   }
 
+  /** The session's Low-Latency HLS while it is open on this node. */
+  lowLatency(sessionId: string): LowLatencyStream | undefined {
+    return this.#recorders.get(sessionId)?.lowLatency;
+  }
+
   meta(sessionId: string): RecordingMeta | undefined {
     try {
       return JSON.parse(fs.readFileSync(path.join(this.dirFor(sessionId), 'meta.json'), 'utf8')) as RecordingMeta;
@@ -137,7 +143,15 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   #attach(room: RecordedRoom, record: { public: boolean }): void {
     if (this.#closed) return;
+    // Parts of ~0.2 s, segments at the keyframes the recorder asks for every
+    // segment; the rewind window as the live playlist's (~75 MB per 10 minutes at 1 Mbit/s).
+    const lowLatency = new LowLatencyStream({
+      rewindSeconds: this.#o.dvrWindowSeconds,
+      segmentTarget: Math.max(1, this.#o.segmentSeconds / 2),
+      targetDuration: Math.ceil(this.#o.segmentSeconds) + 1,
+    });
     const recorder = new Recorder({
+      lowLatency,
       room,
       dir: this.dirFor(room.id),
       ffmpeg: this.ffmpeg,
@@ -146,7 +160,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       segmentSeconds: this.#o.segmentSeconds,
       dvrWindowSeconds: this.#o.dvrWindowSeconds,
     });
-    const entry = { room, recorder };
+    const entry = { room, recorder, lowLatency };
     this.#recorders.set(room.id, entry);
     room.on('snapshot', (snapshot) => {
       if (this.#closed) return;
@@ -157,6 +171,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     });
     room.once('close', () => {
       this.#recorders.delete(room.id);
+      lowLatency.close();
       if (room.status !== 'ended') void recorder.close();
     });
   }
@@ -166,7 +181,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     room.setRecording(true, actor);
   }
 
-  #entry(sessionId: string): { room: RecordedRoom; recorder: Recorder } {
+  #entry(sessionId: string): { room: RecordedRoom; recorder: Recorder; lowLatency: LowLatencyStream } {
     const entry = this.#recorders.get(sessionId);
     if (!entry) throw new RecorderMissingError(sessionId);
     return entry;

@@ -39,9 +39,9 @@ export function ffmpegArgs(o: {
       '-protocol_whitelist', 'file,udp,rtp',
       '-analyzeduration', '3000000', '-probesize', '5000000',
       '-reorder_queue_size', '256', '-fflags', '+genpts+discardcorrupt',
-      // Without packets for a second, reading ends: a stopped run then finishes cleanly
-      // even when its senders are gone (a signal alone waits for the next packet).
-      '-listen_timeout', '1',
+      // A sender that stalls (a weak link) for less than this keeps its run: the
+      // picture freezes and goes on. A run asked to stop is woken by a packet (ports.ts).
+      '-listen_timeout', '20',
       '-f', 'sdp', '-i', o.sdpPath,
     );
     rtpInput = nextInput++;
@@ -84,7 +84,9 @@ export function ffmpegArgs(o: {
     return args;
   }
   // One encode, two writers (the tee muxer): the archive's HLS, and the
-  // fragments on stdout. A reader that goes away costs the archive nothing (onfail=ignore).
+  // fragments on stdout. A reader that goes away costs the archive nothing
+  // (onfail=ignore). MP4 wants the picture's parameter sets in its header
+  // (global_header); MPEG-TS wants them in band before each keyframe (dump_extra).
   const fragments: [string, string][] = [
     ['f', 'mp4'],
     ['movflags', '+empty_moov+default_base_moof+frag_keyframe'],
@@ -92,7 +94,8 @@ export function ffmpegArgs(o: {
     ['flush_packets', '1'],
     ['onfail', 'ignore'],
   ];
-  args.push('-f', 'tee', `${teeSlave([['f', 'hls'], ...hls], o.playlist)}|${teeSlave(fragments, 'pipe:1')}`);
+  args.push('-flags', '+global_header');
+  args.push('-f', 'tee', `${teeSlave([['f', 'hls'], ['bsfs/v', 'dump_extra'], ...hls], o.playlist)}|${teeSlave(fragments, 'pipe:1')}`);
   return args;
 }
 

@@ -54,3 +54,26 @@ export async function portsBound(ports: number[], timeoutMs: number): Promise<bo
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * An empty RTCP receiver report (RFC 3550 §6.4.2: version 2, no report
+ * blocks, sender SSRC 0): a packet ffmpeg reads and ignores.
+ */
+const emptyReceiverReport = Buffer.from([0x80, 201, 0x00, 0x01, 0, 0, 0, 0]);
+
+/**
+ * Wakes an encoder that waits for a packet on its RTCP ports (`rtpPort + 1`):
+ * asked to stop while no packet comes (its senders gone or stalled), ffmpeg
+ * only acts on the signal once a read returns.
+ */
+export async function nudge(rtpPorts: readonly number[]): Promise<void> {
+  if (!rtpPorts.length) return;
+  const socket = dgram.createSocket('udp4');
+  try {
+    await Promise.all(
+      rtpPorts.map((port) => new Promise<void>((resolve) => socket.send(emptyReceiverReport, port + 1, '127.0.0.1', () => resolve()))),
+    );
+  } finally {
+    socket.close();
+  }
+}

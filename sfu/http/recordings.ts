@@ -5,7 +5,9 @@ import { allows, type TokenClaims } from '../../protocol/index.js';
 import type { RecordingService } from '../../recorder/RecordingService.js';
 import { sessionIdPattern } from '../../recorder/RecordingService.js';
 import type { TokenService } from '../auth/TokenService.js';
-import { ForbiddenError, NotFoundError } from '../errors.js';
+import { LowLatencyClosedError, LowLatencyRequestError } from '../../recorder/lowLatency/errors.js';
+import { parsePlaylistRequest } from '../../recorder/lowLatency/playlistRequest.js';
+import { DiemcauError, ForbiddenError, NotFoundError } from '../errors.js';
 
 /**
  * Only these names are ever served from a recording's folder: the two
@@ -13,6 +15,9 @@ import { ForbiddenError, NotFoundError } from '../errors.js';
  * recorder's own run playlists, SDP files or journal.
  */
 const servedFile = /^(live\.m3u8|archive\.m3u8|r\d{4}-\d{5}\.ts|chapters\.json|poster\.jpg|recording\.mp4)$/;
+
+/** The Low-Latency HLS of a session on air, served from memory: its playlist, init segments, parts and segments. */
+const lowLatencyFile = /^(ll\.m3u8|init-\d{1,9}\.mp4|seg-\d{1,9}\.m4s|part-\d{1,9}\.m4s)$/;
 
 /**
  * A player that cannot send headers (Safari's own) follows the playlist's
@@ -60,13 +65,18 @@ export function createRecordingRoutes(recordings: RecordingService, tokens: Toke
   router.get('/hls/:sid/:file', async (req: Request, res: Response) => {
     const sid = String(req.params.sid);
     const file = String(req.params.file);
-    if (!sessionIdPattern.test(sid) || sid.startsWith('.') || !servedFile.test(file)) {
+    const lowLatency = lowLatencyFile.test(file);
+    if (!sessionIdPattern.test(sid) || sid.startsWith('.') || (!servedFile.test(file) && !lowLatency)) {
       throw new NotFoundError('no such file');
     }
     const meta = recordings.meta(sid);
     if (!meta) throw new NotFoundError('no such recording');
     if (!meta.public && !mayWatch(await claimsOf(req, tokens), sid)) {
       throw new ForbiddenError('this session is restricted: a viewer token is needed');
+    }
+    if (lowLatency) {
+      await sendLowLatency(recordings, sid, file, meta.public, req, res);
+      return;
     }
     const ext = path.extname(file);
     res.type(contentTypes[ext] ?? 'application/octet-stream');
@@ -96,4 +106,27 @@ export function createRecordingRoutes(recordings: RecordingService, tokens: Toke
 
   // Errors (a bad token is a 401, an undecodable name a 400) go to the server's one error handler.
   return router;
+}
+
+/**
+ * A Low-Latency HLS playlist (held until the part asked for with
+ * `_HLS_msn`/`_HLS_part` exists, for a bounded time) or one of its files.
+ * Names restart with the stream (a restarted server), so caches keep parts
+ * a minute, not a day.
+ */
+async function sendLowLatency(recordings: RecordingService, sid: string, file: string, open: boolean, req: Request, res: Response) {
+  const stream = recordings.lowLatency(sid);
+  if (!stream || stream.closed) throw new NotFoundError('this session is not on air');
+  const playlist = file === 'll.m3u8';
+  try {
+    const body = playlist ? await stream.playlist(parsePlaylistRequest(req.query)) : await stream.fileWhenReady(file);
+    if (body === undefined) throw new NotFoundError('no such part');
+    res.type(playlist ? contentTypes['.m3u8'] : 'video/mp4');
+    res.set('Cache-Control', !open ? 'private, no-store' : playlist ? 'public, max-age=1' : 'public, max-age=60');
+    res.send(body);
+  } catch (error) {
+    if (error instanceof LowLatencyRequestError) throw new DiemcauError('bad-request', error.message);
+    if (error instanceof LowLatencyClosedError) throw new NotFoundError('this session is not on air');
+    throw error;
+  }
 }

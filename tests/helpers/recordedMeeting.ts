@@ -1,7 +1,7 @@
 /**
  * A recorded meeting as an operator runs one: the studio goes on air, the
- * floor goes to two communes in turn and back, the studio's encoder drops
- * and returns, and the session ends. What the archive made of it is read
+ * floor goes to two communes in turn and back, the studio's link stalls,
+ * its encoder drops and returns, and the session ends. What the archive made of it is read
  * back from the playlist, the way a player sees it. The recording test and
  * the recording bench share it.
  */
@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Chapter } from '../../protocol/index.js';
 import { readPlaylist, type PlaylistEntry } from './hls.js';
 import { joinPlain, type PlainParticipant } from './plainPeer.js';
-import { waitFor } from './rtp.js';
+import { sleep, waitFor } from './rtp.js';
 import type { startServer } from './server.js';
 
 /**
@@ -66,6 +66,12 @@ export async function recordMeeting(server: Awaited<ReturnType<typeof startServe
   }
   await room.takeFloor();
   await growBy(3);
+  // The studio's link stalls for 2.5 s (its encoder frozen), then recovers.
+  const studioFeed = participants[0].feed!.process;
+  studioFeed.kill('SIGSTOP');
+  await sleep(2500);
+  studioFeed.kill('SIGCONT');
+  await growBy(2);
   // The studio's encoder drops and comes back as the same participant.
   const studio = participants.shift()!;
   await studio.stop();

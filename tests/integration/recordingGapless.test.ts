@@ -66,7 +66,7 @@ function meanDifference(a: Buffer, b: Buffer): number {
   return sum / a.length;
 }
 
-describe('the archive of a meeting with floor switches and a sender that drops', () => {
+describe('the archive of a meeting with floor switches, a stalled link and a sender that drops', () => {
   it('opens with the studio, from its first picture after going on air', () => {
     expect(startOf(meeting.segments[0])).toBeGreaterThanOrEqual(meeting.liveAt - 200);
     expect(chapterSegments()[0]).toMatchObject({ chapter: { identity: 'studio', start: 0 }, file: meeting.segments[0].file });
@@ -76,6 +76,8 @@ describe('the archive of a meeting with floor switches and a sender that drops',
     const chapters = chapterSegments();
     expect(chapters.map((c) => c.chapter.identity ?? null)).toEqual(['studio', 'xa-a', 'xa-b', 'studio', null, 'studio']);
     for (const { chapter, file } of chapters) expect(file, `${chapter.title} at ${chapter.start} s`).toBeDefined();
+    // One run per change and no more: the studio's 2.5 s stall did not end its run.
+    expect(meeting.segments.filter((s) => s.discontinuity).map((s) => s.file)).toEqual(chapters.slice(1).map((c) => c.file));
   });
 
   it('loses at most half a second at a floor switch or when a sender comes back, and nothing inside a run', () => {

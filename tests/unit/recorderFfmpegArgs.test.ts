@@ -43,14 +43,14 @@ function read(args: string[]) {
 }
 
 describe('the inputs of an encoder run', () => {
-  it('reads the program’s RTP streams through the run’s SDP file, giving up a second after the last packet', () => {
+  it('reads the program’s RTP streams through the run’s SDP file, riding out a sender that stalls for a while', () => {
     const { inputs } = read(argsFor({ video: 'copy', audio: 1 }));
     expect(inputs).toHaveLength(1);
     expect(inputs[0].file).toBe(files.sdp);
     expect(Object.fromEntries(inputs[0].options)).toMatchObject({
       '-f': 'sdp',
       '-protocol_whitelist': 'file,udp,rtp',
-      '-listen_timeout': '1',
+      '-listen_timeout': '20',
       '-fflags': '+genpts+discardcorrupt',
     });
     // A late packet is put back in order rather than dropped.
@@ -172,8 +172,10 @@ describe('the fragments for Low-Latency HLS, from the same encode', () => {
     expect(output.get('-f')).toBe('tee');
     expect(output.get('-output_ts_offset')).toBe('12.500');
     const [hls, fragments] = target.split('|');
+    // Parameter sets in the MP4 header, and in band before each keyframe in the archive's MPEG-TS.
+    expect(output.get('-flags')).toBe('+global_header');
     expect(hls).toBe(
-      '[f=hls:hls_time=2:hls_list_size=0:hls_flags=independent_segments+program_date_time+temp_file:hls_segment_type=mpegts:' +
+      '[f=hls:bsfs/v=dump_extra:hls_time=2:hls_list_size=0:hls_flags=independent_segments+program_date_time+temp_file:hls_segment_type=mpegts:' +
         'hls_segment_filename=/data/recordings/ky-hop-7/r0005-%05d.ts]/data/recordings/ky-hop-7/r0005.m3u8',
     );
     // A fragment every 200 ms and at each keyframe, flushed at once; a reader that goes away does not stop the archive.
