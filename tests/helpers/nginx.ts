@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freeTcpPort } from './freePort.js';
 
 /** The caching edge a province copies into /etc/nginx/conf.d/. */
 export const edgeConfigFile = fileURLToPath(new URL('../../deploy/nginx/diemcau-edge.conf', import.meta.url));
@@ -53,18 +53,6 @@ export function templatedEdgeConfig(options: { origin: string; port: number; dir
   text = replaceOnce(text, '/var/lib/nginx/diemcau-cache', path.join(options.dir, 'cache'));
   text = replaceOnce(text, '/var/log/nginx/diemcau-edge.log', path.join(options.dir, 'edge.log'));
   return text;
-}
-
-/** A free TCP port on loopback (nginx binds it itself; a lost race is retried). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function run(cmd: string, args: string[]): Promise<{ code: number | null; output: string }> {
@@ -121,7 +109,7 @@ export async function startNginx(origin: string): Promise<Nginx> {
   const mainConfig = path.join(dir, 'nginx.conf');
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = await freeTcpPort();
     fs.writeFileSync(path.join(dir, 'diemcau-edge.conf'), templatedEdgeConfig({ origin, port, dir }));
     fs.writeFileSync(
       mainConfig,

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { waitFor } from './rtp.js';
+import { freeTcpPort } from './freePort.js';
 
 /**
  * How Redis keeps what it was told: `aof` is what the README asks a province
@@ -21,17 +22,6 @@ export interface RedisServer {
   /** Starts redis-server again on the same port and folder (after kill or stop). */
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const persistenceArgs: Record<RedisPersistence, string[]> = {
@@ -71,7 +61,7 @@ function accepting(port: number): Promise<boolean> {
 export async function startRedis(options: { persistence?: RedisPersistence } = {}): Promise<RedisServer> {
   const persistence = options.persistence ?? 'aof';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'diemcau-redis-'));
-  const port = await freePort();
+  const port = await freeTcpPort();
   const pidfile = path.join(dir, 'redis.pid');
   let pid = 0;
 
