@@ -46,6 +46,8 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   /** Sessions whose operator stopped recording: going live again does not restart it. */
   readonly #heldByOperator = new Set<string>();
   readonly #finalizing = new Set<Promise<void>>();
+  /** Each session's Low-Latency HLS, kept a minute after the session ends so that players read its end. */
+  readonly #lowLatency = new Map<string, LowLatencyStream>();
   readonly #finalizingRooms = new Set<string>();
   /** Shutting down: no recorder starts any more. */
   #closed = false;
@@ -107,7 +109,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   /** The session's Low-Latency HLS while it is open on this node. */
   lowLatency(sessionId: string): LowLatencyStream | undefined {
-    return this.#recorders.get(sessionId)?.lowLatency;
+    return this.#lowLatency.get(sessionId);
   }
 
   meta(sessionId: string): RecordingMeta | undefined {
@@ -136,6 +138,8 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const stream of this.#lowLatency.values()) stream.close();
+    this.#lowLatency.clear();
     await Promise.all([...this.#recorders.values()].map(({ recorder }) => recorder.close()));
     this.#recorders.clear();
     await this.idle();
@@ -162,16 +166,26 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     });
     const entry = { room, recorder, lowLatency };
     this.#recorders.set(room.id, entry);
+    this.#lowLatency.get(room.id)?.close();
+    this.#lowLatency.set(room.id, lowLatency);
     room.on('snapshot', (snapshot) => {
       if (this.#closed) return;
       if (snapshot.status === 'live' && this.#o.autoRecord && !recorder.recording && !this.#heldByOperator.has(room.id)) {
         void this.#start(entry, 'system');
       }
-      if (snapshot.status === 'ended') this.#finalize(room, recorder);
+      if (snapshot.status === 'ended') {
+        lowLatency.finish();
+        this.#finalize(room, recorder);
+      }
     });
     room.once('close', () => {
       this.#recorders.delete(room.id);
-      lowLatency.close();
+      const forget = () => {
+        lowLatency.close();
+        if (this.#lowLatency.get(room.id) === lowLatency) this.#lowLatency.delete(room.id);
+      };
+      if (lowLatency.finished && !this.#closed) setTimeout(forget, 60_000).unref();
+      else forget();
       if (room.status !== 'ended') void recorder.close();
     });
   }

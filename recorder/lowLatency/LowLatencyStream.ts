@@ -107,6 +107,8 @@ export class LowLatencyStream extends EventEmitter<LowLatencyStreamEvents> {
   /** Rendered playlists, by variant, until the next change: a crowd of viewers costs one rendering. */
   readonly #rendered = new Map<string, string>();
   #closed = false;
+  /** The session ended: the playlist is final (ENDLIST), and nothing is waited for any more. */
+  #finished = false;
   readonly #stats = {
     runs: 0,
     parts: 0,
@@ -279,7 +281,7 @@ export class LowLatencyStream extends EventEmitter<LowLatencyStreamEvents> {
     if (part !== undefined && last && msn === last.msn && !last.complete && part > last.parts.length - 1 + limit) {
       return Promise.reject(new LowLatencyRequestError('part-too-far', `_HLS_part=${part} is beyond the Advance Part Limit`));
     }
-    if (this.#satisfied(msn, part)) return Promise.resolve(this.#render(request.skip === true));
+    if (this.#finished || this.#satisfied(msn, part)) return Promise.resolve(this.#render(request.skip === true));
     if (this.#waiters.size + this.#partWaiters.size >= this.#maxWaiting) {
       this.#stats.waitsRefused++;
       return Promise.resolve(this.#render(request.skip === true));
@@ -321,7 +323,7 @@ export class LowLatencyStream extends EventEmitter<LowLatencyStreamEvents> {
   fileWhenReady(name: string): Promise<Buffer | undefined> {
     const bytes = this.file(name);
     const match = /^part-(0|[1-9]\d{0,11})\.m4s$/.exec(name);
-    if (bytes || this.#closed || !match || Number(match[1]) !== this.#nextGpn) return Promise.resolve(bytes);
+    if (bytes || this.#closed || this.#finished || !match || Number(match[1]) !== this.#nextGpn) return Promise.resolve(bytes);
     if (this.#waiters.size + this.#partWaiters.size >= this.#maxWaiting) {
       this.#stats.waitsRefused++;
       return Promise.resolve(undefined);
@@ -340,6 +342,31 @@ export class LowLatencyStream extends EventEmitter<LowLatencyStreamEvents> {
   }
 
   /** Ends the stream: everything held is released, and waiting requests reject with LowLatencyClosedError. */
+  /**
+   * The session ended: the playlist gets EXT-X-ENDLIST (players stop and say
+   * so), and every request held or to come is answered at once with it.
+   */
+  finish(): void {
+    if (this.#finished || this.#closed) return;
+    this.#finished = true;
+    if (this.#run) this.endRun(this.#run.id);
+    this.#rendered.clear();
+    for (const waiter of this.#waiters) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(this.#render(waiter.request.skip === true));
+    }
+    this.#waiters.clear();
+    for (const waiter of this.#partWaiters) {
+      clearTimeout(waiter.timer);
+      waiter.resolve(undefined);
+    }
+    this.#partWaiters.clear();
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -563,8 +590,9 @@ export class LowLatencyStream extends EventEmitter<LowLatencyStreamEvents> {
       if (segment.run.mapUri !== map) lines.push(`#EXT-X-MAP:URI="${(map = segment.run.mapUri)}"`);
       lines.push(segment.text ?? this.#segmentText(segment));
     }
-    // The next part, for players that ask for it ahead (Safari); hls.js ignores it.
-    lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-${this.#nextGpn}.m4s"`, '');
+    // The next part, for players that ask for it ahead (Safari); hls.js ignores it. None comes after the end.
+    if (this.#finished) lines.push('#EXT-X-ENDLIST', '');
+    else lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-${this.#nextGpn}.m4s"`, '');
     const text = lines.join('\n');
     this.#rendered.set(key, text);
     return text;

@@ -245,6 +245,20 @@ describe('LowLatencyStream: blocking reload, delta updates, limits', () => {
     expect(stream.stats.bytesHeld).toBe(0);
   });
 
+  it('finish() ends the playlist for every player: ENDLIST, no hint, nothing held', async () => {
+    const stream = newStream();
+    new Run(stream).play(1.4);
+    const held = stream.playlist({ msn: 2 });
+    stream.finish();
+    const text = await held;
+    expect(text).toContain('#EXT-X-ENDLIST');
+    expect(text).not.toContain('PRELOAD-HINT');
+    // What was made stays playable, and a request for what will never come is answered at once.
+    expect(stream.file('seg-0.m4s')).toBeDefined();
+    await expect(stream.playlist({ msn: 3 })).resolves.toContain('#EXT-X-ENDLIST');
+    expect(stream.stats.waiting).toBe(0);
+  });
+
   it('a delta update skips the segments older than CAN-SKIP-UNTIL', async () => {
     const stream = newStream({ rewindSeconds: 600 });
     new Run(stream).play(30.2);

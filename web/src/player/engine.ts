@@ -26,18 +26,27 @@ export interface EngineOptions {
 }
 
 /**
- * Low delay for a live session: stay two segments behind the edge, catch up
- * gently (at most 1.1×) when more than six behind, and keep the last ten
- * minutes in the buffer so rewinding within the DVR window is instant.
+ * Low delay for a live session (Low-Latency HLS): stay the playlist's
+ * PART-HOLD-BACK behind the edge, catch up at most 1.2× when behind, and
+ * keep the last ten minutes in the buffer so rewinding within the DVR window
+ * is instant. liveSync* and liveMaxLatency* are left unset: the first would
+ * override PART-HOLD-BACK, and hls.js accepts the second only with the first.
  */
-const liveMaxLatencyDurationCount = 6;
 const liveConfig: Partial<HlsConfig> = {
   lowLatencyMode: true,
-  liveSyncDurationCount: 2,
-  liveMaxLatencyDurationCount,
-  maxLiveSyncPlaybackRate: 1.1,
+  maxLiveSyncPlaybackRate: 1.2,
   backBufferLength: 600,
 };
+
+/** Further behind the edge than this many target durations, a viewer has rewound on purpose. */
+const rewoundDurationCount = 6;
+
+/**
+ * hls.js speeds up only within about a segment of its target: a player that
+ * stalled (a weak link, a busy phone) would stay seconds behind for good.
+ * This far past the target, it jumps back to the live position instead.
+ */
+const driftToJumpSeconds = 1.5;
 
 const networkRetries = 6;
 const mediaRecoveries = 2;
@@ -59,6 +68,8 @@ export class PlayerEngine {
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #ended = false;
   #destroyed = false;
+  /** The viewer went back in the DVR window on purpose. */
+  #rewound = false;
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -80,13 +91,16 @@ export class PlayerEngine {
       });
       hls.on(Hls.Events.LEVEL_UPDATED, (_event, data) => {
         if (options.live && !data.details.live) this.#end();
+        else if (options.live) this.#keepUp();
       });
       hls.on(Hls.Events.MEDIA_ATTACHED, () => hls.loadSource(options.src));
       hls.attachMedia(video);
       if (options.live) video.addEventListener('seeking', this.#onSeeking);
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
-      // Native HLS cannot send headers: the token rides in the query.
-      video.src = withToken(options.src, options.token);
+      // Native HLS cannot send headers: the token rides in the query, which the server carries onto the
+      // segment links of the classic playlist only (the low-latency one names its parts in tags).
+      const src = options.token ? options.src.replace(/\/ll\.m3u8$/, '/live.m3u8') : options.src;
+      video.src = withToken(src, options.token);
       if (options.startAt) {
         video.addEventListener('loadedmetadata', () => (video.currentTime = options.startAt ?? 0), { once: true });
       }
@@ -148,20 +162,26 @@ export class PlayerEngine {
   }
 
   /**
-   * DVR: hls.js pulls a viewer more than `liveMaxLatencyDurationCount`
-   * segments behind back to the live edge at every playlist refresh, which
-   * would undo any rewind. A viewer who seeks back on purpose stays where they
-   * went (until they fall out of the window); back near the edge, the limit
-   * applies again.
+   * DVR: a viewer who seeks back on purpose stays where they went (until they
+   * fall out of the window) instead of being pulled back to the live edge;
+   * back near the edge, the player keeps up again (#keepUp).
    */
   readonly #onSeeking = (): void => {
-    const hls = this.hls;
-    const details = hls?.levels.find((level) => level.details)?.details;
-    if (!hls || !details?.live) return;
-    const behind = details.edge - this.video.currentTime;
-    const rewound = behind > liveMaxLatencyDurationCount * details.targetduration - 1;
-    hls.config.liveMaxLatencyDurationCount = rewound ? Infinity : liveMaxLatencyDurationCount;
+    const details = this.hls?.levels.find((level) => level.details)?.details;
+    if (!details?.live) return;
+    this.#rewound = details.edge - this.video.currentTime > rewoundDurationCount * details.targetduration - 1;
   };
+
+  /** Back to the live position when the player drifted far behind (not when the viewer rewound on purpose). */
+  #keepUp(): void {
+    const hls = this.hls;
+    if (!hls || this.#rewound || this.video.paused) return;
+    const position = hls.liveSyncPosition;
+    const target = hls.targetLatency;
+    if (target !== null && hls.latency > target + driftToJumpSeconds && position !== null && Number.isFinite(position)) {
+      this.video.currentTime = position;
+    }
+  }
 
   #end(): void {
     if (this.#ended) return;
