@@ -1,7 +1,8 @@
 /**
  * Live latency, glass to glass, in Chromium: how far behind the studio a
- * member watching the HLS stream is, and — for comparison — a connection
- * point watching over WebRTC.
+ * member watching the Low-Latency HLS stream is, and — for comparison, in the
+ * same run — a connection point watching over WebRTC and a viewer of the
+ * classic playlist.
  *
  * The studio page's camera is replaced by a canvas that paints the current
  * time (ms, 32 bits) as an 8×4 grid of black and white cells over the whole
@@ -11,7 +12,7 @@
  * measured the way hls.js reports it: now − hls.playingDate (from
  * EXT-X-PROGRAM-DATE-TIME), which leaves out the capture and encode delay.
  *
- *   node --import tsx bench/liveLatency.ts [--seconds 60] [--warmup 20]
+ *   node --import tsx bench/liveLatency.ts [--seconds 60] [--warmup 20]   (--seconds per phase)
  * The web app must be built (npm run bench does it).
  */
 import path from 'node:path';
@@ -112,36 +113,57 @@ async function main(): Promise<void> {
 
     console.log(`[latency] on air; letting the live stream build up for ${warmup} s`);
     await new Promise((r) => setTimeout(r, warmup * 1000));
-    const viewer = await newPage(browser, server.url);
-    await viewer.goto(`${server.url}/watch/${sid}?live=1`);
-    await viewer.waitForFunction(
-      () => {
-        const p = (window as unknown as { diemcauPlayer?: { video: HTMLVideoElement } }).diemcauPlayer;
-        return !!p && p.video.currentTime > 0;
-      },
-      undefined,
-      { timeout: 60_000 },
-    );
-
+    // Two phases, one viewer page at a time (more Chromium pages than cores would measure the machine):
+    // Low-Latency HLS as the watch page plays it, then the baseline of the same run, the classic
+    // playlist (what a player without Low-Latency HLS gets): the same page with its playlist
+    // requests answered by live.m3u8.
     const webrtc = { glass: [] as number[], pdt: [] as number[] };
     const hls = { glass: [] as number[], pdt: [] as number[] };
-    const end = Date.now() + seconds * 1000;
-    while (Date.now() < end) {
-      await sample(point, '[data-testid="program-video"]', webrtc);
-      await sample(viewer, '[data-testid="player-video"]', hls);
-      await new Promise((r) => setTimeout(r, 500));
+    const classicHls = { glass: [] as number[], pdt: [] as number[] };
+    for (const phase of ['low-latency', 'classic'] as const) {
+      const viewer = await newPage(browser, server.url);
+      if (phase === 'classic') {
+        await viewer.route('**/ll.m3u8*', (route) =>
+          route.continue({
+            url: route
+              .request()
+              .url()
+              .replace(/ll\.m3u8(\?.*)?$/, 'live.m3u8'),
+          }),
+        );
+      }
+      await viewer.goto(`${server.url}/watch/${sid}?live=1`);
+      await viewer.waitForFunction(
+        () => {
+          const p = (window as unknown as { diemcauPlayer?: { video: HTMLVideoElement } }).diemcauPlayer;
+          return !!p && p.video.currentTime > 0;
+        },
+        undefined,
+        { timeout: 60_000 },
+      );
+      const end = Date.now() + seconds * 1000;
+      while (Date.now() < end) {
+        await sample(point, '[data-testid="program-video"]', webrtc);
+        await sample(viewer, '[data-testid="player-video"]', phase === 'classic' ? classicHls : hls);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      await viewer.context().close();
     }
     const recorder = server.recordings.recorder(sid);
     const w = stats(webrtc.glass);
     const g = stats(hls.glass);
     const p = stats(hls.pdt);
-    console.log(`\nLive latency over ${seconds} s (recorder path: ${JSON.stringify(recorder?.currentPlan)})`);
+    const c = stats(classicHls.glass);
+    console.log(`\nLive latency over ${seconds} s per phase (recorder path: ${JSON.stringify(recorder?.currentPlan)})`);
     console.log('| path | measure | median ms | p95 ms | samples |');
     console.log('|---|---|---:|---:|---:|');
     console.log(`| WebRTC (connection point) | glass to glass | ${w.median} | ${w.p95} | ${w.n} |`);
-    console.log(`| HLS (hls.js viewer) | glass to glass | ${g.median} | ${g.p95} | ${g.n} |`);
-    console.log(`| HLS (hls.js viewer) | now − playingDate | ${p.median} | ${p.p95} | ${p.n} |`);
-    console.log(`HLS / WebRTC glass-to-glass ratio: ${(g.median / w.median).toFixed(1)}×`);
+    console.log(`| Low-Latency HLS (hls.js viewer) | glass to glass | ${g.median} | ${g.p95} | ${g.n} |`);
+    console.log(`| Low-Latency HLS (hls.js viewer) | now − playingDate | ${p.median} | ${p.p95} | ${p.n} |`);
+    console.log(`| classic HLS (hls.js viewer) | glass to glass | ${c.median} | ${c.p95} | ${c.n} |`);
+    console.log(
+      `Low-Latency HLS / WebRTC: ${(g.median / w.median).toFixed(1)}×; classic / Low-Latency HLS: ${(c.median / g.median).toFixed(1)}×`,
+    );
   } finally {
     await browser.close();
     await server.stop();
