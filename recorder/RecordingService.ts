@@ -42,7 +42,7 @@ export const sessionIdPattern = identityPattern;
 export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   readonly ffmpeg: FfmpegBinary;
   readonly #o: RecordingServiceOptions;
-  readonly #recorders = new Map<string, { room: RecordedRoom; recorder: Recorder; lowLatency: LowLatencyStream }>();
+  readonly #recorders = new Map<string, { room: RecordedRoom; recorder: Recorder }>();
   /** Sessions whose operator stopped recording: going live again does not restart it. */
   readonly #heldByOperator = new Set<string>();
   readonly #finalizing = new Set<Promise<void>>();
@@ -164,7 +164,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       segmentSeconds: this.#o.segmentSeconds,
       dvrWindowSeconds: this.#o.dvrWindowSeconds,
     });
-    const entry = { room, recorder, lowLatency };
+    const entry = { room, recorder };
     this.#recorders.set(room.id, entry);
     this.#lowLatency.get(room.id)?.close();
     this.#lowLatency.set(room.id, lowLatency);
@@ -195,7 +195,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     room.setRecording(true, actor);
   }
 
-  #entry(sessionId: string): { room: RecordedRoom; recorder: Recorder; lowLatency: LowLatencyStream } {
+  #entry(sessionId: string): { room: RecordedRoom; recorder: Recorder } {
     const entry = this.#recorders.get(sessionId);
     if (!entry) throw new RecorderMissingError(sessionId);
     return entry;

@@ -1,3 +1,4 @@
+import { fmp4Options } from './lowLatency/fmp4Output.js';
 import type { RunPlan } from './runPlan.js';
 import type { SdpStream } from './sdp.js';
 
@@ -87,13 +88,7 @@ export function ffmpegArgs(o: {
   // fragments on stdout. A reader that goes away costs the archive nothing
   // (onfail=ignore). MP4 wants the picture's parameter sets in its header
   // (global_header); MPEG-TS wants them in band before each keyframe (dump_extra).
-  const fragments: [string, string][] = [
-    ['f', 'mp4'],
-    ['movflags', '+empty_moov+default_base_moof+frag_keyframe'],
-    ['frag_duration', '200000'],
-    ['flush_packets', '1'],
-    ['onfail', 'ignore'],
-  ];
+  const fragments: [string, string][] = [...fmp4Options(), ['onfail', 'ignore']];
   args.push('-flags', '+global_header');
   args.push('-f', 'tee', `${teeSlave([['f', 'hls'], ['bsfs/v', 'dump_extra'], ...hls], o.playlist)}|${teeSlave(fragments, 'pipe:1')}`);
   return args;

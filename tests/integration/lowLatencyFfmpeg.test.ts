@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LowLatencyRequestError } from '../../recorder/lowLatency/errors.js';
 import { LowLatencyStream, type PartInfo } from '../../recorder/lowLatency/LowLatencyStream.js';
 import { Fmp4Reader } from '../../recorder/lowLatency/fmp4.js';
-import { fmp4PipeOutput, fmp4TeeSlave } from '../../recorder/lowLatency/fmp4Output.js';
+import { teeSlave } from '../../recorder/ffmpegArgs.js';
+import { fmp4Options, fmp4PipeOutput } from '../../recorder/lowLatency/fmp4Output.js';
 import { pipeRun } from '../../recorder/lowLatency/pipeRun.js';
 import { freeRtpPortPair, portsBound } from '../../recorder/ports.js';
 
@@ -266,7 +267,7 @@ describe('LowLatencyStream fed by a live ffmpeg', () => {
       '-hide_banner', '-loglevel', 'error',
       '-re', '-t', '4', '-f', 'lavfi', '-i', 'color=c=0x0b1a2e:s=1280x720:r=25', '-re', '-t', '4', '-f', 'lavfi', '-i', 'anullsrc=r=48000:cl=stereo',
       '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '25',
-      '-c:a', 'aac', '-b:a', '128k', '-flags', '+global_header', '-f', 'tee', `${hlsSlave}|${fmp4TeeSlave()}`,
+      '-c:a', 'aac', '-b:a', '128k', '-flags', '+global_header', '-f', 'tee', `${hlsSlave}|${teeSlave([...fmp4Options(), ['onfail', 'ignore']], 'pipe:1')}`,
     ], { stdio: ['ignore', 'pipe', 'ignore'] });
     children.push(child);
     const live = new LowLatencyStream({ rewindSeconds: 60 });
