@@ -1,5 +1,6 @@
 import type { ErrorData, HlsConfig } from 'hls.js';
 import Hls from 'hls.js/light';
+import { catchUpRate } from './catchUp';
 import { withToken } from './recordings';
 
 declare global {
@@ -27,14 +28,16 @@ export interface EngineOptions {
 
 /**
  * Low delay for a live session (Low-Latency HLS): stay the playlist's
- * PART-HOLD-BACK behind the edge, catch up at most 1.2× when behind, and
- * keep the last ten minutes in the buffer so rewinding within the DVR window
- * is instant. liveSync* and liveMaxLatency* are left unset: the first would
- * override PART-HOLD-BACK, and hls.js accepts the second only with the first.
+ * PART-HOLD-BACK behind the edge and keep the last ten minutes in the buffer
+ * so rewinding within the DVR window is instant. liveSync* and
+ * liveMaxLatency* are left unset: the first would override PART-HOLD-BACK,
+ * and hls.js accepts the second only with the first. hls.js's own catch-up
+ * is off (a rate of 1): it needs more than 1 s buffered, which a 0.7 s
+ * target never has; catchUp.ts does it instead.
  */
 const liveConfig: Partial<HlsConfig> = {
   lowLatencyMode: true,
-  maxLiveSyncPlaybackRate: 1.2,
+  maxLiveSyncPlaybackRate: 1,
   backBufferLength: 600,
 };
 
@@ -95,7 +98,10 @@ export class PlayerEngine {
       });
       hls.on(Hls.Events.MEDIA_ATTACHED, () => hls.loadSource(options.src));
       hls.attachMedia(video);
-      if (options.live) video.addEventListener('seeking', this.#onSeeking);
+      if (options.live) {
+        video.addEventListener('seeking', this.#onSeeking);
+        video.addEventListener('timeupdate', this.#onTimeUpdate);
+      }
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       // Native HLS cannot send headers: the token rides in the query, which the server carries onto the
       // segment links of the classic playlist only (the low-latency one names its parts in tags).
@@ -152,6 +158,7 @@ export class PlayerEngine {
   destroy(): void {
     this.#destroyed = true;
     this.video.removeEventListener('seeking', this.#onSeeking);
+    this.video.removeEventListener('timeupdate', this.#onTimeUpdate);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.hls?.destroy();
     if (!this.hls) {
@@ -170,6 +177,17 @@ export class PlayerEngine {
     const details = this.hls?.levels.find((level) => level.details)?.details;
     if (!details?.live) return;
     this.#rewound = details.edge - this.video.currentTime > rewoundDurationCount * details.targetduration - 1;
+  };
+
+  /** A little faster while behind the target delay, normal speed at it or when the viewer rewound. */
+  readonly #onTimeUpdate = (): void => {
+    const hls = this.hls;
+    const target = hls?.targetLatency;
+    if (!hls || target === null || target === undefined) return;
+    const { buffered, currentTime } = this.video;
+    const ahead = buffered.length ? buffered.end(buffered.length - 1) - currentTime : 0;
+    const rate = this.#rewound || this.video.paused ? 1 : catchUpRate({ latency: hls.latency, target, ahead });
+    if (this.video.playbackRate !== rate) this.video.playbackRate = rate;
   };
 
   /** Back to the live position when the player drifted far behind (not when the viewer rewound on purpose). */
