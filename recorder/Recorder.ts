@@ -265,7 +265,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     const ffmpeg = spawnEncoder(this.#o.ffmpeg.path, ['-nostdin', ...args], { stdio: ['ignore', lowLatency ? 'pipe' : 'ignore', 'pipe'] });
     if (lowLatency && ffmpeg.stdout) {
       // The stream takes this run over at its first keyframe, as the archive does at the handover.
-      pipeRun(lowLatency, ffmpeg.stdout).catch((error: unknown) =>
+      pipeRun(lowLatency, ffmpeg.stdout, { startedAt: () => run.startedAt }).catch((error: unknown) =>
         this.#log.warn({ err: error, run: id }, 'the low-latency stream could not read this run; the archive goes on'),
       );
     }

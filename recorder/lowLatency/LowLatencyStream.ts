@@ -16,6 +16,8 @@ interface Run {
   hasVideo: boolean;
   /** Wall clock (ms) of media time `anchorTime` (s), set by the run's first fragment. */
   anchorWall: number | undefined;
+  /** When the run's first picture was taken in, if the recorder knows (else its first fragment's arrival dates it). */
+  startedAt: (() => number | undefined) | undefined;
   anchorTime: number;
   segments: number;
   /** pending: announced, no keyframe yet; current: its fragments are listed; ended: no more. */
@@ -152,7 +154,7 @@ export class LowLatencyStream extends EventEmitter<LowLatencyStreamEvents> {
    * with EXT-X-DISCONTINUITY and its own map; the older run's later
    * fragments are dropped from then on.
    */
-  beginRun(init: InitSegment): number {
+  beginRun(init: InitSegment, startedAt?: () => number | undefined): number {
     if (this.#closed) throw new LowLatencyClosedError();
     const video = init.tracks.find((t) => t.handler === 'vide');
     const timing = video ?? init.tracks[0];
@@ -165,6 +167,7 @@ export class LowLatencyStream extends EventEmitter<LowLatencyStreamEvents> {
       timescale: timing.timescale,
       hasVideo: video !== undefined,
       anchorWall: undefined,
+      startedAt,
       anchorTime: 0,
       segments: 0,
       state: 'pending',
@@ -205,8 +208,10 @@ export class LowLatencyStream extends EventEmitter<LowLatencyStreamEvents> {
       this.#takeOver(run);
     }
     if (run.anchorWall === undefined) {
-      // ffmpeg writes a fragment once it has its last picture: that picture was taken about now.
-      run.anchorWall = arrivedAt - duration * 1000;
+      // The run's first picture arrived at the recorder at startedAt; failing that, ffmpeg writes a
+      // fragment once it has its last picture, so that picture was taken about now.
+      const startedAt = run.startedAt?.();
+      run.anchorWall = startedAt !== undefined && startedAt <= arrivedAt ? startedAt : arrivedAt - duration * 1000;
       run.anchorTime = (timing?.decodeTime ?? 0) / run.timescale;
     }
     // A run's segment stays open from its first fragment to the run's end: none means this run starts here.

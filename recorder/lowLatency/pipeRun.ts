@@ -9,7 +9,17 @@ import type { LowLatencyStream } from './LowLatencyStream.js';
  * Fmp4Error of unreadable bytes — and then keeps draining the pipe, since a
  * full pipe would stall ffmpeg and with it the archive it writes beside.
  */
-export function pipeRun(stream: LowLatencyStream, source: Readable, options?: Fmp4ReaderOptions): Promise<void> {
+export interface PipeRunOptions extends Fmp4ReaderOptions {
+  /**
+   * When the run's first picture reached the recorder (ms), once known: the
+   * run's program date-time starts there, as the archive's does. ffmpeg
+   * writes its first fragments only after probing the input, so their arrival
+   * would date the whole run too late by that long.
+   */
+  startedAt?: () => number | undefined;
+}
+
+export function pipeRun(stream: LowLatencyStream, source: Readable, options: PipeRunOptions = {}): Promise<void> {
   const reader = new Fmp4Reader(options);
   return new Promise<void>((resolve, reject) => {
     let failed = false;
@@ -22,7 +32,7 @@ export function pipeRun(stream: LowLatencyStream, source: Readable, options?: Fm
       try {
         const at = Date.now();
         for (const item of reader.push(chunk)) {
-          if (item.type === 'init') run = stream.beginRun(item.init);
+          if (item.type === 'init') run = stream.beginRun(item.init, options.startedAt);
           else stream.push(run!, item.fragment, at);
         }
       } catch (error) {

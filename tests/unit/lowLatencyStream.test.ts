@@ -27,8 +27,9 @@ class Run {
   constructor(
     readonly stream: LowLatencyStream,
     width = 640,
+    startedAt?: () => number | undefined,
   ) {
-    this.id = stream.beginRun(initSegment(width));
+    this.id = stream.beginRun(initSegment(width), startedAt);
   }
 
   push(seconds: number, keyframe: boolean): Fragment {
@@ -77,6 +78,23 @@ async function parsed(stream: LowLatencyStream, request = {}): Promise<types.Med
 }
 
 describe('LowLatencyStream: parts and segments', () => {
+  it('dates a run from when its first picture reached the recorder, not from when ffmpeg wrote it out', async () => {
+    // ffmpeg probes its input before writing anything: the first fragment comes off the pipe late.
+    const firstPicture = Date.now() - 900;
+    const stream = newStream();
+    new Run(stream, 640, () => firstPicture).play(3);
+    const playlist = await parsed(stream);
+    expect(playlist.segments[0].programDateTime?.getTime()).toBe(firstPicture);
+    expect(playlist.segments[1].programDateTime?.getTime()).toBe(firstPicture + 1000);
+    // Unknown to the recorder (a slate): dated by the first fragment's arrival, less its length.
+    const before = Date.now();
+    const slate = newStream();
+    new Run(slate, 640, () => undefined).play(1);
+    const dated = (await parsed(slate)).segments[0].programDateTime!.getTime();
+    expect(dated).toBeGreaterThanOrEqual(before - 200);
+    expect(dated).toBeLessThanOrEqual(Date.now() - 200);
+  });
+
   it('200 ms fragments, a keyframe a second: one fragment a part, 1 s segments led by an independent part', async () => {
     const stream = newStream();
     new Run(stream).play(5);
