@@ -1,9 +1,11 @@
 /**
  * Runs the benchmarks one after the other, each in its own process with a
  * time limit: fan-out (bench/fanout.ts), join latency (bench/joinLatency.ts),
- * live latency (bench/liveLatency.ts) and recorder cost (bench/recorderCost.ts).
+ * live latency (bench/liveLatency.ts), recorder cost (bench/recorderCost.ts)
+ * and Low-Latency HLS viewers through the caching edge (bench/llEdge.ts).
  *
- *   npm run bench [-- --only fanout|join|latency|recorder] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
+ *   npm run bench [-- --only fanout|join|latency|recorder|edge] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
+ *                 [--viewers 200] [--warmup 8]
  *
  * Other options are passed to the benchmark they belong to.
  */
@@ -25,12 +27,14 @@ const { values } = parseArgs({
     'feed-first': { type: 'boolean' },
     joins: { type: 'string' },
     timeout: { type: 'string' },
+    viewers: { type: 'string' },
+    warmup: { type: 'string' },
   },
   strict: false,
 });
 
 const only = values.only as string | undefined;
-const benches = ['fanout', 'join', 'latency', 'recorder'];
+const benches = ['fanout', 'join', 'latency', 'recorder', 'edge'];
 if (only && !benches.includes(only)) {
   console.error(`--only takes one of: ${benches.join(', ')}`);
   process.exit(2);
@@ -121,6 +125,17 @@ if (!only || only === 'recorder') {
   if ((await runBench('recorderCost.ts', [], 3 * 60_000)) !== 0) failures++;
   console.log('\n=== Recording gaps ===');
   if ((await runBench('recordingGaps.ts', [], 5 * 60_000)) !== 0) failures++;
+}
+
+if (!only || only === 'edge') {
+  const args: string[] = [];
+  if (values.viewers) args.push('--viewers', String(values.viewers));
+  if (values.seconds) args.push('--seconds', String(values.seconds));
+  if (values.warmup) args.push('--warmup', String(values.warmup));
+  console.log('\n=== Low-Latency HLS viewers, origin and caching edge ===');
+  // Two phases of --seconds (30) after a warm-up (8), plus starting the server, the viewers and nginx.
+  const phases = 2 * (Number(values.seconds) || 30) + (Number(values.warmup) || 8);
+  if ((await runBench('llEdge.ts', args, (phases + 150) * 1000)) !== 0) failures++;
 }
 
 console.log(`\n[bench] done in ${Math.round((Date.now() - started) / 1000)} s${failures ? `, ${failures} bench(es) failed` : ''}`);
