@@ -20,7 +20,7 @@ export const catchUpRule = {
   /** Closer to the target than this, play at normal speed. */
   tolerance: 0.1,
   /** With less buffered than this, speeding up would risk a stall. */
-  minAhead: 0.25,
+  minAhead: 0.4,
   /** Extra speed per second behind: 0.4 s behind plays at 1.2×. */
   gain: 0.5,
   /** Faster than this, voices sound hurried. */
