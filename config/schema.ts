@@ -8,6 +8,31 @@ import os from 'node:os';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
+
+/** A listening port for encoders, or `off`; 0 lets the system choose (tests). */
+const ingestPort = z.union([z.literal('off'), port]);
+
+/** SRT listening ports, one per session taking a feed: `first-last`, `auto` (any free port: tests) or `off`. */
+const portRange = z
+  .object({ first: z.number().int().min(1).max(65535), last: z.number().int().min(1).max(65535) })
+  .refine((r) => r.first <= r.last && r.last - r.first < 1000, 'a range of at most 1000 ports, first ≤ last');
+const srtPortRange = z.union(
+  [
+    z.literal('off'),
+    z.literal('auto'),
+    portRange,
+    z
+      .string()
+      .trim()
+      .regex(/^\d{1,5}-\d{1,5}$/, 'first-last (e.g. 9000-9019), auto or off')
+      .transform((text) => {
+        const [first, last] = text.split('-').map(Number);
+        return { first, last };
+      })
+      .pipe(portRange),
+  ],
+  { error: 'first-last (e.g. 9000-9019), auto or off' },
+);
 const bool = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
@@ -101,6 +126,10 @@ export const configSchema = z.object({
    * the studio's smaller picture.
    */
   maxIncomingBitrate: z.coerce.number().int().positive().default(2_500_000),
+  /** RTMP for the broadcast desk's encoder (OBS, vMix): one port for every session, the stream key names the session. */
+  rtmpPort: ingestPort.default(1935),
+  /** SRT for the broadcast desk's encoder: a port per session taking a feed, from this range. */
+  srtPorts: srtPortRange.default({ first: 9000, last: 9019 }),
   /** Record every session from the moment it goes on air. */
   autoRecord: bool.default(true),
   /** HLS segment length in seconds (keyframes are requested at this pace). */
@@ -174,6 +203,8 @@ export const envNames: Record<keyof Config, string> = {
   redisUrl: 'REDIS_URL',
   maxIncomingBitrate: 'DIEMCAU_MAX_INCOMING_BITRATE',
   autoRecord: 'DIEMCAU_AUTO_RECORD',
+  rtmpPort: 'DIEMCAU_RTMP_PORT',
+  srtPorts: 'DIEMCAU_SRT_PORTS',
   hlsSegmentSeconds: 'DIEMCAU_HLS_SEGMENT_SECONDS',
   dvrWindowMinutes: 'DIEMCAU_DVR_WINDOW_MINUTES',
   maxDocumentMb: 'DIEMCAU_MAX_DOCUMENT_MB',

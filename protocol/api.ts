@@ -169,6 +169,9 @@ export const agendaCurrentSchema = z.object({ itemId: identitySchema.nullable() 
 /** PUT /api/sessions/:sid/floor: the present point that speaks next. */
 export const floorGiveSchema = z.object({ identity: identitySchema });
 
+/** PUT /api/sessions/:sid/studio: which of the hall's studios (browser, encoder) is the program; null: the first to join. */
+export const studioChooseSchema = z.object({ identity: identitySchema.nullable() });
+
 /** POST /api/sessions/:sid/invitations: an ad hoc link for one participant. */
 export const invitationRequestSchema = z.object({
   role: roleSchema,

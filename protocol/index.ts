@@ -7,3 +7,4 @@ export * from './operator.js';
 export * from './resources.js';
 export * from './points.js';
 export * from './accounts.js';
+export * from './ingest.js';

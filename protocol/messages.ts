@@ -74,6 +74,8 @@ export const requestSchemas = {
   'session.end': z.object({}),
   'floor.give': z.object({ identity: identitySchema }),
   'floor.take': z.object({}),
+  /** The operator chooses which of the hall's studios (browser, encoder) is the program; null: the first to join. */
+  'studio.choose': z.object({ identity: identitySchema.nullable() }),
   'peer.remove': z.object({ identity: identitySchema }),
   'peer.mute': z.object({ identity: identitySchema, muted: z.boolean() }),
   'agenda.setCurrent': z.object({ itemId: identitySchema.nullable() }),
@@ -126,6 +128,10 @@ export const sessionSnapshotSchema = z.object({
   /** Identity whose picture is on air (the floor holder, else the studio). */
   programSource: identitySchema.nullable(),
   floor: identitySchema.nullable(),
+  /** The studio on air when the hall sends from two (its browser and its encoder), else the only one; null: none sends. */
+  studio: identitySchema.nullable(),
+  /** The studio the operator chose; null: the first to join stays on air until the operator chooses. */
+  chosenStudio: identitySchema.nullable(),
   /** The recorder is writing the program to the live stream and the archive. */
   recording: z.boolean(),
   /** The agenda item under discussion, which every point sees. */
@@ -159,6 +165,7 @@ export interface ResponseData {
   'session.end': Record<string, never>;
   'floor.give': Record<string, never>;
   'floor.take': Record<string, never>;
+  'studio.choose': Record<string, never>;
   'peer.remove': Record<string, never>;
   'peer.mute': Record<string, never>;
   'agenda.setCurrent': Record<string, never>;

@@ -32,6 +32,8 @@ export const actions = [
   'schedule.view',
   /** Create, change, disable and delete operator accounts (deployment-wide: a signed-in admin only). */
   'accounts.manage',
+  /** See a session's encoder addresses and secrets (RTMP, SRT), and replace a secret. */
+  'ingest.manage',
 ] as const;
 export type Action = (typeof actions)[number];
 
@@ -53,6 +55,7 @@ export const permissions: Readonly<Record<Role, readonly Action[]>> = {
     'webhooks.manage',
     'roster.view',
     'schedule.view',
+    'ingest.manage',
   ],
   // The provincial hall: the default program; always allowed to speak.
   studio: ['session.join', 'media.receive', 'media.send', 'session.goLive', 'session.end', 'stats.report', 'roster.view'],

@@ -22,6 +22,8 @@ import { PointRegistry } from './registry/PointRegistry.js';
 import { createMetrics } from './http/metrics.js';
 import { createRecordingRoutes } from './http/recordings.js';
 import { createOpenApiRouter } from './http/openapi.js';
+import { createIngestApi } from './http/ingestApi.js';
+import { IngestService } from './ingest/IngestService.js';
 import { createRollCallRouters } from './http/rollcallApi.js';
 import { demoRoute } from './http/demoRoute.js';
 import { errorHandler, notFound } from './http/errorHandler.js';
@@ -64,6 +66,8 @@ export class Server {
   rollCall!: RollCallService;
   roomAudit!: RoomAudit;
   webhooks!: WebhookDispatcher;
+  /** The broadcast desk's encoders (RTMP, SRT) going on air as a session's studio. */
+  ingest!: IngestService;
   /** The express app (tests list its routes against the OpenAPI document). */
   app!: express.Express;
   directory!: RoomDirectory;
@@ -135,8 +139,9 @@ export class Server {
     // A disabled point's link, or one older than its last revocation, no longer admits it.
     const points = this.points;
     const accounts = this.accounts;
+    const secret = TokenService.secretFrom(this.config.dataDir, this.config.tokenSecret);
     this.tokens = new TokenService({
-      secret: TokenService.secretFrom(this.config.dataDir, this.config.tokenSecret),
+      secret,
       ttlHours: this.config.tokenTtlHours,
       check: async (claims) => {
         await points.checkClaims(claims);
@@ -178,6 +183,19 @@ export class Server {
       rollCall: (sid) => this.rollCall.rollCall(sid),
     });
     await this.control.start();
+    this.ingest = new IngestService({
+      store: this.store,
+      sessions: this.sessions,
+      audit: this.audit,
+      logger: this.logger,
+      secret,
+      publicHost: new URL(this.#publicUrl).hostname.replace(/^\[|\]$/g, ''),
+      listenHost: this.config.host,
+      rtmpPort: this.config.rtmpPort,
+      srtPorts: this.config.srtPorts,
+      ffmpegPath: this.recordings.ffmpeg.path,
+    });
+    await this.ingest.start();
 
     app.use(createRecordingRoutes(this.recordings, this.tokens));
     app.use(
@@ -194,6 +212,7 @@ export class Server {
         mounts: {
           ...this.#scheduleMounts(),
           ...this.#monitoringMounts(),
+          '/sessions/:sid/ingest': createIngestApi({ tokens: this.tokens, ingest: this.ingest }),
           '/accounts': createAccountsApi({
             accounts: this.accounts,
             tokens: this.tokens,
@@ -301,6 +320,7 @@ export class Server {
   async #close(): Promise<void> {
     this.scheduler?.stop();
     this.#signaling?.close();
+    await this.ingest?.close();
     await this.webhooks?.close();
     // Encoders stop without finalizing: a session still on air resumes recording at the next start.
     await this.recordings.close();

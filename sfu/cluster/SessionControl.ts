@@ -13,6 +13,7 @@ export type ControlAction =
   | { kind: 'end' }
   | { kind: 'floor.give'; identity: string }
   | { kind: 'floor.take' }
+  | { kind: 'studio.choose'; identity: string | null }
   | { kind: 'mute'; identity: string; muted: boolean }
   | { kind: 'remove'; identity: string }
   | { kind: 'recording.start' }
@@ -115,6 +116,8 @@ export class SessionControl {
         return room.giveFloor(action.identity, actor);
       case 'floor.take':
         return room.takeFloor(actor);
+      case 'studio.choose':
+        return room.chooseStudio(action.identity, actor);
       case 'mute':
         return room.mute(action.identity, action.muted, actor);
       case 'remove':

@@ -3,6 +3,7 @@ import express, { type Request, type Response } from 'express';
 import {
   agendaCurrentSchema,
   floorGiveSchema,
+  studioChooseSchema,
   invitationRequestSchema,
   isSessionOver,
   sessionExtendSchema,
@@ -371,6 +372,12 @@ export function createApi(deps: ApiDeps): express.Router {
   api.put('/sessions/:sid/floor', authorize('floor.give'), async (req, res) => {
     const { identity } = parse(floorGiveSchema, req.body);
     await act(req, res, { kind: 'floor.give', identity });
+    res.status(204).end();
+  });
+
+  api.put('/sessions/:sid/studio', authorize('floor.give'), async (req, res) => {
+    const { identity } = parse(studioChooseSchema, req.body);
+    await act(req, res, { kind: 'studio.choose', identity });
     res.status(204).end();
   });
 

@@ -1,6 +1,9 @@
 import express from 'express';
 import { z } from 'zod';
 import {
+  ingestRotateSchema,
+  studioChooseSchema,
+  sessionIngestSchema,
   accountCreateSchema,
   accountCreatedSchema,
   accountListSchema,
@@ -158,6 +161,7 @@ const replyNames: [string, z.ZodType][] = [
   ['WebhookList', webhookListSchema],
   ['Recording', recordingInfoSchema],
   ['RecordingList', recordingListSchema],
+  ['SessionIngest', sessionIngestSchema],
 ];
 
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
@@ -374,6 +378,12 @@ export const routes: RouteDoc[] = [
       responses: noContent,
     },
     'delete /api/sessions/:sid/floor': { summary: 'Takes the floor back', access: op('floor.take'), responses: noContent },
+    'put /api/sessions/:sid/studio': {
+      summary: "Chooses which of the hall's studios (its browser, its encoder) is the program; null returns to the first that joined",
+      access: op('floor.give'),
+      body: studioChooseSchema,
+      responses: noContent,
+    },
     'post /api/sessions/:sid/recording': { summary: 'Starts recording', access: op('recording.control'), responses: noContent },
     'delete /api/sessions/:sid/recording': { summary: 'Stops recording', access: op('recording.control'), responses: noContent },
     'delete /api/sessions/:sid/peers/:identity': { summary: 'Removes a participant', access: op('peer.remove'), responses: noContent },
@@ -382,6 +392,19 @@ export const routes: RouteDoc[] = [
       access: op('peer.mute'),
       body: muteBodySchema,
       responses: noContent,
+    },
+  }),
+
+  // The broadcast desk's encoder
+  ...section('ingest', op('ingest.manage'), {
+    'get /api/sessions/:sid/ingest': {
+      summary: "The session's encoder addresses and secrets (RTMP, SRT) and the encoder connected now",
+      responses: ok('Addresses and feed', sessionIngestSchema),
+    },
+    'post /api/sessions/:sid/ingest/rotate': {
+      summary: 'Replaces the secret of one protocol: the old one is refused from now on and an encoder using it is cut off',
+      body: ingestRotateSchema,
+      responses: ok('Addresses and feed', sessionIngestSchema),
     },
   }),
 
@@ -576,11 +599,21 @@ export function openApiDocument(): JsonSchema {
         "Provincial online TV and conference platform. Operators sign in (POST /api/auth/sign-in: HttpOnly cookie) or send `Authorization: Bearer <token>`; points, the studio and viewers use their invitation token. A POST, PUT, PATCH or DELETE made with the cookie must come from this site (`Origin`, else `Referer`), or it is refused with 403. Every error, on every route, is `{ error: { code, message } }` with the status of its code. `x-diemcau-roles` lists the token roles a route admits, `x-diemcau-accounts` the account roles (admin, operator, observer) whose sign-in it admits; `x-diemcau-access` says how: `action` (a token for the route's session or for every session), `all-sessions` (a token for every session), `account` (an account's own sign-in), `token` (any token the resource itself accepts).",
     },
     servers: [{ url: '/' }],
-    tags: ['service', 'auth', 'accounts', 'points', 'sessions', 'control', 'documents', 'monitoring', 'webhooks', 'recordings'].map(
-      (name) => ({
-        name,
-      }),
-    ),
+    tags: [
+      'service',
+      'auth',
+      'accounts',
+      'points',
+      'sessions',
+      'control',
+      'ingest',
+      'documents',
+      'monitoring',
+      'webhooks',
+      'recordings',
+    ].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       securitySchemes: {

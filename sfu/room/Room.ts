@@ -6,7 +6,9 @@ import type { Logger } from '../logger.js';
 import type { WorkerPool } from '../media/WorkerPool.js';
 import { Peer, type ConsumerInfo, type PeerOptions, type ProducerInfo } from './Peer.js';
 import {
+  type FloorState,
   mayBeHeard,
+  programStudio,
   preferredSpatialLayer,
   programKey,
   programOf,
@@ -45,6 +47,8 @@ export type ProgramSources = Program<types.Producer<ProducerInfo>>;
 export interface RoomEvents {
   /** The floor moved: the identity that holds it now, or null; `actor` is who moved it. */
   floor: [identity: string | null, previous: string | null, actor: string];
+  /** The operator chose the program studio (null: the first to join). */
+  studio: [identity: string | null, actor: string];
   /** The session went on air or ended, by `actor` (an operator, the studio, 'scheduler', 'system'). */
   status: [status: SessionStatus, actor: string];
   /** Recording started or stopped, by `actor`. */
@@ -86,6 +90,10 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #hands = new Set<string>();
   #status: SessionStatus = 'waiting';
   #floor: string | null = null;
+  /** The studio the operator put on air when the hall sends from two (browser and encoder); null: the first to join. */
+  #chosenStudio: string | null = null;
+  /** The program studio at the last reconcile: when it changes, the studios' microphones follow. */
+  #lastProgramStudio: string | null = null;
   #activeSpeaker: string | null = null;
   #reconciling: Promise<void> = Promise.resolve();
   #reconcileQueued = false;
@@ -334,6 +342,24 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#changed();
   }
 
+  /**
+   * The operator chooses which of the hall's studios is the program (its
+   * browser or its encoder); null returns to the first that joined. The
+   * other stays connected, silent and off air, ready to take over.
+   */
+  chooseStudio(identity: string | null, actor = 'operator'): void {
+    if (identity !== null) {
+      const peer = this.#peers.get(identity);
+      if (!peer) throw new NotFoundError(`${identity} is not in the session`);
+      if (!alwaysOnAir(peer.role)) throw new ConflictError('only a studio can be chosen as the program');
+    }
+    this.#chosenStudio = identity;
+    this.#log.info({ identity, actor }, 'program studio chosen');
+    this.emit('studio', identity, actor);
+    this.#scheduleReconcile();
+    this.#changed();
+  }
+
   /** The operator silences a peer (a noisy room): not heard, floor or not, until unmuted. */
   async mute(identity: string, muted: boolean, actor = 'operator'): Promise<void> {
     const peer = this.#peers.get(identity);
@@ -410,8 +436,10 @@ export class Room extends EventEmitter<RoomEvents> {
       sessionId: this.id,
       title: this.title,
       status: this.#status,
-      programSource: programPicture(this.#peers.values(), this.#floor)?.appData.identity ?? null,
+      programSource: programPicture(this.#peers.values(), this.#state())?.appData.identity ?? null,
       floor: this.#floor,
+      studio: this.#state().studio,
+      chosenStudio: this.#chosenStudio,
       recording: this.#recording,
       agendaItem: this.#agendaItem,
       handsRaised: [...this.#hands],
@@ -460,8 +488,27 @@ export class Room extends EventEmitter<RoomEvents> {
 
   // ---- Program rules -------------------------------------------------------------
 
+  /** The state the program rules read (onAir.ts). */
+  #state(): FloorState {
+    return {
+      status: this.#status,
+      floor: this.#floor,
+      muted: this.#muted,
+      studio: programStudio(this.#peers.values(), this.#chosenStudio),
+    };
+  }
+
   #mayBeHeard(peer: Peer): boolean {
-    return mayBeHeard(peer, { floor: this.#floor, muted: this.#muted });
+    return mayBeHeard(peer, this.#state());
+  }
+
+  /** A studio came, left or was chosen: each studio's microphone is heard only while it is the program. */
+  async #followProgramStudio(): Promise<void> {
+    const studio = this.#state().studio;
+    if (studio === this.#lastProgramStudio) return;
+    this.#log.info({ studio, previous: this.#lastProgramStudio }, 'program studio');
+    this.#lastProgramStudio = studio;
+    for (const peer of this.#peers.values()) if (alwaysOnAir(peer.role)) await this.#applyMicRules(peer);
   }
 
   async #applyMicRules(peer: Peer | undefined): Promise<void> {
@@ -476,7 +523,7 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** What is on air now: the program picture and every voice that is heard (onAir.ts). */
   programSources(): ProgramSources {
-    return programOf(this.#peers.values(), { status: this.#status, floor: this.#floor, muted: this.#muted });
+    return programOf(this.#peers.values(), this.#state());
   }
 
   /** Everything a peer should receive now: the program picture and every voice on air. */
@@ -493,6 +540,7 @@ export class Room extends EventEmitter<RoomEvents> {
       this.#reconcileQueued = false;
       if (this.#closed) return;
       try {
+        await this.#followProgramStudio();
         await this.#reconcile();
       } catch (error) {
         this.#log.error({ err: error }, 'reconcile failed');

@@ -20,11 +20,17 @@ export interface Sender<S extends SentStream> {
   readonly streams: Iterable<S>;
 }
 
-/** The session's state the rules read: on air or not, who holds the floor, whom the operator silenced. */
+/**
+ * The session's state the rules read: on air or not, who holds the floor,
+ * whom the operator silenced, and which studio is the program when there are
+ * two (the hall's browser and its encoder: programStudio()).
+ */
 export interface FloorState {
   readonly status: SessionStatus;
   readonly floor: string | null;
   readonly muted: ReadonlySet<string>;
+  /** The studio on air (programStudio's answer); null when there is none. */
+  readonly studio: string | null;
 }
 
 /** What is on air: the picture and every voice heard. */
@@ -40,12 +46,35 @@ export function streamOf<S extends SentStream>(streams: Iterable<S>, kind: 'audi
 }
 
 /**
- * Whether a participant's microphone reaches the program: the studio always,
- * a point only while it holds the floor, nobody the operator silenced.
+ * Which studio is the program when the hall sends from two (a browser and
+ * its encoder): the one the operator chose while it sends, else the first to
+ * have joined that sends a picture, else the first that sends sound — so the
+ * program falls back to the other at once when the chosen one drops, and
+ * returns when it comes back.
  */
-export function mayBeHeard(sender: { identity: string; role: Role }, state: Pick<FloorState, 'floor' | 'muted'>): boolean {
+export function programStudio<S extends SentStream>(senders: Iterable<Sender<S>>, chosen: string | null): string | null {
+  let withPicture: string | null = null;
+  let withSound: string | null = null;
+  for (const sender of senders) {
+    if (!alwaysOnAir(sender.role)) continue;
+    const picture = streamOf(sender.streams, 'video') !== undefined;
+    if (!picture && streamOf(sender.streams, 'audio') === undefined) continue;
+    if (sender.identity === chosen) return sender.identity;
+    if (picture) withPicture ??= sender.identity;
+    else withSound ??= sender.identity;
+  }
+  return withPicture ?? withSound;
+}
+
+/**
+ * Whether a participant's microphone reaches the program: the studio on air
+ * always (the other studio, if any, is silent), a point only while it holds
+ * the floor, nobody the operator silenced.
+ */
+export function mayBeHeard(sender: { identity: string; role: Role }, state: Pick<FloorState, 'floor' | 'muted' | 'studio'>): boolean {
   if (state.muted.has(sender.identity)) return false;
-  return alwaysOnAir(sender.role) || state.floor === sender.identity;
+  if (alwaysOnAir(sender.role)) return state.studio === null || state.studio === sender.identity;
+  return state.floor === sender.identity;
 }
 
 /** A participant's picture for the program: a shared screen before the camera. */
@@ -53,14 +82,17 @@ function pictureOf<S extends SentStream>(sender: Sender<S>): S | undefined {
   return streamOf(sender.streams, 'video', 'screen') ?? streamOf(sender.streams, 'video');
 }
 
-/** The picture on air: the floor holder's, else the studio's; none while nobody sends one. */
-export function programPicture<S extends SentStream>(senders: Iterable<Sender<S>>, floor: string | null): S | undefined {
+/** The picture on air: the floor holder's, else the program studio's; none while nobody sends one. */
+export function programPicture<S extends SentStream>(
+  senders: Iterable<Sender<S>>,
+  state: Pick<FloorState, 'floor' | 'studio'>,
+): S | undefined {
   let studio: S | undefined;
   for (const sender of senders) {
-    if (floor !== null && sender.identity === floor) {
+    if (state.floor !== null && sender.identity === state.floor) {
       const picture = pictureOf(sender);
       if (picture) return picture;
-    } else if (!studio && sender.role === 'studio') {
+    } else if (!studio && alwaysOnAir(sender.role) && (state.studio === null || sender.identity === state.studio)) {
       studio = pictureOf(sender);
     }
   }
@@ -76,7 +108,7 @@ export function programOf<S extends SentStream>(senders: Iterable<Sender<S>>, st
     const mic = mayBeHeard(sender, state) ? streamOf(sender.streams, 'audio') : undefined;
     if (mic) audio.push(mic);
   }
-  return { video: programPicture(list, state.floor), audio };
+  return { video: programPicture(list, state), audio };
 }
 
 /**

@@ -9,7 +9,7 @@ import { can, type Role, type SessionSnapshot } from '../../protocol/index.js';
  */
 export function snapshotFor(full: SessionSnapshot, viewer: { identity: string; role: Role }): SessionSnapshot {
   if (can(viewer.role, 'roster.view')) return full;
-  const relevant = new Set([viewer.identity, full.programSource, full.floor]);
+  const relevant = new Set([viewer.identity, full.programSource, full.floor, full.studio]);
   return {
     ...full,
     handsRaised: full.handsRaised.filter((identity) => identity === viewer.identity),

@@ -53,6 +53,8 @@ export const requiredAction: Record<RequestMethod, Action> = {
   'session.end': 'session.end',
   'floor.give': 'floor.give',
   'floor.take': 'floor.take',
+  // Who is on air is the floor's authority: the operator's.
+  'studio.choose': 'floor.give',
   'peer.remove': 'peer.remove',
   'peer.mute': 'peer.mute',
   'agenda.setCurrent': 'agenda.control',
@@ -184,6 +186,11 @@ const table: { [M in RequestMethod]: Handler<M> } = {
 
   'floor.take': async (ctx) => {
     await ctx.room.takeFloor(ctx.claims.sub);
+    return empty;
+  },
+
+  'studio.choose': (ctx, data) => {
+    ctx.room.chooseStudio(data.identity, ctx.claims.sub);
     return empty;
   },
 

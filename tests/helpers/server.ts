@@ -20,6 +20,8 @@ export function loopbackConfig(dataDir: string, overrides: Partial<Config> = {})
       announcedAddress: '127.0.0.1',
       rtcListenIp: '127.0.0.1',
       rtcBasePort: 0,
+      rtmpPort: 0,
+      srtPorts: 'auto',
       workers: 2,
       demo: false,
       logLevel: 'warn',

@@ -129,6 +129,40 @@ describe('a live session', () => {
     expect(pointA.peer.producers.get(pointA.audioProducerId!)!.paused).toBe(true);
   });
 
+  it("carries one of the hall's two studios (browser and encoder): the operator's choice, falling back to the other and back", async () => {
+    const { room, studio, pointB, join } = await session({ live: true });
+    const encoder = await join({ identity: 'encoder', role: 'studio', send: { pattern: 'mandelbrot', frequency: 660 } });
+    await room.settled();
+    // The first to join stays on air; the second studio is connected, silent and off air.
+    expect(room.snapshot()).toMatchObject({ programSource: 'studio', studio: 'studio', chosenStudio: null });
+    expect(consumedBy(pointB)).toEqual([studio.videoProducerId, studio.audioProducerId].sort());
+    expect(encoder.peer.producers.get(encoder.audioProducerId!)!.paused).toBe(true);
+
+    room.chooseStudio('encoder', 'dieu-hanh');
+    await room.settled();
+    expect(room.snapshot()).toMatchObject({ programSource: 'encoder', studio: 'encoder', chosenStudio: 'encoder' });
+    expect(consumedBy(pointB)).toEqual([encoder.videoProducerId, encoder.audioProducerId].sort());
+    expect(await flowing(pointB, encoder.videoProducerId!)).toBeGreaterThan(20);
+    expect(encoder.peer.producers.get(encoder.audioProducerId!)!.paused).toBe(false);
+    expect(studio.peer.producers.get(studio.audioProducerId!)!.paused).toBe(true);
+
+    // The encoder drops: the browser studio is the program again at once.
+    await encoder.stop();
+    room.leave(encoder.peer, 'the encoder left');
+    await room.settled();
+    expect(room.snapshot()).toMatchObject({ programSource: 'studio', studio: 'studio', chosenStudio: 'encoder' });
+    expect(consumedBy(pointB)).toEqual([studio.videoProducerId, studio.audioProducerId].sort());
+    expect(studio.peer.producers.get(studio.audioProducerId!)!.paused).toBe(false);
+
+    // It comes back: the operator's choice holds, it is the program again.
+    const back = await join({ identity: 'encoder', role: 'studio', send: { pattern: 'mandelbrot', frequency: 660 } });
+    await room.settled();
+    expect(room.snapshot()).toMatchObject({ programSource: 'encoder', studio: 'encoder' });
+    expect(consumedBy(pointB)).toEqual([back.videoProducerId, back.audioProducerId].sort());
+    expect(studio.peer.producers.get(studio.audioProducerId!)!.paused).toBe(true);
+    expect(() => room.chooseStudio('b')).toThrow(/only a studio/);
+  });
+
   it('gives a point on a weak link audio only when it asks', async () => {
     const { room, studio, pointB } = await session({ live: true });
     await room.setReceiveMode(pointB.peer, 'audio-only');

@@ -26,6 +26,8 @@ import {
   sessionTokenBodySchema,
   signInSchema,
   webhookInputSchema,
+  studioChooseSchema,
+  ingestRotateSchema,
 } from '../../protocol/index.js';
 import { openApiDocument, openApiPath } from '../../sfu/http/openapi.js';
 import { rawRequest } from '../helpers/attackClient.js';
@@ -355,6 +357,13 @@ const bodyCases: Record<string, BodyCase> = {
   },
   'put /api/sessions/{sid}/agenda/current': { schema: agendaCurrentSchema, valid: { itemId: null }, invalid: {}, as: 'operator' },
   'put /api/sessions/{sid}/floor': { schema: floorGiveSchema, valid: { identity: 'xa-a' }, invalid: { identity: '' }, as: 'operator' },
+  'put /api/sessions/{sid}/studio': { schema: studioChooseSchema, valid: { identity: null }, invalid: { identity: '' }, as: 'operator' },
+  'post /api/sessions/{sid}/ingest/rotate': {
+    schema: ingestRotateSchema,
+    valid: { protocol: 'srt' },
+    invalid: { protocol: 'ftp' },
+    as: 'operator',
+  },
   'post /api/sessions/{sid}/peers/{identity}/mute': {
     schema: muteBodySchema,
     valid: { muted: true },

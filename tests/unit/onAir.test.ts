@@ -6,6 +6,7 @@ import {
   programKey,
   programOf,
   programPicture,
+  programStudio,
   receivedOnJoin,
   streamOf,
   wantedBy,
@@ -25,7 +26,13 @@ function sender(identity: string, role: Role, ...streams: Stream[]) {
   return { identity, role, streams };
 }
 
-const live = (floor: string | null = null, muted: string[] = []): FloorState => ({ status: 'live', floor, muted: new Set(muted) });
+const live = (floor: string | null = null, muted: string[] = [], studio: string | null = null): FloorState => ({
+  status: 'live',
+  floor,
+  muted: new Set(muted),
+  studio,
+});
+const picture = (floor: string | null, studio: string | null = null) => ({ floor, studio });
 
 const studioCam = stream('studio-cam', 'video');
 const studioMic = stream('studio-mic', 'audio');
@@ -52,32 +59,73 @@ describe('who is heard', () => {
 
 describe('the picture on air', () => {
   it("is the studio's while nobody holds the floor", () => {
-    expect(programPicture([pointA, studio, pointB], null)).toBe(studioCam);
+    expect(programPicture([pointA, studio, pointB], picture(null))).toBe(studioCam);
   });
 
   it("is the floor holder's camera, and its shared screen before its camera", () => {
-    expect(programPicture([studio, pointA], 'a')).toBe(pointCam);
+    expect(programPicture([studio, pointA], picture('a'))).toBe(pointCam);
     const screen = stream('a-screen', 'video', 'screen');
-    expect(programPicture([studio, sender('a', 'point', pointCam, screen)], 'a')).toBe(screen);
+    expect(programPicture([studio, sender('a', 'point', pointCam, screen)], picture('a'))).toBe(screen);
   });
 
   it('falls back to the studio while the floor holder sends no picture, or its camera closed', () => {
-    expect(programPicture([studio, sender('a', 'point', pointMic)], 'a')).toBe(studioCam);
+    expect(programPicture([studio, sender('a', 'point', pointMic)], picture('a'))).toBe(studioCam);
     const closedCam = { ...stream('a-cam2', 'video'), closed: true };
-    expect(programPicture([studio, sender('a', 'point', closedCam)], 'a')).toBe(studioCam);
+    expect(programPicture([studio, sender('a', 'point', closedCam)], picture('a'))).toBe(studioCam);
   });
 
   it('is the first studio that sends a picture, and none when no one does', () => {
     const silentDesk = sender('desk', 'studio', stream('desk-mic', 'audio'));
-    expect(programPicture([silentDesk, studio], null)).toBe(studioCam);
-    expect(programPicture([silentDesk, pointA, viewer], null)).toBeUndefined();
+    expect(programPicture([silentDesk, studio], picture(null))).toBe(studioCam);
+    expect(programPicture([silentDesk, pointA, viewer], picture(null))).toBeUndefined();
+  });
+});
+
+describe("the hall's two studios (its browser and its encoder)", () => {
+  const encoderCam = stream('encoder-cam', 'video');
+  const encoderMic = stream('encoder-mic', 'audio');
+  const encoder = sender('encoder', 'studio', encoderCam, encoderMic);
+
+  it('the first to join is on air until the operator chooses, then the chosen one', () => {
+    expect(programStudio([studio, encoder], null)).toBe('studio');
+    expect(programStudio([studio, encoder], 'encoder')).toBe('encoder');
+    const program = programOf([studio, encoder, pointA], live(null, [], 'encoder'));
+    // One picture and one voice from the hall: the other studio is silent and off air.
+    expect(program).toEqual({ video: encoderCam, audio: [encoderMic] });
+    expect(mayBeHeard(studio, live(null, [], 'encoder'))).toBe(false);
+  });
+
+  it('falls back to the other when the chosen one stops sending, and returns when it sends again', () => {
+    const gone = sender('encoder', 'studio', { ...encoderCam, closed: true }, { ...encoderMic, closed: true });
+    expect(programStudio([studio, gone], 'encoder')).toBe('studio');
+    expect(programStudio([studio], 'encoder')).toBe('studio');
+    expect(programStudio([studio, encoder], 'encoder')).toBe('encoder');
+  });
+
+  it('prefers a studio with a picture to one with sound only, and is none when no studio sends', () => {
+    const silentDesk = sender('desk', 'studio', stream('desk-mic', 'audio'));
+    expect(programStudio([silentDesk, studio], null)).toBe('studio');
+    expect(programStudio([silentDesk], null)).toBe('desk');
+    expect(programStudio([pointA, viewer, sender('idle', 'studio')], null)).toBeNull();
+  });
+
+  it('a point with the floor still replaces the chosen studio on air', () => {
+    const program = programOf([studio, encoder, pointA], live('a', [], 'encoder'));
+    expect(program.video).toBe(pointCam);
+    expect(program.audio).toEqual([encoderMic, pointMic]);
   });
 });
 
 describe('the program', () => {
   it('is empty until the session is on air', () => {
-    expect(programOf([studio, pointA], { status: 'waiting', floor: 'a', muted: new Set() })).toEqual({ video: undefined, audio: [] });
-    expect(programOf([studio, pointA], { status: 'ended', floor: null, muted: new Set() })).toEqual({ video: undefined, audio: [] });
+    expect(programOf([studio, pointA], { status: 'waiting', floor: 'a', muted: new Set(), studio: 'studio' })).toEqual({
+      video: undefined,
+      audio: [],
+    });
+    expect(programOf([studio, pointA], { status: 'ended', floor: null, muted: new Set(), studio: 'studio' })).toEqual({
+      video: undefined,
+      audio: [],
+    });
   });
 
   it('carries the studio and the floor holder: one picture and both voices', () => {

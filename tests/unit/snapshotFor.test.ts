@@ -20,6 +20,8 @@ const full: SessionSnapshot = {
   status: 'live',
   programSource: 'xa-7',
   floor: 'xa-7',
+  studio: 'studio',
+  chosenStudio: null,
   recording: true,
   agendaItem: null,
   handsRaised: points.filter((p) => p.handRaised).map((p) => p.identity),
@@ -32,9 +34,9 @@ describe('what each participant learns of the session', () => {
     expect(snapshotFor(full, { identity: 'chanh-vp', role: 'operator' })).toBe(full);
   });
 
-  it('shows a point the state, who is on air and itself, and only its own raised hand', () => {
+  it('shows a point the state, who is on air (the floor holder and the studio heard) and itself, and only its own raised hand', () => {
     const seen = snapshotFor(full, { identity: 'xa-20', role: 'point' });
-    expect(seen.peers.map((p) => p.identity).sort()).toEqual(['xa-20', 'xa-7']);
+    expect(seen.peers.map((p) => p.identity).sort()).toEqual(['studio', 'xa-20', 'xa-7']);
     expect(seen.handsRaised).toEqual(['xa-20']);
     expect({ ...seen, peers: [], handsRaised: [] }).toEqual({ ...full, peers: [], handsRaised: [] });
   });

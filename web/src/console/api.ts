@@ -13,6 +13,7 @@ import type {
   AuditEntry,
   Group,
   GroupInput,
+  IngestProtocol,
   GroupKind,
   GroupPatch,
   Invitation,
@@ -25,6 +26,7 @@ import type {
   ScheduledSession,
   SessionDetail,
   SessionDocument,
+  SessionIngest,
   SessionInput,
   SessionPatch,
   SessionRecord,
@@ -44,10 +46,12 @@ export type {
   AuditEntry,
   Group,
   GroupKind,
+  IngestProtocol,
   Invitations,
   Point,
   ScheduledSession,
   SessionDocument,
+  SessionIngest,
 };
 
 /** Who is signed in (GET /api/auth/me): the token role, and the account's role (absent on a sign-in from before account roles: an operator). */
@@ -186,6 +190,11 @@ export const api = {
   invitations: (sid: string) => request<Invitations>(`/sessions/${enc(sid)}/invitations`),
   mintInvitation: (sid: string, body: InvitationRequest) =>
     request<Invitation>(`/sessions/${enc(sid)}/invitations`, { method: 'POST', body }),
+  /** The encoder's addresses and secrets (RTMP, SRT) and the feed arriving now; a control room's link token stands in for the sign-in. */
+  ingest: (sid: string, token?: string, signal?: AbortSignal) => request<SessionIngest>(`/sessions/${enc(sid)}/ingest`, { token, signal }),
+  /** A new secret for one protocol: an encoder using the old one is cut off. */
+  rotateIngest: (sid: string, protocol: IngestProtocol, token?: string) =>
+    request<SessionIngest>(`/sessions/${enc(sid)}/ingest/rotate`, { method: 'POST', body: { protocol }, token }),
   // Going on air, ending, the floor, mutes and the agenda item are the control room's live actions:
   // they go over its signaling connection (stores/session.ts), not through here.
 

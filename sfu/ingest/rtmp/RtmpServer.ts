@@ -1,0 +1,115 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import pino from 'pino';
+import type { Logger } from '../../logger.js';
+import { RtmpListenError } from './errors.js';
+import { RtmpConnection } from './RtmpConnection.js';
+import { defaultRtmpLimits, type RtmpAuthorization, type RtmpLimits, type RtmpPublisher, type RtmpPublishRequest } from './types.js';
+
+export type { RtmpAuthorization, RtmpLimits, RtmpPublisher, RtmpPublishRequest } from './types.js';
+export { defaultRtmpLimits } from './types.js';
+export { RtmpListenError, RtmpProtocolError } from './errors.js';
+
+export interface RtmpServerOptions {
+  host: string;
+  /** 0: any free port (see `port` once listening). */
+  port: number;
+  /** Decides a publish: the app and stream key an encoder gave. Rejecting counts as a refusal. */
+  authorize(request: RtmpPublishRequest): Promise<RtmpAuthorization>;
+  logger?: Logger;
+  limits?: Partial<RtmpLimits>;
+}
+
+export interface RtmpServerEvents {
+  /** An encoder's publish was authorized: read its `flv`, or it is closed once its buffer stays full. */
+  publish: [publisher: RtmpPublisher];
+  /** A publish (or a play) was refused, with why: for the audit log. */
+  refused: [refusal: RtmpPublishRequest & { reason: string }];
+}
+
+/**
+ * Where encoders (OBS, vMix, hardware H.264 encoders) push over RTMP: each
+ * authorized publish becomes an RtmpPublisher whose FLV stream the ingest
+ * turns into a session's studio (EncoderFeed). RTMP itself is parsed by
+ * node-media-server's protocol module; each connection (RtmpConnection)
+ * bounds what a client may cost, and the server bounds how many there are.
+ */
+export class RtmpServer extends EventEmitter<RtmpServerEvents> {
+  readonly #server: net.Server;
+  readonly #limits: RtmpLimits;
+  readonly #log: Logger;
+  readonly #options: RtmpServerOptions;
+  readonly #connections = new Set<RtmpConnection>();
+  #port = 0;
+  #closed = false;
+
+  private constructor(options: RtmpServerOptions) {
+    super();
+    this.#options = options;
+    this.#limits = { ...defaultRtmpLimits, ...options.limits };
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'rtmp' });
+    this.#server = net.createServer((socket) => this.#accept(socket));
+  }
+
+  static async listen(options: RtmpServerOptions): Promise<RtmpServer> {
+    const server = new RtmpServer(options);
+    await server.#listen();
+    return server;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Stops listening and closes every connection (publishers see their stream end). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const connection of this.#connections) connection.destroy('the server is closing');
+    await closed;
+  }
+
+  async #listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) =>
+        reject(new RtmpListenError(`cannot listen on ${this.#options.host}:${this.#options.port}`, { cause: error }));
+      this.#server.once('error', onError);
+      this.#server.listen(this.#options.port, this.#options.host, () => {
+        this.#server.off('error', onError);
+        resolve();
+      });
+    });
+    this.#server.on('error', (error) => this.#log.error({ err: error }, 'rtmp server error'));
+    const address = this.#server.address();
+    this.#port = typeof address === 'object' && address ? address.port : this.#options.port;
+    this.#log.info({ host: this.#options.host, port: this.#port }, 'rtmp server listening');
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#closed || this.#connections.size >= this.#limits.maxConnections) {
+      this.#log.warn(
+        { remoteAddress: socket.remoteAddress, open: this.#connections.size },
+        'rtmp connection refused: too many connections',
+      );
+      socket.destroy();
+      return;
+    }
+    const connection = new RtmpConnection(socket, {
+      limits: this.#limits,
+      logger: this.#log,
+      authorize: (request) => this.#options.authorize(request),
+      onPublish: (publisher) => this.emit('publish', publisher),
+      onRefused: (refusal) => {
+        this.#log.info({ app: refusal.app, remoteAddress: refusal.remoteAddress, reason: refusal.reason }, 'rtmp publish refused');
+        this.emit('refused', refusal);
+      },
+    });
+    this.#connections.add(connection);
+    connection.once('close', () => this.#connections.delete(connection));
+  }
+}
