@@ -32,7 +32,7 @@ const warmup = Number(values.warmup);
 
 /** Replaces the camera with a time-coded canvas and the mic with a tone. Plain JS: runs in the page. */
 const timeCodedCamera = String.raw`(() => {
-  const W = 1280, H = 720, COLS = 8, ROWS = 4;
+  const W = 640, H = 360, COLS = 8, ROWS = 4;
   const canvas = document.createElement('canvas');
   canvas.width = W; canvas.height = H;
   const g = canvas.getContext('2d');
@@ -77,7 +77,9 @@ const readTimeCode = String.raw`(selector) => {
   const now = (Date.now() % 2 ** 32) >>> 0;
   const hls = window.diemcauPlayer && window.diemcauPlayer.hls;
   const pdt = hls && hls.playingDate ? Date.now() - hls.playingDate.getTime() : null;
-  return { glass: now - t, pdt };
+  const b = video.buffered;
+  const ahead = b.length ? b.end(b.length - 1) - video.currentTime : 0;
+  return { glass: now - t, pdt, latency: hls ? hls.latency : null, target: hls ? hls.targetLatency : null, ahead };
 }`;
 
 function stats(samples: number[]): { median: number; p95: number; n: number } {
@@ -86,11 +88,26 @@ function stats(samples: number[]): { median: number; p95: number; n: number } {
   return { median: at(0.5), p95: at(0.95), n: s.length };
 }
 
-async function sample(page: Page, selector: string, into: { glass: number[]; pdt: number[] }): Promise<void> {
-  const r = await page.evaluate<{ glass: number; pdt: number | null } | null>(`(${readTimeCode})(${JSON.stringify(selector)})`);
+/** One page's samples (ms): glass to glass, and for a player its own view (hls.js latency, target, buffer ahead). */
+interface Samples {
+  glass: number[];
+  pdt: number[];
+  latency: number[];
+  target: number[];
+  ahead: number[];
+}
+const samples = (): Samples => ({ glass: [], pdt: [], latency: [], target: [], ahead: [] });
+
+async function sample(page: Page, selector: string, into: Samples): Promise<void> {
+  type Reading = { glass: number; pdt: number | null; latency: number | null; target: number | null; ahead: number };
+  const r = await page.evaluate<Reading | null>(`(${readTimeCode})(${JSON.stringify(selector)})`);
+  if (!r) return;
   // A torn or blended frame decodes to nonsense: keep only plausible values.
-  if (r && r.glass >= 0 && r.glass < 120_000) into.glass.push(r.glass);
-  if (r?.pdt != null && r.pdt >= 0 && r.pdt < 120_000) into.pdt.push(r.pdt);
+  if (r.glass >= 0 && r.glass < 120_000) into.glass.push(r.glass);
+  if (r.pdt != null && r.pdt >= 0 && r.pdt < 120_000) into.pdt.push(r.pdt);
+  if (r.latency != null && r.latency > 0) into.latency.push(Math.round(r.latency * 1000));
+  if (r.target != null && r.target > 0) into.target.push(Math.round(r.target * 1000));
+  into.ahead.push(Math.round(r.ahead * 1000));
 }
 
 async function main(): Promise<void> {
@@ -117,9 +134,9 @@ async function main(): Promise<void> {
     // Low-Latency HLS as the watch page plays it, then the baseline of the same run, the classic
     // playlist (what a player without Low-Latency HLS gets): the same page with its playlist
     // requests answered by live.m3u8.
-    const webrtc = { glass: [] as number[], pdt: [] as number[] };
-    const hls = { glass: [] as number[], pdt: [] as number[] };
-    const classicHls = { glass: [] as number[], pdt: [] as number[] };
+    const webrtc = samples();
+    const hls = samples();
+    const classicHls = samples();
     for (const phase of ['low-latency', 'classic'] as const) {
       const viewer = await newPage(browser, server.url);
       if (phase === 'classic') {
@@ -147,6 +164,11 @@ async function main(): Promise<void> {
         await sample(viewer, '[data-testid="player-video"]', phase === 'classic' ? classicHls : hls);
         await new Promise((r) => setTimeout(r, 500));
       }
+      // Stalls raise hls.js's target by liveSyncOnStallIncrease each: worth knowing beside the figures.
+      const errors = await viewer.evaluate(
+        () => (window as unknown as { diemcauPlayer?: { errors: string[] } }).diemcauPlayer?.errors ?? [],
+      );
+      console.log(`[latency] ${phase}: the player reported ${errors.length ? errors.join(', ') : 'no error'}`);
       await viewer.context().close();
     }
     const recorder = server.recordings.recorder(sid);
@@ -161,6 +183,16 @@ async function main(): Promise<void> {
     console.log(`| Low-Latency HLS (hls.js viewer) | glass to glass | ${g.median} | ${g.p95} | ${g.n} |`);
     console.log(`| Low-Latency HLS (hls.js viewer) | now − playingDate | ${p.median} | ${p.p95} | ${p.n} |`);
     console.log(`| classic HLS (hls.js viewer) | glass to glass | ${c.median} | ${c.p95} | ${c.n} |`);
+    for (const [name, s] of [
+      ['Low-Latency HLS', hls],
+      ['classic HLS', classicHls],
+    ] as const) {
+      const [l, t, a] = [stats(s.latency), stats(s.target), stats(s.ahead)];
+      console.log(
+        `${name}, as hls.js sees it (median / p95 ms): behind the edge ${l.median} / ${l.p95}, ` +
+          `its target ${t.median} / ${t.p95}, buffered ahead ${a.median} / ${a.p95}`,
+      );
+    }
     console.log(
       `Low-Latency HLS / WebRTC: ${(g.median / w.median).toFixed(1)}×; classic / Low-Latency HLS: ${(c.median / g.median).toFixed(1)}×`,
     );

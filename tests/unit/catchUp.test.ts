@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { catchUpRate, catchUpRule } from '../../web/src/player/catchUp.js';
+import { calmSeconds, catchUpRate, catchUpRule, relaxedTarget } from '../../web/src/player/catchUp.js';
 
 describe('a live viewer catching up with its target delay', () => {
   it('plays at normal speed at the target and just behind it', () => {
@@ -22,5 +22,16 @@ describe('a live viewer catching up with its target delay', () => {
   it('treats an unknown state as nothing to do', () => {
     expect(catchUpRate({ latency: Number.NaN, target: 0.705, ahead: 1 })).toBe(1);
     expect(catchUpRate({ latency: 2, target: 0.705, ahead: Number.NaN })).toBe(1);
+  });
+});
+
+describe("a live viewer's target delay after stalls", () => {
+  it("goes back to the stream's own after a calm spell, not before", () => {
+    expect(relaxedTarget({ target: 3.705, streamTarget: 0.705, secondsSinceStall: calmSeconds })).toBe(0.705);
+    expect(relaxedTarget({ target: 3.705, streamTarget: 0.705, secondsSinceStall: calmSeconds - 1 })).toBeNull();
+  });
+
+  it('leaves a target that did not grow alone', () => {
+    expect(relaxedTarget({ target: 0.705, streamTarget: 0.705, secondsSinceStall: 600 })).toBeNull();
   });
 });

@@ -36,3 +36,17 @@ export function catchUpRate(state: CatchUpState, rule = catchUpRule): number {
   const rate = Math.round((1 + rule.gain * behind) / rule.step) * rule.step;
   return Math.min(rule.maxRate, Math.max(1, Number(rate.toFixed(2))));
 }
+
+/**
+ * hls.js adds a second to a viewer's target delay at every stall and keeps
+ * it for good: three stalls while a phone starts playing would leave it 3 s
+ * further behind for the whole session. After this long without a stall, the
+ * target goes back to the stream's own (PART-HOLD-BACK), and catchUpRate
+ * brings the viewer there.
+ */
+export const calmSeconds = 30;
+
+/** The target to go back to after a calm spell (the stream's own), or null to leave it. */
+export function relaxedTarget(state: { target: number; streamTarget: number; secondsSinceStall: number }): number | null {
+  return state.target > state.streamTarget + 0.05 && state.secondsSinceStall >= calmSeconds ? state.streamTarget : null;
+}

@@ -1,6 +1,6 @@
 import type { ErrorData, HlsConfig } from 'hls.js';
 import Hls from 'hls.js/light';
-import { catchUpRate } from './catchUp';
+import { catchUpRate, relaxedTarget } from './catchUp';
 import { withToken } from './recordings';
 
 declare global {
@@ -73,6 +73,8 @@ export class PlayerEngine {
   #destroyed = false;
   /** The viewer went back in the DVR window on purpose. */
   #rewound = false;
+  /** When the picture last stalled (performance.now() ms): a calm spell after it lowers the target again. */
+  #lastStall = 0;
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -188,6 +190,12 @@ export class PlayerEngine {
     const ahead = buffered.length ? buffered.end(buffered.length - 1) - currentTime : 0;
     const rate = this.#rewound || this.video.paused ? 1 : catchUpRate({ latency: hls.latency, target, ahead });
     if (this.video.playbackRate !== rate) this.video.playbackRate = rate;
+    const details = hls.latestLevelDetails;
+    const streamTarget = details?.partHoldBack || details?.holdBack;
+    if (!streamTarget) return;
+    const relaxed = relaxedTarget({ target, streamTarget, secondsSinceStall: (performance.now() - this.#lastStall) / 1000 });
+    // Setting it also clears hls.js's count of stalls.
+    if (relaxed !== null) hls.targetLatency = relaxed;
   };
 
   /** Back to the live position when the player drifted far behind (not when the viewer rewound on purpose). */
@@ -208,6 +216,7 @@ export class PlayerEngine {
   }
 
   #onError(data: ErrorData): void {
+    if (data.details === Hls.ErrorDetails.BUFFER_STALLED_ERROR) this.#lastStall = performance.now();
     if (this.errors.length < 100)
       this.errors.push(`${data.fatal ? 'fatal ' : ''}${data.type}/${data.details}${data.response?.code ? ` ${data.response.code}` : ''}`);
     if (!data.fatal || this.#destroyed) return;
