@@ -242,6 +242,28 @@ describe('an encoder from the broadcast desk', () => {
     );
   });
 
+  it("with the hall's browser studio connected too, the operator puts either on air", async () => {
+    const studio = await newPage(browser, server.url);
+    const invitation = await server.invitation({ sid, sub: 'hoi-truong', role: 'studio', name: 'Hội trường tỉnh' });
+    await studio.goto(invitation.replace(/^https?:\/\/[^/]+/, server.url));
+    await studio.getByTestId('join').click();
+    // The encoder came first: it stays on air, the browser studio stands by.
+    const chooseBrowser = operator.getByTestId('rollcall-choose-studio-hoi-truong');
+    await chooseBrowser.waitFor({ timeout: 30_000 });
+    await operator.getByTestId('rollcall-program-studio-encoder').waitFor();
+    await expectDecoding(point, 'encoder', 20_000);
+
+    await chooseBrowser.click();
+    await operator.getByTestId('rollcall-program-studio-hoi-truong').waitFor({ timeout: 15_000 });
+    await expectDecoding(point, 'hoi-truong', 30_000);
+
+    await operator.getByTestId('rollcall-choose-studio-encoder').click();
+    await operator.getByTestId('rollcall-program-studio-encoder').waitFor({ timeout: 15_000 });
+    await expectDecoding(point, 'encoder', 30_000);
+    await studio.context().close();
+    await operator.getByTestId('rollcall-program-studio-encoder').waitFor({ state: 'detached', timeout: 20_000 });
+  });
+
   it('a new RTMP key cuts the encoder off; the old key is refused and the refusal is in the audit log', async () => {
     const first = encoders[0];
     expect(running(first)).toBe(true);

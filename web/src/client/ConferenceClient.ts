@@ -133,6 +133,11 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     await this.#request('floor.take', {});
   }
 
+  /** Which of the hall's studios (its browser, its encoder) is the program; null: the first to join. */
+  async chooseStudio(identity: string | null): Promise<void> {
+    await this.#request('studio.choose', { identity });
+  }
+
   async startRecording(): Promise<void> {
     await this.#request('recording.start', {});
   }

@@ -138,6 +138,7 @@ export const useSessionStore = defineStore('session', () => {
     endSession: () => run((c) => c.endSession()),
     giveFloor: (who: string) => run((c) => c.giveFloor(who)),
     takeFloor: () => run((c) => c.takeFloor()),
+    chooseStudio: (who: string | null) => run((c) => c.chooseStudio(who)),
     removePeer: (who: string) => run((c) => c.removePeer(who)),
     mutePeer: (who: string, muted: boolean) => run((c) => c.mutePeer(who, muted)),
     setAgendaItem: (itemId: string | null) => run((c) => c.setAgendaItem(itemId)),
