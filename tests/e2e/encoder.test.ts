@@ -8,10 +8,11 @@
  * in the audit log. The panel stays inside a 390 px phone and a 1280 px
  * screen, in the editor and in the control room.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectDecoding, launchBrowser, newPage } from '../helpers/browser.js';
+import { pushEncoder, type EncoderPush } from '../helpers/encoderPush.js';
 import { waitFor } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
 
@@ -26,50 +27,23 @@ const admin = { username: 'dieu-hanh', password: 'mat-khau-dieu-hanh' };
 let rtmpUrl = '';
 let streamKey = '';
 
-interface Encoder {
-  process: ChildProcess;
-  /** The end of its stderr, for a failure's message. */
-  stderr(): string;
-  /** Resolves with the exit code (null when killed by a signal). */
-  exited: Promise<number | null>;
-}
-const encoders: Encoder[] = [];
+const encoders: EncoderPush[] = [];
 
 /**
  * The broadcast desk's encoder: a test picture and a tone, H.264 + AAC in FLV
  * over RTMP, as OBS sends them (one keyframe a second, no B-frames), or with
- * other picture settings.
+ * other x264 settings.
  */
-function pushRtmp(url: string, key: string, video = ['-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25']): Encoder {
-  // prettier-ignore
-  const args = [
-    '-hide_banner', '-loglevel', 'warning', '-nostdin', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
-    '-f', 'lavfi', '-i', 'sine=frequency=440',
-    '-c:v', 'libx264', ...video, '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-f', 'flv', `${url}/${key}`,
-  ];
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let tail = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    tail = (tail + chunk.toString('utf8')).slice(-2000);
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.once('error', (error) => {
-      tail += `\nspawn error: ${error.message}`;
-      resolve(-1);
-    });
-  });
-  const encoder = { process: child, stderr: () => tail, exited };
+function pushRtmp(url: string, key: string, video?: string[]): EncoderPush {
+  const encoder = pushEncoder(`${url}/${key}`, { format: 'flv', video });
   encoders.push(encoder);
   return encoder;
 }
 
-const running = (e: Encoder) => e.process.exitCode === null && e.process.signalCode === null;
+const running = (e: EncoderPush) => e.process.exitCode === null && e.process.signalCode === null;
 
 /** The exit code once the encoder has stopped, or a failure naming what it printed. */
-async function exitOf(e: Encoder, timeoutMs: number): Promise<number | null> {
+async function exitOf(e: EncoderPush, timeoutMs: number): Promise<number | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`ffmpeg still running after ${timeoutMs} ms; stderr: ${e.stderr()}`)), timeoutMs);
@@ -81,11 +55,26 @@ async function exitOf(e: Encoder, timeoutMs: number): Promise<number | null> {
   }
 }
 
-const encoderState = (page: Page) =>
+/** An attribute of the element with that test id, or null while it is not there. */
+const attributeOf = (page: Page, testId: string, name: string, timeout = 1000) =>
   page
-    .getByTestId('encoder-status')
-    .getAttribute('data-state', { timeout: 2000 })
+    .getByTestId(testId)
+    .getAttribute(name, { timeout })
     .catch(() => null);
+
+const encoderState = (page: Page) => attributeOf(page, 'encoder-status', 'data-state', 2000);
+
+/** Until the editor or the control room shows this encoder connected; a failure naming what ffmpeg printed if it stops first. */
+async function waitConnected(page: Page, encoder: EncoderPush, what: string): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      if (!running(encoder)) throw new Error(`ffmpeg exited (${encoder.process.exitCode}): ${encoder.stderr()}`);
+      return (await encoderState(page)) === 'connected';
+    },
+    20_000,
+  );
+}
 
 /**
  * Where the encoder panel ends and how wide its content is: it must stay
@@ -170,14 +159,7 @@ describe('an encoder from the broadcast desk', () => {
   it('ffmpeg pushes to that address and key; the control room shows the encoder connected at 640×360', async () => {
     const encoder = pushRtmp(rtmpUrl, streamKey);
     // The editor sees it first (it refreshes every 2 s).
-    await waitFor(
-      'the editor shows the encoder connected',
-      async () => {
-        if (!running(encoder)) throw new Error(`ffmpeg exited (${encoder.process.exitCode}): ${encoder.stderr()}`);
-        return (await encoderState(operator)) === 'connected';
-      },
-      20_000,
-    );
+    await waitConnected(operator, encoder, 'the editor shows the encoder connected');
     expect(await operator.getByTestId('encoder-status').getAttribute('data-protocol')).toBe('rtmp');
 
     await operator.goto(`${server.url}/console/sessions/${sid}/live`);
@@ -185,11 +167,7 @@ describe('an encoder from the broadcast desk', () => {
     await waitFor('the control room shows the encoder connected', async () => (await encoderState(operator)) === 'connected', 15_000);
     await waitFor(
       'the control room shows a 640×360 picture',
-      async () =>
-        (await operator
-          .getByTestId('encoder-resolution')
-          .getAttribute('data-value', { timeout: 1000 })
-          .catch(() => null)) === '640x360',
+      async () => (await attributeOf(operator, 'encoder-resolution', 'data-value')) === '640x360',
       20_000,
     );
     expect(await operator.getByTestId('encoder-resolution').textContent()).toContain('640×360');
@@ -315,23 +293,8 @@ describe('an encoder from the broadcast desk', () => {
     const newKey = await key.inputValue();
     // x264's own defaults (B-frames), one keyframe every 100 frames (4 s).
     const encoder = pushRtmp(rtmpUrl, newKey, ['-preset', 'veryfast', '-bf', '2', '-g', '100', '-keyint_min', '100', '-sc_threshold', '0']);
-    await waitFor(
-      'the editor shows the new encoder connected',
-      async () => {
-        if (!running(encoder)) throw new Error(`ffmpeg exited (${encoder.process.exitCode}): ${encoder.stderr()}`);
-        return (await encoderState(operator)) === 'connected';
-      },
-      20_000,
-    );
-    await waitFor(
-      'the keyframe warning',
-      async () =>
-        (await operator
-          .getByTestId('encoder-keyframe')
-          .getAttribute('data-warn', { timeout: 1000 })
-          .catch(() => null)) === 'true',
-      30_000,
-    );
+    await waitConnected(operator, encoder, 'the editor shows the new encoder connected');
+    await waitFor('the keyframe warning', async () => (await attributeOf(operator, 'encoder-keyframe', 'data-warn')) === 'true', 30_000);
     expect(Number(await operator.getByTestId('encoder-keyframe').getAttribute('data-value'))).toBeGreaterThan(2);
     expect(await operator.getByTestId('encoder-keyframe-warning').textContent()).toContain('1–2');
     await operator.getByTestId('encoder-transcoding').waitFor({ timeout: 20_000 });
