@@ -23,6 +23,7 @@ import { createMetrics } from './http/metrics.js';
 import { createRecordingRoutes } from './http/recordings.js';
 import { createOpenApiRouter } from './http/openapi.js';
 import { createIngestApi } from './http/ingestApi.js';
+import { createWhipApi } from './http/whipApi.js';
 import { IngestService } from './ingest/IngestService.js';
 import { createRollCallRouters } from './http/rollcallApi.js';
 import { demoRoute } from './http/demoRoute.js';
@@ -190,6 +191,7 @@ export class Server {
       logger: this.logger,
       secret,
       publicHost: new URL(this.#publicUrl).hostname.replace(/^\[|\]$/g, ''),
+      publicUrl: this.#publicUrl,
       listenHost: this.config.host,
       rtmpPort: this.config.rtmpPort,
       srtPorts: this.config.srtPorts,
@@ -198,6 +200,7 @@ export class Server {
     await this.ingest.start();
 
     app.use(createRecordingRoutes(this.recordings, this.tokens));
+    app.use(createWhipApi({ ingest: this.ingest }));
     app.use(
       '/api',
       createApi({

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { EncoderFeedStatus, IngestAddress, IngestProtocol, SessionIngest } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/AuditLog.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError, UnauthorizedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionRegistry, SessionRecord } from '../room/SessionRegistry.js';
 import type { Store } from '../store/Store.js';
@@ -12,6 +12,7 @@ import { ingestSecret, parseRtmpStreamKey, rtmpStreamKey, sameSecret, srtStreamI
 import { RtmpServer } from './rtmp/RtmpServer.js';
 import type { RtmpPublishRequest } from './rtmp/types.js';
 import { SrtListener } from './srt/SrtListener.js';
+import { WhipSession } from './whip/WhipSession.js';
 
 /** What the store keeps per session: the secrets' generations (a new one revokes the old) and its SRT port. */
 interface IngestRecord {
@@ -29,6 +30,8 @@ export interface IngestServiceOptions {
   secret: string;
   /** The name encoders reach this server by (the host of the public URL). */
   publicHost: string;
+  /** The server's public URL: WHIP encoders POST to `${publicUrl}/whip/<session>` (without it, WHIP is not offered). */
+  publicUrl?: string;
   /** The address the listeners bind. */
   listenHost: string;
   rtmpPort: number | 'off';
@@ -48,6 +51,8 @@ interface ConnectedFeed {
   remoteAddress: string;
   connectedAt: number;
   feed: EncoderFeed | null;
+  /** A WHIP encoder's WebRTC session, once answered (WHIP needs no ffmpeg: its studio is its own WebRTC peer). */
+  whip: WhipSession | null;
   /** Cuts the encoder off (its connection is closed). */
   disconnect(reason: string): void;
 }
@@ -59,8 +64,9 @@ const closedStatuses = new Set<SessionRecord['status']>(['ended', 'cancelled']);
 /**
  * The broadcast desk's way on air: an encoder (OBS, vMix, a hardware H.264
  * encoder) sends the session's program over RTMP (one port for every session,
- * the stream key names the session and carries its secret) or SRT (a port per
- * session, an AES passphrase), and becomes the session's studio. Each
+ * the stream key names the session and carries its secret), SRT (a port per
+ * session, an AES passphrase) or WHIP (WebRTC, an HTTP POST with a bearer
+ * token: whipApi.ts), and becomes the session's studio. Each
  * protocol has its own secret per session; a wrong or revoked one is refused
  * and written to the audit log, and a second encoder on a session that has
  * one is refused.
@@ -139,6 +145,12 @@ export class IngestService extends EventEmitter<IngestServiceEvents> {
       streamId,
       available: srt !== undefined,
     });
+    addresses.push({
+      protocol: 'whip',
+      url: `${this.#o.publicUrl ?? ''}/whip/${encodeURIComponent(sessionId)}`,
+      bearerToken: secret('whip'),
+      available: this.#o.publicUrl !== undefined,
+    });
     return { sessionId, addresses, feed: this.status(sessionId) };
   }
 
@@ -160,7 +172,7 @@ export class IngestService extends EventEmitter<IngestServiceEvents> {
   status(sessionId: string): EncoderFeedStatus | null {
     const connected = this.#feeds.get(sessionId);
     if (!connected) return null;
-    const stats = connected.feed?.stats ?? null;
+    const stats = connected.feed?.stats ?? connected.whip?.stats ?? null;
     return {
       protocol: connected.protocol,
       connectedAt: connected.connectedAt,
@@ -220,16 +232,23 @@ export class IngestService extends EventEmitter<IngestServiceEvents> {
     flv: Readable,
     disconnect: (reason: string) => void,
   ): ConnectedFeed | null {
-    if (this.#closed || this.#feeds.has(sessionId)) {
-      const reason = this.#closed ? 'the server is stopping' : 'another encoder is already sending this session';
-      disconnect(reason);
-      void this.#refused(protocol, sessionId, remoteAddress, reason);
+    const refusal = this.#refusal(sessionId);
+    if (refusal) {
+      disconnect(refusal);
+      void this.#refused(protocol, sessionId, remoteAddress, refusal);
       return null;
     }
-    const connected: ConnectedFeed = { protocol, remoteAddress, connectedAt: Date.now(), feed: null, disconnect };
+    const connected: ConnectedFeed = { protocol, remoteAddress, connectedAt: Date.now(), feed: null, whip: null, disconnect };
     this.#feeds.set(sessionId, connected);
     void this.#goOnAir(sessionId, connected, flv);
     return connected;
+  }
+
+  /** Why an encoder may not connect to a session now (the single-encoder rule), or null. */
+  #refusal(sessionId: string): string | null {
+    if (this.#closed) return 'the server is stopping';
+    if (this.#feeds.has(sessionId)) return 'another encoder is already sending this session';
+    return null;
   }
 
   async #goOnAir(sessionId: string, connected: ConnectedFeed, flv: Readable): Promise<void> {
@@ -249,6 +268,82 @@ export class IngestService extends EventEmitter<IngestServiceEvents> {
       logger.warn({ err: error, session: sessionId, protocol }, 'the encoder could not go on air');
       connected.disconnect(error instanceof Error ? error.message : 'the encoder could not go on air');
     }
+  }
+
+  // ---- WHIP: an HTTP resource per encoder (whipApi.ts) ------------------------------------
+
+  /**
+   * Checks a WHIP encoder's bearer token against the session's current WHIP
+   * secret. A missing, wrong or revoked one is written to the audit log and
+   * refused (UnauthorizedError); so is a session that is gone or over.
+   */
+  async authorizeWhip(sessionId: string, token: string | undefined, remoteAddress: string): Promise<void> {
+    const record = this.#o.sessions.has(sessionId) ? this.#o.sessions.get(sessionId) : undefined;
+    if (!record) {
+      await this.#refused('whip', sessionId, remoteAddress, 'no such session');
+      throw new NotFoundError(`no session ${sessionId}`);
+    }
+    const ingest = await this.#record(sessionId);
+    if (!token || !sameSecret(token, ingestSecret(this.#o.secret, sessionId, 'whip', ingest.generations.whip))) {
+      await this.#refused('whip', sessionId, remoteAddress, token ? 'wrong or revoked bearer token' : 'no bearer token');
+      throw new UnauthorizedError('wrong, revoked or missing WHIP bearer token');
+    }
+    if (closedStatuses.has(record.status)) {
+      await this.#refused('whip', sessionId, remoteAddress, `the session is ${record.status}`);
+      throw new ConflictError(`the session is ${record.status}`);
+    }
+  }
+
+  /**
+   * An authorized WHIP encoder's SDP offer: the encoder becomes the
+   * session's studio, and its resource (the id its DELETE names) and SDP
+   * answer are returned. A second encoder is refused (ConflictError), an
+   * offer the server cannot take too (WhipOfferError); both are audited.
+   */
+  async attachWhip(sessionId: string, offer: string, remoteAddress: string): Promise<WhipSession> {
+    const { audit, sessions, logger } = this.#o;
+    const refusal = this.#refusal(sessionId);
+    if (refusal) {
+      await this.#refused('whip', sessionId, remoteAddress, refusal);
+      throw new ConflictError(refusal);
+    }
+    // Held from now on: a second POST while this one starts is refused, as a second RTMP encoder is.
+    const connected: ConnectedFeed = {
+      protocol: 'whip',
+      remoteAddress,
+      connectedAt: Date.now(),
+      feed: null,
+      whip: null,
+      disconnect: (reason) => (connected.whip ? connected.whip.close(reason) : void this.#disconnected(sessionId, connected, reason)),
+    };
+    this.#feeds.set(sessionId, connected);
+    let whip: WhipSession | undefined;
+    try {
+      const room = await sessions.room(sessionId);
+      whip = await WhipSession.start({ room, offer, identity, name: displayName, logger });
+      // Cut off while it started (a new secret, the session ended, the server stopping).
+      if (this.#feeds.get(sessionId) !== connected) throw new ConflictError('the encoder was cut off while it connected');
+    } catch (error) {
+      whip?.close('the encoder could not go on air');
+      if (this.#feeds.get(sessionId) === connected) this.#feeds.delete(sessionId);
+      await this.#refused('whip', sessionId, remoteAddress, error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+    connected.whip = whip;
+    whip.once('close', (reason) => void this.#disconnected(sessionId, connected, reason));
+    logger.info({ session: sessionId, protocol: 'whip', remoteAddress, resource: whip.id }, 'an encoder is the studio');
+    this.emit('feed', sessionId, this.status(sessionId));
+    await audit
+      .record({ actor: identity, action: 'ingest.connected', sessionId, details: { protocol: 'whip', remoteAddress } })
+      .catch((error) => this.#warn(sessionId, error));
+    return whip;
+  }
+
+  /** A WHIP encoder ends its session (its DELETE): its studio leaves. NotFoundError for a resource that is not the session's encoder. */
+  detachWhip(sessionId: string, resourceId: string): void {
+    const whip = this.#feeds.get(sessionId)?.whip;
+    if (!whip || whip.id !== resourceId) throw new NotFoundError('no such WHIP session');
+    whip.close('the encoder ended its session');
   }
 
   /** The encoder's connection closed: its studio leaves the session. */
