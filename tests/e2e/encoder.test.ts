@@ -151,6 +151,9 @@ describe('an encoder from the broadcast desk', () => {
     } else {
       await operator.getByTestId('encoder-srt-unavailable').waitFor();
     }
+    // WHIP: the endpoint on this server, its bearer token masked until shown.
+    expect(await operator.getByTestId('encoder-whip-url').inputValue()).toBe(`${server.url}/whip/${sid}`);
+    expect(await operator.getByTestId('encoder-whip-token').getAttribute('data-masked')).toBe('true');
     await operator.getByTestId('encoder-rotate-rtmp').waitFor();
     expect(await encoderState(operator)).toBe('idle');
     await expectFits(operator, 'the editor');

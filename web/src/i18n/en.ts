@@ -417,6 +417,8 @@ const en: Messages = {
       srtUrl: 'Full SRT URL (caller mode)',
       passphrase: 'Passphrase',
       streamId: 'Stream ID',
+      whipUrl: 'WHIP endpoint (OBS 30 and later: service WHIP)',
+      bearerToken: 'Bearer token',
       show: 'Show',
       hide: 'Hide',
       copy: 'Copy',

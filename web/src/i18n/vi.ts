@@ -414,6 +414,8 @@ const vi = {
       srtUrl: 'Địa chỉ SRT đầy đủ (chế độ caller)',
       passphrase: 'Mật khẩu mã hóa (passphrase)',
       streamId: 'Stream ID',
+      whipUrl: 'Địa chỉ WHIP (OBS 30 trở lên: Dịch vụ WHIP)',
+      bearerToken: 'Bearer token',
       show: 'Hiện',
       hide: 'Ẩn',
       copy: 'Sao chép',
