@@ -94,12 +94,19 @@ export class IngestService extends EventEmitter<IngestServiceEvents> {
       return;
     }
     if (rtmpPort !== 'off') {
-      this.#rtmp = await RtmpServer.listen({
-        host: this.#o.listenHost,
-        port: rtmpPort,
-        logger,
-        authorize: (request) => this.#authorizeRtmp(request),
-      });
+      try {
+        this.#rtmp = await RtmpServer.listen({
+          host: this.#o.listenHost,
+          port: rtmpPort,
+          logger,
+          authorize: (request) => this.#authorizeRtmp(request),
+        });
+      } catch (error) {
+        // A port taken by another program costs the encoders their RTMP door, not everyone their platform.
+        logger.error({ err: error, port: rtmpPort }, 'RTMP ingest cannot listen: encoders can use SRT or WHIP (set DIEMCAU_RTMP_PORT)');
+      }
+    }
+    if (this.#rtmp) {
       this.#rtmp.on('refused', (request) => {
         void this.#refused('rtmp', parseRtmpStreamKey(request.name)?.sessionId, request.remoteAddress, request.reason);
       });

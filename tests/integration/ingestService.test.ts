@@ -7,6 +7,7 @@
  * audit log; a new secret cuts off the encoder using the old one; ending the
  * session lets the encoder go.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry, SessionIngest } from '../../protocol/index.js';
 import { pushEncoder, type EncoderPush } from '../helpers/encoderPush.js';
@@ -148,5 +149,23 @@ describe('encoder ingest', () => {
     await room.end('dieu-hanh');
     await waitFor('the encoder cut off', async () => server.ingest.status(sid) === null, 10_000);
     await Promise.all(pushes.map((p) => p.exited));
+  });
+
+  it('a server whose RTMP port is taken by another program still starts; only RTMP is unavailable', async () => {
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const port = (squatter.address() as net.AddressInfo).port;
+    const other = await startServer({ rtmpPort: port });
+    try {
+      await other.sessions.create({ id: 'cong-ban', title: 'Cổng bận' });
+      const token = await tokenFor(other, 'cong-ban', 'op', 'operator');
+      const res = await fetch(`${other.url}/api/sessions/cong-ban/ingest`, { headers: { authorization: `Bearer ${token}` } });
+      const body = (await res.json()) as SessionIngest;
+      expect(body.addresses.find((a) => a.protocol === 'rtmp')?.available).toBe(false);
+      expect(body.addresses.find((a) => a.protocol === 'srt')?.available).toBe(true);
+    } finally {
+      await other.stop();
+      squatter.close();
+    }
   });
 });
