@@ -1,10 +1,11 @@
 /**
  * Runs the benchmarks one after the other, each in its own process with a
  * time limit: fan-out (bench/fanout.ts), join latency (bench/joinLatency.ts),
- * live latency (bench/liveLatency.ts), recorder cost (bench/recorderCost.ts)
- * and Low-Latency HLS viewers through the caching edge (bench/llEdge.ts).
+ * live latency (bench/liveLatency.ts), recorder cost (bench/recorderCost.ts),
+ * Low-Latency HLS viewers through the caching edge (bench/llEdge.ts) and the
+ * cost of an encoder feed's ladder (bench/ingestCost.ts).
  *
- *   npm run bench [-- --only fanout|join|latency|recorder|edge] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
+ *   npm run bench [-- --only fanout|join|latency|recorder|edge|ingest] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
  *                 [--viewers 200] [--warmup 8]
  *
  * Other options are passed to the benchmark they belong to.
@@ -34,7 +35,7 @@ const { values } = parseArgs({
 });
 
 const only = values.only as string | undefined;
-const benches = ['fanout', 'join', 'latency', 'recorder', 'edge'];
+const benches = ['fanout', 'join', 'latency', 'recorder', 'edge', 'ingest'];
 if (only && !benches.includes(only)) {
   console.error(`--only takes one of: ${benches.join(', ')}`);
   process.exit(2);
@@ -136,6 +137,12 @@ if (!only || only === 'edge') {
   // Two phases of --seconds (30) after a warm-up (8), plus starting the server, the viewers and nginx.
   const phases = 2 * (Number(values.seconds) || 30) + (Number(values.warmup) || 8);
   if ((await runBench('llEdge.ts', args, (phases + 150) * 1000)) !== 0) failures++;
+}
+
+if (!only || only === 'ingest') {
+  console.log('\n=== Ingest cost (encoder feed ladder) ===');
+  // Making the source, starting the server, a warm-up and a 20 s window: well under a minute on a quiet machine.
+  if ((await runBench('ingestCost.ts', [], 2 * 60_000)) !== 0) failures++;
 }
 
 console.log(`\n[bench] done in ${Math.round((Date.now() - started) / 1000)} s${failures ? `, ${failures} bench(es) failed` : ''}`);

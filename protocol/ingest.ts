@@ -41,6 +41,12 @@ export const feedStatsSchema = z.object({
   bFrames: z.boolean(),
   /** The picture is re-encoded (B-frames, another codec) instead of copied. */
   transcoding: z.boolean(),
+  /**
+   * The picture's layers as points receive them, low → high: the smaller ones
+   * the server makes for weak links, then the original (its height null when
+   * unknown). Absent where the feed has no ladder to show (WHIP).
+   */
+  layers: z.array(z.object({ height: z.number().nullable(), kbps: z.number().nullable() })).optional(),
 });
 export type FeedStats = z.infer<typeof feedStatsSchema>;
 

@@ -1,20 +1,40 @@
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
+import type { types } from 'mediasoup';
 import pino from 'pino';
 import { spawnEncoder } from '../../recorder/encoderProcess.js';
 import type { Logger } from '../logger.js';
 import type { Peer } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
-import { feedAudioRtpParameters, feedFfmpegArgs, feedVideoRtpParameters } from './feedFfmpegArgs.js';
+import {
+  feedAudioRtpParameters,
+  feedFfmpegArgs,
+  feedLadderRtpParameters,
+  feedVideoRtpParameters,
+  feedVideoSsrc,
+  type FeedLadderPlan,
+} from './feedFfmpegArgs.js';
 import { defaultProbeLimits, picturePath, probeVerdict, type InspectedStats, type ProbeLimits } from './feedInspector.js';
+import { lowerLayers, topLayerHeight } from './feedLadder.js';
 import { FlvWatcher } from './FlvWatcher.js';
+import { freeUdpPort } from './freeUdpPort.js';
+
+/** One layer of the picture as the session gets it. */
+export interface FeedLayer {
+  /** Lines of the picture; null for an original whose size the feed did not say. */
+  height: number | null;
+  /** What the session receives of it now (mediasoup's measure); null until measured. */
+  kbps: number | null;
+}
 
 export interface FeedStats extends InspectedStats {
   /** The feed is running (false once closed). */
   connected: boolean;
   /** The picture is re-encoded (B-frames, not H.264, a profile browsers do not decode). */
   transcoding: boolean;
+  /** The picture's simulcast layers, low → high (spatial layer 0 first); the last is the original (or its transcode). */
+  layers: FeedLayer[];
 }
 
 export interface EncoderFeedOptions {
@@ -27,6 +47,12 @@ export interface EncoderFeedOptions {
   ffmpegPath: string;
   logger?: Logger;
   probe?: Partial<ProbeLimits>;
+  /**
+   * Make lower layers (360p, 180p: feedLadder.ts) beside the picture, offered
+   * as simulcast layers of the studio's one video producer, for points on weak
+   * links and in 'low' mode. True by default; false sends the picture alone.
+   */
+  ladder?: boolean;
 }
 
 export interface EncoderFeedEvents {
@@ -60,6 +86,15 @@ const stderrTailBytes = 2048;
  * decide whether the picture can be copied — H.264 without B-frames — or
  * must be transcoded; the tags go on being measured as they pass, for the
  * operator's stats. ffmpeg is started so that it dies with the server.
+ *
+ * With the ladder (the default), the same ffmpeg also encodes 360p and 180p
+ * layers below the picture (those smaller than it: feedLadder.ts), and the
+ * video producer declares them as simulcast encodings: points in 'low' mode
+ * or on a weak link get the smallest, others the original, by the Room's
+ * usual layer preference. A receiver changes layer at the next keyframe of
+ * the layer it goes to: a second at most going down (the lower layers get
+ * one a second), and for the original copied, whatever interval the encoder
+ * is set to (1–2 s is what to ask of the hall).
  */
 export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
   readonly peer: Peer;
@@ -68,6 +103,11 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
   readonly #watcher: FlvWatcher;
   readonly #child: ChildProcess;
   readonly #transcoding: boolean;
+  readonly #video: types.Producer;
+  /** The layers' heights, low → high, with their SSRCs (the producer's encodings). */
+  readonly #layers: { height: number | null; ssrc: number }[];
+  /** Bits per second of each layer, by SSRC, from the producer's last stats. */
+  readonly #layerBitrates = new Map<number, number>();
   readonly #log: Logger;
   readonly #statsTimer: NodeJS.Timeout;
   readonly #exited: Promise<void>;
@@ -84,6 +124,8 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
     head: Buffer[];
     child: ChildProcess;
     transcoding: boolean;
+    video: types.Producer;
+    layers: { height: number | null; ssrc: number }[];
     log: Logger;
   }) {
     super();
@@ -93,6 +135,8 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
     this.#watcher = options.watcher;
     this.#child = options.child;
     this.#transcoding = options.transcoding;
+    this.#video = options.video;
+    this.#layers = options.layers;
     this.#log = options.log;
     const child = options.child;
     this.#exited = new Promise((resolve) => {
@@ -117,7 +161,10 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
     // pipe() pauses the encoder's stream while ffmpeg is behind (which, for an RTMP publisher, pauses its socket).
     this.#flv.pipe(stdin);
     this.peer.once('close', (reason) => void this.close(`the studio left the session (${reason})`));
-    this.#statsTimer = setInterval(() => this.emit('stats', this.stats), statsIntervalMs);
+    this.#statsTimer = setInterval(() => {
+      this.emit('stats', this.stats);
+      void this.#measureLayers();
+    }, statsIntervalMs);
     this.#statsTimer.unref();
   }
 
@@ -135,7 +182,14 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
     }
     const path = picturePath(watcher.meter, limits);
     const hasAudio = watcher.meter.audioCodec !== null;
-    log.info({ copy: path.copy, reason: path.reason, audio: watcher.meter.audioCodec }, 'encoder feed starting');
+    const picture = watcher.meter.stats(Date.now());
+    const topHeight = topLayerHeight(picture, !path.copy);
+    const lower = options.ladder === false ? [] : lowerLayers(topHeight);
+    const layers = [...lower.map((rung) => ({ height: rung.height, ssrc: rung.ssrc })), { height: topHeight, ssrc: feedVideoSsrc }];
+    log.info(
+      { copy: path.copy, reason: path.reason, audio: watcher.meter.audioCodec, layers: layers.map((layer) => layer.height) },
+      'encoder feed starting',
+    );
     let peer: Peer;
     try {
       peer = room.join({ identity: options.identity, name: options.name, role: 'studio', plain: true });
@@ -146,15 +200,21 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
       });
     }
     let child: ChildProcess;
+    let video: types.Producer;
     try {
       const videoTransport = await room.createPlainTransport(peer, 'send');
       const audioTransport = hasAudio ? await room.createPlainTransport(peer, 'send') : null;
-      await room.produce(peer, videoTransport.id, 'video', feedVideoRtpParameters, 'camera');
+      const rtpParameters = lower.length ? feedLadderRtpParameters(lower) : feedVideoRtpParameters;
+      video = await room.produce(peer, videoTransport.id, 'video', rtpParameters, 'camera');
       if (audioTransport) await room.produce(peer, audioTransport.id, 'audio', feedAudioRtpParameters, 'mic');
+      const ip = videoTransport.tuple.localAddress;
+      // Chosen now and bound by ffmpeg a moment later: another socket taking it meanwhile makes ffmpeg exit, which closes the feed.
+      const ladder: FeedLadderPlan | null = lower.length ? { layers: lower, localPort: await freeUdpPort(ip), fps: picture.fps } : null;
       const args = feedFfmpegArgs({
         copyVideo: path.copy,
-        video: { ip: videoTransport.tuple.localAddress, port: videoTransport.tuple.localPort },
+        video: { ip, port: videoTransport.tuple.localPort },
         audio: audioTransport ? { ip: audioTransport.tuple.localAddress, port: audioTransport.tuple.localPort } : null,
+        ladder,
       });
       child = spawnEncoder(options.ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     } catch (error) {
@@ -162,11 +222,15 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
       flv.destroy();
       throw new EncoderFeedError(`the feed could not start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    return new EncoderFeed({ room, peer, flv, watcher, head, child, transcoding: !path.copy, log });
+    return new EncoderFeed({ room, peer, flv, watcher, head, child, transcoding: !path.copy, video, layers, log });
   }
 
   get stats(): FeedStats {
-    return { connected: !this.#closed, ...this.#watcher.meter.stats(Date.now()), transcoding: this.#transcoding };
+    const layers = this.#layers.map(({ height, ssrc }) => {
+      const bitrate = this.#layerBitrates.get(ssrc);
+      return { height, kbps: bitrate === undefined ? null : Math.round(bitrate / 1000) };
+    });
+    return { connected: !this.#closed, ...this.#watcher.meter.stats(Date.now()), transcoding: this.#transcoding, layers };
   }
 
   get closed(): boolean {
@@ -193,6 +257,16 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
     this.#log.info({ reason, ...(stderr ? { ffmpeg: stderr.slice(-500) } : {}) }, 'encoder feed closed');
     this.emit('close', reason);
     return this.#closing;
+  }
+
+  /** What the session receives of each layer, for the next stats (the producer's stats come from the worker). */
+  async #measureLayers(): Promise<void> {
+    if (this.#closed || this.#video.closed) return;
+    try {
+      for (const stream of await this.#video.getStats()) this.#layerBitrates.set(stream.ssrc, stream.bitrate);
+    } catch {
+      // Closed meanwhile (the feed, the worker): nothing more to measure.
+    }
   }
 
   #watch(chunk: Buffer): void {

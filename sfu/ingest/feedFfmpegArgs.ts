@@ -1,4 +1,6 @@
-/** How the encoder's feed reaches the session: fixed RTP identifiers, as the producers declare them. */
+import { maxTranscodedWidth, type LadderRung } from './feedLadder.js';
+
+/** How the encoder's feed reaches the session: fixed RTP identifiers, as the producers declare them (the top layer's SSRC for the picture). */
 export const feedVideoSsrc = 31313131;
 export const feedAudioSsrc = 32323232;
 export const feedVideoPayloadType = 101;
@@ -17,6 +19,16 @@ export const feedVideoRtpParameters = {
   encodings: [{ ssrc: feedVideoSsrc }],
 };
 
+/**
+ * The picture's producer with a ladder: one simulcast encoding per layer,
+ * low → high as mediasoup orders them (spatial layer 0 is the smallest), the
+ * original on top. Same codec and payload type for every layer.
+ */
+export function feedLadderRtpParameters(lower: readonly LadderRung[]): typeof feedVideoRtpParameters {
+  const ascending = [...lower].sort((a, b) => a.height - b.height);
+  return { codecs: feedVideoRtpParameters.codecs, encodings: [...ascending.map((rung) => ({ ssrc: rung.ssrc })), { ssrc: feedVideoSsrc }] };
+}
+
 export const feedAudioRtpParameters = {
   codecs: [{ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: feedAudioPayloadType }],
   encodings: [{ ssrc: feedAudioSsrc }],
@@ -28,7 +40,34 @@ export interface FeedFfmpegPlan {
   video: { ip: string; port: number };
   /** Where the sound goes; none when the feed has none. */
   audio: { ip: string; port: number } | null;
+  /** Lower layers made beside the picture (feedLadder.ts); none or empty: the picture alone, as before. */
+  ladder?: FeedLadderPlan | null;
 }
+
+export interface FeedLadderPlan {
+  layers: readonly LadderRung[];
+  /**
+   * The one local UDP port every layer is sent from: a comedia PlainTransport
+   * takes the first source address:port it hears as its peer's and drops
+   * packets from any other, so three outputs from three ports would leave two
+   * layers unheard. Each output binds it with SO_REUSEADDR (which Linux
+   * allows for UDP sockets that all set it).
+   */
+  localPort: number;
+  /** The encoder's frame rate, for the lower layers' longest keyframe interval (1 s); null when unknown (25 assumed). */
+  fps: number | null;
+}
+
+// prettier-ignore
+const inputArgs = [
+  '-hide_banner', '-loglevel', 'error', '-nostdin',
+  // A live input: start from what arrives, without seconds of analysis.
+  '-fflags', '+nobuffer', '-analyzeduration', '1000000', '-probesize', '1000000',
+  '-f', 'flv', '-i', 'pipe:0',
+];
+
+/** A forced keyframe every second (transcoded layers), so that a receiver switching layers waits at most ~1 s. */
+const keyframeEverySecond = ['-force_key_frames', 'expr:gte(t,n_forced*1)'];
 
 /**
  * ffmpeg's arguments: FLV on stdin, RTP out. A copied picture gets its SPS
@@ -39,6 +78,7 @@ export interface FeedFfmpegPlan {
  * (AAC from encoders) becomes Opus at 48 kHz, stereo.
  */
 export function feedFfmpegArgs(plan: FeedFfmpegPlan): string[] {
+  if (plan.ladder?.layers.length) return feedLadderFfmpegArgs(plan, plan.ladder);
   // prettier-ignore
   const video = plan.copyVideo
     ? ['-c:v', 'copy', '-bsf:v', 'h264_mp4toannexb']
@@ -48,22 +88,74 @@ export function feedFfmpegArgs(plan: FeedFfmpegPlan): string[] {
         '-crf', '21', '-maxrate', '4000k', '-bufsize', '4000k', '-bsf:v', 'h264_mp4toannexb',
       ];
   // prettier-ignore
-  const args = [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
-    // A live input: start from what arrives, without seconds of analysis.
-    '-fflags', '+nobuffer', '-analyzeduration', '1000000', '-probesize', '1000000',
-    '-f', 'flv', '-i', 'pipe:0',
+  return [
+    ...inputArgs,
     '-map', '0:v:0', ...video,
     '-payload_type', String(feedVideoPayloadType), '-ssrc', String(feedVideoSsrc),
     '-f', 'rtp', `rtp://${plan.video.ip}:${plan.video.port}?pkt_size=1200`,
+    ...audioArgs(plan.audio),
   ];
-  if (plan.audio) {
+}
+
+/**
+ * The same with a ladder: one ffmpeg decodes the feed once and sends every
+ * layer, each its own SSRC, all from `ladder.localPort` — through the udp
+ * protocol rather than rtp, which cannot share its port; the RTP muxer then
+ * writes its RTCP sender reports into the same socket, which the transport
+ * (rtcpMux) reads: mediasoup needs one from each layer before it switches a
+ * receiver to a layer (it lines up the layers' timestamps with them). ffmpeg
+ * sends a layer's first report just before its first packet, which mediasoup
+ * drops (the layer is not known yet), then one every ~5 s: for the first ~5 s
+ * of a feed, receivers stay on the layer they started with.
+ *
+ * The top layer first (its `-c:v` is the first of the command line): the
+ * original copied, its keyframes as the encoder makes them; or the transcode
+ * with a keyframe every second. The lower layers are Constrained Baseline
+ * without B-frames, a keyframe on each of the original's (`source`, from the
+ * decoded frames' key flag: the layers switch together) and at least one a
+ * second (x264's `-g`); x264's own scene cuts are off, so as not to add
+ * keyframes the other layers lack. A transcoded feed gets every layer's
+ * keyframes from the same clock instead.
+ */
+function feedLadderFfmpegArgs(plan: FeedFfmpegPlan, ladder: FeedLadderPlan): string[] {
+  const gop = String(Math.max(1, Math.round(ladder.fps ?? 25)));
+  const send = (ssrc: number) => [
+    '-payload_type',
+    String(feedVideoPayloadType),
+    '-ssrc',
+    String(ssrc),
+    '-f',
+    'rtp',
+    `udp://${plan.video.ip}:${plan.video.port}?localport=${ladder.localPort}&reuse=1&pkt_size=1200`,
+  ];
+  // prettier-ignore
+  const top = plan.copyVideo
+    ? ['-c:v', 'copy', '-bsf:v', 'h264_mp4toannexb']
+    : [
+        '-vf', `scale=w='min(${maxTranscodedWidth},iw)':h=-2`, '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency',
+        '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-bf', '0', ...keyframeEverySecond,
+        '-crf', '21', '-maxrate', '4000k', '-bufsize', '4000k', '-bsf:v', 'h264_mp4toannexb',
+      ];
+  const args = [...inputArgs, '-map', '0:v:0', ...top, ...send(feedVideoSsrc)];
+  for (const rung of [...ladder.layers].sort((a, b) => b.height - a.height)) {
+    const keyframes = plan.copyVideo ? ['-force_key_frames', 'source', '-g', gop, '-sc_threshold', '0'] : keyframeEverySecond;
     // prettier-ignore
     args.push(
-      '-map', '0:a:0', '-c:a', 'libopus', '-b:a', '128k', '-ar', '48000', '-ac', '2',
-      '-payload_type', String(feedAudioPayloadType), '-ssrc', String(feedAudioSsrc),
-      '-f', 'rtp', `rtp://${plan.audio.ip}:${plan.audio.port}?pkt_size=1200`,
+      '-map', '0:v:0', '-vf', `scale=-2:${rung.height}`, '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency',
+      '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-bf', '0', ...keyframes,
+      '-b:v', `${rung.kbps}k`, '-maxrate', `${rung.kbps}k`, '-bufsize', `${rung.kbps}k`, '-bsf:v', 'h264_mp4toannexb',
+      ...send(rung.ssrc),
     );
   }
-  return args;
+  return [...args, ...audioArgs(plan.audio)];
+}
+
+function audioArgs(audio: FeedFfmpegPlan['audio']): string[] {
+  if (!audio) return [];
+  // prettier-ignore
+  return [
+    '-map', '0:a:0', '-c:a', 'libopus', '-b:a', '128k', '-ar', '48000', '-ac', '2',
+    '-payload_type', String(feedAudioPayloadType), '-ssrc', String(feedAudioSsrc),
+    '-f', 'rtp', `rtp://${audio.ip}:${audio.port}?pkt_size=1200`,
+  ];
 }
