@@ -8,16 +8,30 @@ export function hasExited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
+/** One promise per child, however many wait for it: each wait adding its own listeners would pile them up. */
+const exits = new WeakMap<ChildProcess, Promise<void>>();
+
 /** Resolves once `child` has exited (at once if it has, or never started). */
 export function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (hasExited(child) || child.pid === undefined) return resolve();
-    child.once('exit', () => resolve());
-    // A child that failed to start emits 'error' and maybe no 'exit'.
-    child.once('error', () => {
-      if (child.pid === undefined || hasExited(child)) resolve();
+  if (hasExited(child) || child.pid === undefined) return Promise.resolve();
+  let exit = exits.get(child);
+  if (!exit) {
+    exit = new Promise((resolve) => {
+      const done = () => {
+        child.off('exit', done);
+        child.off('error', onError);
+        resolve();
+      };
+      // A child that failed to start emits 'error' and maybe no 'exit'.
+      const onError = () => {
+        if (child.pid === undefined || hasExited(child)) done();
+      };
+      child.on('exit', done);
+      child.on('error', onError);
     });
-  });
+    exits.set(child, exit);
+  }
+  return exit;
 }
 
 /** Asks `child` to stop, kills it if it does not in time, and resolves once it is gone. */
