@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
-import type { EncoderFeedStatus, IngestAddress, IngestProtocol, SessionIngest } from '../../protocol/index.js';
+import {
+  feedStatsSchema,
+  type EncoderFeedStatus,
+  type IngestAddress,
+  type IngestProtocol,
+  type SessionIngest,
+} from '../../protocol/index.js';
 import type { AuditLog } from '../audit/AuditLog.js';
 import { ConflictError, NotFoundError, UnauthorizedError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -184,18 +190,9 @@ export class IngestService extends EventEmitter<IngestServiceEvents> {
       protocol: connected.protocol,
       connectedAt: connected.connectedAt,
       remoteAddress: connected.remoteAddress,
-      stats: stats && {
-        videoCodec: stats.videoCodec,
-        profile: stats.profile,
-        width: stats.width,
-        height: stats.height,
-        fps: stats.fps,
-        keyframeIntervalSeconds: stats.keyframeIntervalSeconds,
-        bitrateKbps: stats.bitrateKbps,
-        audioCodec: stats.audioCodec,
-        bFrames: stats.bFrames,
-        transcoding: stats.transcoding,
-      },
+      // The protocol's shape, whatever a feed keeps beside it (the ladder's layers included);
+      // a reading the protocol cannot carry (NaN) shows as none rather than failing the console's request.
+      stats: stats && (feedStatsSchema.safeParse(stats).data ?? null),
     };
   }
 

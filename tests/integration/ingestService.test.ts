@@ -104,6 +104,8 @@ describe('encoder ingest', () => {
     expect((await server.sessions.runningRoom(sid))!.peer('encoder')!.role).toBe('studio');
     await waitFor('the feed read', async () => (await ingest()).feed?.stats?.width === 640, 20_000);
     expect((await ingest()).feed).toMatchObject({ protocol: 'rtmp', stats: { width: 640, height: 360, transcoding: false } });
+    // The ladder the console shows: the 360p original copied, 180p encoded below it.
+    await waitFor('the layers read', async () => (await ingest()).feed?.stats?.layers?.map((l) => l.height).join() === '180,360', 20_000);
 
     const second = push(rtmpTarget(await ingest()));
     expect(await second.exited).not.toBe(0);
