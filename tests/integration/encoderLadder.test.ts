@@ -9,18 +9,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ReceiveMode } from '../../protocol/index.js';
 import { findFfmpeg } from '../../recorder/ffmpegBinary.js';
 import { EncoderFeed } from '../../sfu/ingest/EncoderFeed.js';
 import { parseH264Sps } from '../../sfu/ingest/rtmp/library.js';
-import { RtmpServer } from '../../sfu/ingest/rtmp/RtmpServer.js';
 import { createLogger } from '../../sfu/logger.js';
 import type { Peer } from '../../sfu/room/Peer.js';
 import type { Room } from '../../sfu/room/Room.js';
 import { waitFor } from '../helpers/rtp.js';
+import { startRtmpFeeds, type RtmpFeeds } from '../helpers/rtmpFeeds.js';
 import { startServer } from '../helpers/server.js';
 
 const secret = 'thang-bac-thang';
@@ -28,42 +27,15 @@ const ffmpegPath = findFfmpeg().path;
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn');
 
 let server: Awaited<ReturnType<typeof startServer>>;
-let rtmp: RtmpServer;
+let feeds: RtmpFeeds;
 /** Whether the next feed gets a ladder, as the wiring below starts it. */
 let ladder = true;
-const feedEvents = new EventEmitter<{ feed: [sid: string, feed: EncoderFeed]; failed: [sid: string, error: unknown] }>();
 const cleanups: (() => Promise<void> | void)[] = [];
 let sessionCount = 0;
 
 beforeAll(async () => {
   server = await startServer({ workers: 2 });
-  rtmp = await RtmpServer.listen({
-    host: '127.0.0.1',
-    port: 0,
-    logger,
-    async authorize({ app, name }) {
-      const dot = name.lastIndexOf('.');
-      if (app !== 'live' || dot < 0 || name.slice(dot + 1) !== secret) return { ok: false, reason: 'wrong stream key' };
-      return { ok: true, feedId: name.slice(0, dot) };
-    },
-  });
-  rtmp.on('publish', (publisher) => {
-    const sid = publisher.feedId;
-    void (async () => {
-      const room = await server.sessions.room(sid);
-      const feed = await EncoderFeed.start({
-        room,
-        identity: 'encoder',
-        name: 'Bàn phát sóng',
-        flv: publisher.flv,
-        ffmpegPath,
-        logger,
-        ladder,
-      });
-      feed.once('close', (reason) => publisher.close(reason));
-      feedEvents.emit('feed', sid, feed);
-    })().catch((error: unknown) => feedEvents.emit('failed', sid, error));
-  });
+  feeds = await startRtmpFeeds(server, { secret, ffmpegPath, logger, ladder: () => ladder });
 });
 
 afterEach(async () => {
@@ -72,7 +44,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await rtmp?.close();
+  await feeds?.close();
   await server?.stop();
   expect(ffmpegChildren()).toEqual([]);
 });
@@ -142,26 +114,11 @@ async function session(): Promise<{ sid: string; room: Room }> {
   return { sid, room };
 }
 
-/** The next feed started for `sid` (bounded). */
-function nextFeed(sid: string, timeoutMs = 30_000): Promise<EncoderFeed> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`no feed for ${sid} within ${timeoutMs} ms`)), timeoutMs);
-    const onFeed = (id: string, feed: EncoderFeed) => {
-      if (id !== sid) return;
-      cleanups.push(() => feed.close('test over'));
-      done(undefined, feed);
-    };
-    const onFailed = (id: string, error: unknown) => id === sid && done(error instanceof Error ? error : new Error(String(error)));
-    const done = (error?: Error, feed?: EncoderFeed) => {
-      clearTimeout(timer);
-      feedEvents.off('feed', onFeed);
-      feedEvents.off('failed', onFailed);
-      if (error) reject(error);
-      else resolve(feed!);
-    };
-    feedEvents.on('feed', onFeed);
-    feedEvents.on('failed', onFailed);
-  });
+/** The next feed started for `sid` (bounded), closed after the case. */
+async function nextFeed(sid: string, timeoutMs = 30000): Promise<EncoderFeed> {
+  const feed = await feeds.next(sid, timeoutMs);
+  cleanups.push(() => feed.close('test over'));
+  return feed;
 }
 
 /** The hall's encoder: a 25 fps test picture of `size`, a keyframe a second, no B-frames, and a tone. */
@@ -171,7 +128,7 @@ function push(path: string, size: string): ChildProcess {
     '-hide_banner', '-loglevel', 'error', '-nostdin', '-re',
     '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25`, '-f', 'lavfi', '-i', 'sine',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-b:v', '2000k',
-    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmp.port}/${path}`,
+    '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${feeds.rtmp.port}/${path}`,
   ];
   const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.resume();

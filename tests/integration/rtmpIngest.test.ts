@@ -9,7 +9,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -17,10 +16,11 @@ import { findFfmpeg } from '../../recorder/ffmpegBinary.js';
 import { createLogger } from '../../sfu/logger.js';
 import { EncoderFeed } from '../../sfu/ingest/EncoderFeed.js';
 import { parseH264Sps, Rtmp } from '../../sfu/ingest/rtmp/library.js';
-import { RtmpServer, type RtmpPublisher, type RtmpPublishRequest } from '../../sfu/ingest/rtmp/RtmpServer.js';
+import { RtmpServer, type RtmpPublisher } from '../../sfu/ingest/rtmp/RtmpServer.js';
 import type { Room } from '../../sfu/room/Room.js';
 import { createRequire } from 'node:module';
 import { waitFor } from '../helpers/rtp.js';
+import { startRtmpFeeds, type RtmpFeeds } from '../helpers/rtmpFeeds.js';
 import { startServer } from '../helpers/server.js';
 
 const requireCjs = createRequire(import.meta.url);
@@ -31,39 +31,17 @@ const ffmpegPath = findFfmpeg().path;
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'warn');
 
 let server: Awaited<ReturnType<typeof startServer>>;
+let feeds: RtmpFeeds;
 let rtmp: RtmpServer;
 /** Feeds started by the wiring below, by session id, and why one could not start. */
-const feedEvents = new EventEmitter<{ feed: [sid: string, feed: EncoderFeed]; failed: [sid: string, error: unknown] }>();
-const refusals: (RtmpPublishRequest & { reason: string })[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
 let sessionCount = 0;
 
 beforeAll(async () => {
   server = await startServer({ workers: 2 });
-  rtmp = await RtmpServer.listen({
-    host: '127.0.0.1',
-    port: 0,
-    logger,
-    // Short enough for the slow client to be dropped within a case.
-    limits: { publishTimeoutMs: 3000 },
-    async authorize({ app, name }) {
-      const dot = name.lastIndexOf('.');
-      const [sid, key] = [name.slice(0, dot), name.slice(dot + 1)];
-      if (app !== 'live' || dot < 0 || key !== secret) return { ok: false, reason: 'wrong stream key' };
-      return { ok: true, feedId: sid };
-    },
-  });
-  rtmp.on('refused', (refusal) => refusals.push(refusal));
-  // The wiring the server will do: an accepted publish becomes the session's studio.
-  rtmp.on('publish', (publisher) => {
-    const sid = publisher.feedId;
-    void (async () => {
-      const room = await server.sessions.room(sid);
-      const feed = await EncoderFeed.start({ room, identity: 'encoder', name: 'Bàn phát sóng', flv: publisher.flv, ffmpegPath, logger });
-      feed.once('close', (reason) => publisher.close(reason));
-      feedEvents.emit('feed', sid, feed);
-    })().catch((error: unknown) => feedEvents.emit('failed', sid, error));
-  });
+  // Short enough for the slow client to be dropped within a case.
+  feeds = await startRtmpFeeds(server, { secret, ffmpegPath, logger, limits: { publishTimeoutMs: 3000 } });
+  rtmp = feeds.rtmp;
 });
 
 afterEach(async () => {
@@ -99,26 +77,11 @@ async function session(): Promise<{ sid: string; room: Room; viewer: Viewer }> {
   return { sid, room, viewer };
 }
 
-/** The next feed started for `sid` (bounded). */
-function nextFeed(sid: string, timeoutMs = 20_000): Promise<EncoderFeed> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`no feed for ${sid} within ${timeoutMs} ms`)), timeoutMs);
-    const onFeed = (id: string, feed: EncoderFeed) => {
-      if (id !== sid) return;
-      cleanups.push(() => feed.close('test over'));
-      done(undefined, feed);
-    };
-    const onFailed = (id: string, error: unknown) => id === sid && done(error instanceof Error ? error : new Error(String(error)));
-    const done = (error?: Error, feed?: EncoderFeed) => {
-      clearTimeout(timer);
-      feedEvents.off('feed', onFeed);
-      feedEvents.off('failed', onFailed);
-      if (error) reject(error);
-      else resolve(feed!);
-    };
-    feedEvents.on('feed', onFeed);
-    feedEvents.on('failed', onFailed);
-  });
+/** The next feed started for `sid` (bounded), closed after the case. */
+async function nextFeed(sid: string, timeoutMs = 20000): Promise<EncoderFeed> {
+  const feed = await feeds.next(sid, timeoutMs);
+  cleanups.push(() => feed.close('test over'));
+  return feed;
 }
 
 /** An encoder pushing a 640×360 25 fps test picture and a tone, as the brief's OBS would. */
@@ -305,10 +268,10 @@ describe('RTMP ingest', () => {
 
   it('refuses a wrong key: the encoder fails and nothing joins the session', async () => {
     const { sid, room } = await session();
-    const before = refusals.length;
+    const before = feeds.refusals.length;
     const encoder = push(`live/${sid}.not-the-key`);
     expect(await exitOf(encoder, 15_000)).not.toBe(0);
-    expect(refusals.slice(before)).toEqual([
+    expect(feeds.refusals.slice(before)).toEqual([
       { app: 'live', name: `${sid}.not-the-key`, remoteAddress: '127.0.0.1', reason: 'wrong stream key' },
     ]);
     expect([...room.peers.keys()]).toEqual(['viewer']);
@@ -334,7 +297,7 @@ describe('RTMP ingest', () => {
     // A header claiming a 16 MiB message: refused before the parser allocates it.
     hugeMessage.socket.write(Buffer.concat([handshake(), Buffer.from([0x03, 0, 0, 0, 0xff, 0xff, 0xff, 0x14, 0, 0, 0, 0, 0x02])]));
     const player = attacker(2000);
-    const before = refusals.length;
+    const before = feeds.refusals.length;
     player.socket.write(
       Buffer.concat([
         handshake(),
@@ -355,7 +318,9 @@ describe('RTMP ingest', () => {
     const drip = setInterval(() => slow.socket.writable && slow.socket.write(Buffer.from([0x03])), 200);
     try {
       await Promise.all([garbage.closed, badConnect.closed, hugeMessage.closed, player.closed, chatty.closed]);
-      expect(refusals.slice(before)).toMatchObject([{ app: 'live', name: `${sid}.${secret}`, reason: expect.stringMatching(/play/) }]);
+      expect(feeds.refusals.slice(before)).toMatchObject([
+        { app: 'live', name: `${sid}.${secret}`, reason: expect.stringMatching(/play/) },
+      ]);
       // The slow client is dropped once its time to publish is up (3 s here).
       await slow.closed;
     } finally {
