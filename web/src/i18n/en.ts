@@ -92,6 +92,10 @@ const en: Messages = {
     pointHint: 'Press the button below to join. The browser will ask for camera and microphone access.',
     button: 'Join',
     noToken: 'No invitation. Open the exact link that was sent to you.',
+    session: 'Meeting',
+    when: 'Time',
+    as: 'Joining as',
+    refused: 'This link no longer opens the meeting (expired, revoked or the meeting is over). Ask the organisers for a new link.',
   },
   actions: {
     goLive: 'Go on air',

@@ -89,6 +89,10 @@ const vi = {
     pointHint: 'Bấm nút dưới đây để vào phiên. Trình duyệt sẽ hỏi quyền dùng camera và micro.',
     button: 'Vào phiên',
     noToken: 'Thiếu lời mời. Hãy mở đúng đường liên kết được gửi cho bạn.',
+    session: 'Phiên họp',
+    when: 'Thời gian',
+    as: 'Vào với tên',
+    refused: 'Liên kết này không còn mở được phiên họp (hết hạn, bị thu hồi hoặc phiên đã kết thúc). Hãy xin ban tổ chức liên kết mới.',
   },
   actions: {
     goLive: 'Phát sóng',
