@@ -42,12 +42,22 @@ export function createMetrics(server: MetricsSources): RequestHandler {
   });
   new Gauge({
     name: 'diemcau_worker_reply_ms',
-    help: 'How long each media worker took to answer its last health probe (over 250 ms: saturated)',
+    help: 'How long each media worker took to answer its last health probe',
     labelNames: ['worker'],
     registers: [registry],
     collect() {
       this.reset();
       for (const slot of server.pool.slots) this.set({ worker: String(slot.index) }, slot.replyMs);
+    },
+  });
+  new Gauge({
+    name: 'diemcau_worker_saturated',
+    help: 'Whether each media worker is saturated, by its own CPU or its replies against its usual delay (1) or has headroom (0)',
+    labelNames: ['worker'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const slot of server.pool.slots) this.set({ worker: String(slot.index) }, slot.saturated ? 1 : 0);
     },
   });
   new Gauge({

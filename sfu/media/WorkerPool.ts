@@ -4,6 +4,7 @@ import type { types } from 'mediasoup';
 import { DiemcauError, WorkerBusyError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { chooseWorker, hasRoom, type WorkerLoad } from './placement.js';
+import { baselineProbes, judgeWorker } from './saturation.js';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -23,14 +24,13 @@ export interface WorkerSlot extends WorkerLoad {
   index: number;
   worker: types.Worker;
   webRtcServer: types.WebRtcServer;
-  /** How long the worker took to answer the last health probe (ms): high means it is saturated. */
+  /** How long the worker took to answer the last health probe (ms). */
   replyMs: number;
   /** CPU the worker used over the last probe interval, in % of one core. */
   cpuPercent: number;
+  /** The worker's own verdict (saturation.ts): its CPU, or its replies against its usual delay. */
+  saturated: boolean;
 }
-
-/** A worker slower than this to answer is saturated: every join, switch and stats call waits. */
-export const slowReplyMs = 250;
 
 export interface WorkerPoolEvents {
   /** A worker died; the slot already runs a fresh worker. */
@@ -68,6 +68,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   /** Everything placed and not yet released: what the counts on the slots add up. */
   readonly #placed = new Set<Held>();
   readonly #cpu = new Map<number, { cpuMs: number; at: number }>();
+  /** Each worker's recent probe replies (ms), by pid: its usual delay. */
+  readonly #replies = new Map<number, number[]>();
   #closed = false;
   #health: NodeJS.Timeout | undefined;
 
@@ -113,12 +115,30 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         const previous = this.#cpu.get(slot.worker.pid);
         if (previous) slot.cpuPercent = Math.round(((cpuMs - previous.cpuMs) / (Date.now() - previous.at)) * 1000) / 10;
         this.#cpu.set(slot.worker.pid, { cpuMs, at: Date.now() });
-        if (slot.replyMs > slowReplyMs) {
+        const recent = this.#replies.get(slot.worker.pid) ?? [];
+        const verdict = judgeWorker(slot, recent);
+        // Once when it starts and once when it ends: an operator reads a state, not a stream of the same line.
+        if (verdict.saturated && !slot.saturated) {
           this.#options.logger.warn(
+            {
+              worker: slot.index,
+              replyMs: slot.replyMs,
+              usualReplyMs: verdict.baselineReplyMs,
+              cpuPercent: slot.cpuPercent,
+              reason: verdict.reason,
+            },
+            verdict.reason === 'cpu'
+              ? 'media worker is saturated: its core is nearly full'
+              : 'media worker is saturated: requests queue at it',
+          );
+        } else if (!verdict.saturated && slot.saturated) {
+          this.#options.logger.info(
             { worker: slot.index, replyMs: slot.replyMs, cpuPercent: slot.cpuPercent },
-            'media worker is saturated',
+            'media worker has headroom again',
           );
         }
+        slot.saturated = verdict.saturated;
+        this.#replies.set(slot.worker.pid, [...recent, slot.replyMs].slice(-baselineProbes));
       } catch {
         // a worker that is being replaced
       }
@@ -197,10 +217,12 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         { ...listen, protocol: 'tcp' },
       ],
     });
-    const slot: WorkerSlot = { index, worker, webRtcServer, peers: 0, streams: 0, replyMs: 0, cpuPercent: 0 };
+    const slot: WorkerSlot = { index, worker, webRtcServer, peers: 0, streams: 0, replyMs: 0, cpuPercent: 0, saturated: false };
     worker.on('died', (error) => {
       if (this.#closed) return;
       logger.error({ worker: index, pid: worker.pid, err: error }, 'media worker died; starting a new one');
+      this.#cpu.delete(worker.pid);
+      this.#replies.delete(worker.pid);
       void this.#replace(index, error);
     });
     return slot;
