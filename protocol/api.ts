@@ -79,6 +79,8 @@ export const sessionInputSchema = z
     invitedPoints: z.array(identitySchema).max(2000).default([]),
     invitedGroups: z.array(identitySchema).max(200).default([]),
     public: z.boolean().default(true),
+    /** Whether the scheduler puts the session on air at its start by itself; otherwise it opens in pre-show until the studio or an operator does. */
+    autoOnAir: z.boolean().default(false),
   })
   .refine((s) => s.startsAt === undefined || s.endsAt === undefined || s.endsAt > s.startsAt, {
     message: 'the end must come after the start',
@@ -98,6 +100,7 @@ export const sessionPatchSchema = z
     invitedPoints: z.array(identitySchema).max(2000),
     invitedGroups: z.array(identitySchema).max(200),
     public: z.boolean(),
+    autoOnAir: z.boolean(),
   })
   .partial();
 export type SessionPatch = z.input<typeof sessionPatchSchema>;
@@ -116,6 +119,10 @@ export const sessionRecordSchema = z.object({
   invitedPoints: z.array(z.string()),
   invitedGroups: z.array(z.string()),
   public: z.boolean().meta({ description: 'Members may watch the live stream and the archive without a token' }),
+  autoOnAir: z
+    .boolean()
+    .optional()
+    .meta({ description: 'The scheduler puts it on air at its start; otherwise (absent or false) it opens in pre-show at its start' }),
   status: sessionRecordStatusSchema,
   currentAgendaItem: z.string().optional(),
   createdAt: epochMs,

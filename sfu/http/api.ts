@@ -193,6 +193,7 @@ export function createApi(deps: ApiDeps): express.Router {
       if (patch.invitedPoints) next.invitedPoints = [...new Set(patch.invitedPoints)];
       if (patch.invitedGroups) next.invitedGroups = [...new Set(patch.invitedGroups)];
       if (patch.public !== undefined) next.public = patch.public;
+      if (patch.autoOnAir !== undefined) next.autoOnAir = patch.autoOnAir;
       if (next.startsAt !== undefined && next.endsAt !== undefined && next.endsAt <= next.startsAt) {
         throw new DiemcauError('bad-request', 'endsAt: the end must come after the start');
       }

@@ -135,6 +135,7 @@ export class SessionRegistry extends EventEmitter<SessionRegistryEvents> {
       invitedPoints: parsed.invitedPoints,
       invitedGroups: parsed.invitedGroups,
       public: parsed.public,
+      autoOnAir: parsed.autoOnAir,
       status: parsed.startsAt ? 'scheduled' : 'waiting',
       createdAt: now,
       updatedAt: now,

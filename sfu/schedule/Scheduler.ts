@@ -1,6 +1,7 @@
 import { MovedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
+import { scheduleAction } from './scheduleAction.js';
 
 export type Clock = () => number;
 
@@ -14,8 +15,9 @@ export interface SchedulerOptions {
 }
 
 /**
- * Opens scheduled sessions at their start time (they go on air, and the
- * recorder starts with them) and closes them at their end time. Extending a
+ * Opens scheduled sessions at their start time — in pre-show, or on air
+ * (the recorder starting with it) where the operator let the scheduler do
+ * it — and closes them at their end time (scheduleAction.ts). Extending a
  * session is moving its end. Cancelled sessions never open.
  */
 export class Scheduler {
@@ -48,19 +50,30 @@ export class Scheduler {
     const now = this.#o.clock();
     for (const record of this.#o.sessions.list()) {
       try {
-        const due = record.startsAt !== undefined && record.startsAt <= now;
-        const over = record.endsAt !== undefined && record.endsAt <= now;
-        if ((record.status === 'scheduled' || record.status === 'waiting') && due && !over) {
-          this.#o.logger.info({ session: record.id }, 'opening scheduled session');
-          (await this.#o.sessions.room(record.id)).goLive('scheduler');
-        } else if (record.status === 'live' && over) {
-          this.#o.logger.info({ session: record.id }, 'closing session at its scheduled end');
-          const room = await this.#o.sessions.runningRoom(record.id);
-          if (room) await room.end('scheduler');
-          else await this.#o.sessions.update(record.id, (r) => ({ ...r, status: 'ended' }));
-        } else if (record.status === 'scheduled' && over) {
-          // Its whole slot passed while the server was down: it never took place.
-          await this.#o.sessions.update(record.id, (r) => ({ ...r, status: 'ended' }));
+        const { sessions, logger } = this.#o;
+        switch (scheduleAction(record, now)) {
+          case 'go-on-air':
+            logger.info({ session: record.id }, 'putting a scheduled session on air');
+            (await sessions.room(record.id)).goLive('scheduler');
+            break;
+          case 'open-pre-show':
+            logger.info({ session: record.id }, 'opening a scheduled session in pre-show: on air waits for the studio or an operator');
+            await sessions.room(record.id);
+            await sessions.update(record.id, (r) => (r.status === 'scheduled' ? { ...r, status: 'waiting' } : r));
+            break;
+          case 'end': {
+            logger.info({ session: record.id }, 'closing session at its scheduled end');
+            const room = await sessions.runningRoom(record.id);
+            if (room) await room.end('scheduler');
+            else await sessions.update(record.id, (r) => ({ ...r, status: 'ended' }));
+            break;
+          }
+          case 'mark-ended':
+            // Its whole slot passed while the server was down: it never took place.
+            await sessions.update(record.id, (r) => ({ ...r, status: 'ended' }));
+            break;
+          case null:
+            break;
         }
       } catch (error) {
         // Another node runs this session and its own scheduler acts on it.

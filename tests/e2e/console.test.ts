@@ -11,7 +11,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, newPage } from '../helpers/browser.js';
+import { errorsOf, launchBrowser, newPage } from '../helpers/browser.js';
 import { sleep, waitFor } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
 import { csvRecords } from '../helpers/csv.js';
@@ -224,12 +224,9 @@ describe('the operator console', () => {
         30_000,
       );
     }
-    // The scheduler opened the session at its start: it is on air.
-    await waitFor(
-      'session on air',
-      async () => (await pointA.getByTestId('session-status').getAttribute('data-status')) === 'live',
-      20_000,
-    );
+    // The scheduler opened the session at its start, in pre-show: the points wait, nothing is on air yet.
+    await expect.poll(() => server.sessions.get(sid).status, { timeout: 20_000 }).toBe('waiting');
+    expect(await pointA.getByTestId('session-status').getAttribute('data-status')).toBe('waiting');
   });
 
   it('the control room roll call shows both points present with their link figures', async () => {
@@ -247,6 +244,15 @@ describe('the operator console', () => {
     // Once figures come in, the round trip is measured too (RTCP or the browser's report).
     await waitFor('rtt measured', async () => (await numberAttr(operator, 'rollcall-rtt-tan-phu')) >= 0, 20_000);
     expect(await operator.getByTestId('rollcall-present-count').textContent()).toContain('2/2');
+    // Everyone is ready: the operator puts the session on air.
+    await operator.getByTestId('go-live').click();
+    for (const page of [pointA, pointB]) {
+      await waitFor(
+        'session on air',
+        async () => (await page.getByTestId('session-status').getAttribute('data-status')) === 'live',
+        20_000,
+      );
+    }
   });
 
   it('the operator moves to agenda item 2 and the points see it', async () => {
@@ -406,5 +412,12 @@ describe('the operator console', () => {
     }
     expect(byId['tan-phu'].name).toBe('Xã Tân Phú');
     expect(Date.parse(byId['an-binh'].last_left)).toBeLessThan(Date.parse(byId['tan-phu'].last_left));
+  });
+
+  it('the operator leaves the control room of the ended session; no page threw an error all along', async () => {
+    await operator.getByTestId('nav-schedule').click();
+    await operator.waitForURL((url) => url.pathname === '/console/schedule', { timeout: 10_000 });
+    await expect.poll(() => operator.evaluate(() => document.querySelector('[data-testid="live-ended"]') === null)).toBe(true);
+    for (const page of [operator, pointA]) expect(errorsOf(page)).toEqual([]);
   });
 });

@@ -137,6 +137,9 @@ describe('watching a session live and later', () => {
     const tomorrow = Date.now() + 24 * 3600_000;
     await server.sessions.create({ id: 'ngay-mai', title: 'Giao ban ngày mai', startsAt: tomorrow, endsAt: tomorrow + 3600_000 });
     await server.sessions.create({ id: 'noi-bo', title: 'Nội bộ', startsAt: tomorrow, endsAt: tomorrow + 3600_000, public: false });
+    // One whose start has come, opened by the scheduler in pre-show: nobody in the hall yet, so not live.
+    await server.sessions.create({ id: 'sap-bat-dau', title: 'Hội nghị sắp bắt đầu', startsAt: Date.now() - 1000, endsAt: tomorrow });
+    await expect.poll(() => server.sessions.get('sap-bat-dau').status, { timeout: 10_000 }).toBe('waiting');
 
     page = await newPage(browser, server.url);
     await page.goto(`${server.url}/watch`);
@@ -147,6 +150,10 @@ describe('watching a session live and later', () => {
     await page.getByTestId('watch-upcoming-ngay-mai').waitFor();
     expect(await page.getByTestId('watch-upcoming').textContent()).toContain('Giao ban ngày mai');
     expect(await page.getByTestId('watch-upcoming-noi-bo').count()).toBe(0);
+    await page.getByTestId('watch-pre-show-sap-bat-dau').waitFor();
+    expect(await page.getByTestId('watch-pre-show-sap-bat-dau').textContent()).toBe('Sắp bắt đầu');
+    expect(await page.getByTestId('watch-live').getByTestId('watch-item-sap-bat-dau').count()).toBe(0);
+    expect(await page.getByTestId('watch-pre-show-ngay-mai').count()).toBe(0);
 
     // The search finds it by title without diacritics, and hides it for anything else.
     await page.getByTestId('watch-search').fill('ky hop hdnd');

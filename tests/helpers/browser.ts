@@ -31,8 +31,20 @@ export async function newPage(browser: Browser, origin: string): Promise<Page> {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
   await context.grantPermissions(['camera', 'microphone'], { origin });
   const page = await context.newPage();
-  page.on('pageerror', (e) => console.error('[page error]', e.message));
+  const errors: string[] = [];
+  pageErrors.set(page, errors);
+  page.on('pageerror', (e) => {
+    console.error('[page error]', e.message);
+    errors.push(e.message);
+  });
   return page;
+}
+
+const pageErrors = new WeakMap<Page, string[]>();
+
+/** The uncaught errors and unhandled rejections a page of newPage() has thrown so far: a user's page should throw none. */
+export function errorsOf(page: Page): string[] {
+  return [...(pageErrors.get(page) ?? [])];
 }
 
 export interface ReceiveStats {

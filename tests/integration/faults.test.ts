@@ -112,6 +112,7 @@ describe('a session id that would be a hidden folder', () => {
       invitedPoints: [],
       invitedGroups: [],
       public: true,
+      autoOnAir: true,
       status: 'scheduled',
       createdAt: now,
       updatedAt: now,

@@ -257,7 +257,7 @@ describe('changing sessions', () => {
 
   it('extends a session on air: the scheduler keeps it open past its old end', async () => {
     const now = Date.now();
-    await post('/sessions', { id: 's-extend', title: 'Kéo dài', startsAt: now - 1000, endsAt: now + 2500 });
+    await post('/sessions', { id: 's-extend', title: 'Kéo dài', startsAt: now - 1000, endsAt: now + 2500, autoOnAir: true });
     await expect.poll(() => server.sessions.get('s-extend').status, { timeout: 5000 }).toBe('live');
     expect((await post('/sessions/s-extend/cancel', {})).status).toBe(409);
     expect((await post('/sessions/s-extend/extend', { minutes: 0 })).status).toBe(400);

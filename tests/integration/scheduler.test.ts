@@ -23,12 +23,13 @@ afterAll(async () => {
 });
 
 describe('the scheduler', () => {
-  it('opens a session at its start and closes it at its end', async () => {
+  it('puts a session on air at its start when the operator let it, and closes it at its end', async () => {
     await server.sessions.create({
       id: 'giao-ban',
       title: 'Giao ban tuần',
       startsAt: '2026-12-01T08:05:00+07:00',
       endsAt: '2026-12-01T09:00:00+07:00',
+      autoOnAir: true,
     });
     await scheduler.tick();
     expect(server.sessions.get('giao-ban').status).toBe('scheduled');
@@ -48,7 +49,7 @@ describe('the scheduler', () => {
 
   it('keeps a session on air when the operator extends it', async () => {
     now = Date.parse('2026-12-02T14:00:00+07:00');
-    await server.sessions.create({ id: 'ky-hop', title: 'Kỳ họp', startsAt: now, endsAt: now + 30 * minute });
+    await server.sessions.create({ id: 'ky-hop', title: 'Kỳ họp', startsAt: now, endsAt: now + 30 * minute, autoOnAir: true });
     await scheduler.tick();
     now += 30 * minute;
     await server.sessions.update('ky-hop', (r) => ({ ...r, endsAt: r.endsAt! + 30 * minute }));
@@ -57,6 +58,35 @@ describe('the scheduler', () => {
     now += 30 * minute;
     await scheduler.tick();
     await expect.poll(() => server.sessions.get('ky-hop').status).toBe('ended');
+  });
+
+  it('by default opens a session at its start in pre-show: on air waits for the studio, and an unused slot ends', async () => {
+    now = Date.parse('2026-12-05T08:00:00+07:00');
+    await server.sessions.create({ id: 'cho', title: 'Hội nghị chờ', startsAt: now + minute, endsAt: now + 60 * minute });
+    now += minute;
+    await scheduler.tick();
+    const room = (await server.sessions.runningRoom('cho'))!;
+    // Open for points to join and check; not on air.
+    expect(room.status).toBe('waiting');
+    await expect.poll(() => server.sessions.get('cho').status).toBe('waiting');
+    await scheduler.tick();
+    expect(room.status).toBe('waiting');
+    // The operator lets the scheduler put it on air: the next look does.
+    await server.sessions.update('cho', (r) => ({ ...r, autoOnAir: true }));
+    await scheduler.tick();
+    expect(room.status).toBe('live');
+  });
+
+  it('ends a session left in pre-show when its end comes', async () => {
+    now = Date.parse('2026-12-06T08:00:00+07:00');
+    await server.sessions.create({ id: 'bo-lo', title: 'Không ai phát', startsAt: now, endsAt: now + 30 * minute });
+    await scheduler.tick();
+    const room = (await server.sessions.runningRoom('bo-lo'))!;
+    expect(room.status).toBe('waiting');
+    now += 30 * minute;
+    await scheduler.tick();
+    expect(room.closed).toBe(true);
+    await expect.poll(() => server.sessions.get('bo-lo').status).toBe('ended');
   });
 
   it('never opens a cancelled session', async () => {

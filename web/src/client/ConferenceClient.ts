@@ -201,7 +201,13 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     const url = `${this.#signalingUrl}?token=${encodeURIComponent(this.#options.token)}`;
     const signaling = new SignalingClient(url);
     this.#signaling = signaling;
-    signaling.on('notification', (m) => void this.#onNotification(m, generation));
+    signaling.on('notification', (m) => {
+      this.#onNotification(m, generation).catch((error: unknown) => {
+        // A consumer being set up when its connection closed (the page leaving, a rejoin): that connection is gone, and so is the error.
+        if (generation !== this.#generation || this.#stopped) return;
+        this.#scheduleRejoin(error);
+      });
+    });
     signaling.on('close', (code, reason) => this.#onClose(code, reason, generation));
     try {
       await signaling.opened;

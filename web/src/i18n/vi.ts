@@ -170,6 +170,8 @@ const vi = {
     intro: 'Theo dõi trực tiếp hoặc xem lại các phiên họp truyền hình của tỉnh.',
     live: 'Đang phát trực tiếp',
     upcoming: 'Sắp diễn ra',
+    /** A session open in pre-show: its time has come, on air waits for the hall. */
+    startingSoon: 'Sắp bắt đầu',
     archive: 'Kho lưu trữ',
     noLive: 'Hiện không có phiên nào đang phát.',
     noUpcoming: 'Chưa có lịch phát sóng.',
@@ -345,6 +347,9 @@ const vi = {
       visibility: 'Người xem',
       public: 'Công khai: ai cũng xem được trực tiếp và bản lưu',
       restricted: 'Hạn chế: chỉ người được mời',
+      atStart: 'Đến giờ bắt đầu',
+      autoOnAir: 'Tự động phát sóng',
+      preShow: 'Mở chờ: điểm cầu vào và kiểm tra, phát sóng khi hội trường hoặc điều hành bấm Phát sóng',
       agenda: 'Chương trình nghị sự',
       addItem: 'Thêm nội dung',
       itemTitle: 'Nội dung',
