@@ -3,9 +3,10 @@
  * time limit: fan-out (bench/fanout.ts), join latency (bench/joinLatency.ts),
  * live latency (bench/liveLatency.ts), recorder cost (bench/recorderCost.ts),
  * Low-Latency HLS viewers through the caching edge (bench/llEdge.ts) and the
- * cost of an encoder feed's ladder (bench/ingestCost.ts).
+ * cost of an encoder feed's ladder (bench/ingestCost.ts), and encoder → point
+ * glass to glass for RTMP, SRT and WHIP (bench/ingestLatency.ts).
  *
- *   npm run bench [-- --only fanout|join|latency|recorder|edge|ingest] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
+ *   npm run bench [-- --only fanout|join|latency|recorder|edge|ingest|ingest-latency] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
  *                 [--viewers 200] [--warmup 8]
  *
  * Other options are passed to the benchmark they belong to.
@@ -35,7 +36,7 @@ const { values } = parseArgs({
 });
 
 const only = values.only as string | undefined;
-const benches = ['fanout', 'join', 'latency', 'recorder', 'edge', 'ingest'];
+const benches = ['fanout', 'join', 'latency', 'recorder', 'edge', 'ingest', 'ingest-latency'];
 if (only && !benches.includes(only)) {
   console.error(`--only takes one of: ${benches.join(', ')}`);
   process.exit(2);
@@ -143,6 +144,15 @@ if (!only || only === 'ingest') {
   console.log('\n=== Ingest cost (encoder feed ladder) ===');
   // Making the source, starting the server, a warm-up and a 20 s window: well under a minute on a quiet machine.
   if ((await runBench('ingestCost.ts', [], 2 * 60_000)) !== 0) failures++;
+}
+
+if (!only || only === 'ingest-latency') {
+  const args: string[] = [];
+  if (values.seconds) args.push('--seconds', String(values.seconds));
+  console.log('\n=== Encoder → point latency (RTMP, SRT, WHIP against the browser studio) ===');
+  // Four senders, each with a top-layer and a 'low' window (25 + 12 s) and its own start: about 4 minutes on a busy machine.
+  const windows = 4 * ((Number(values.seconds) || 25) + 12);
+  if ((await runBench('ingestLatency.ts', args, (windows + 240) * 1000)) !== 0) failures++;
 }
 
 console.log(`\n[bench] done in ${Math.round((Date.now() - started) / 1000)} s${failures ? `, ${failures} bench(es) failed` : ''}`);
