@@ -128,6 +128,11 @@ export const configSchema = z.object({
   maxIncomingBitrate: z.coerce.number().int().positive().default(2_500_000),
   /** RTMP for the broadcast desk's encoder (OBS, vMix): one port for every session, the stream key names the session. */
   rtmpPort: ingestPort.default(1935),
+  /** RTMPS (RTMP over TLS) beside RTMP, where a certificate is configured: its port. */
+  rtmpsPort: ingestPort.default(1936),
+  /** The server's TLS certificate (PEM file, its chain after it) and its private key (PEM file): without both, RTMPS is off. */
+  tlsCert: z.string().trim().min(1).optional(),
+  tlsKey: z.string().trim().min(1).optional(),
   /** SRT for the broadcast desk's encoder: a port per session taking a feed, from this range. */
   srtPorts: srtPortRange.default({ first: 9000, last: 9019 }),
   /** Record every session from the moment it goes on air. */
@@ -204,6 +209,9 @@ export const envNames: Record<keyof Config, string> = {
   maxIncomingBitrate: 'DIEMCAU_MAX_INCOMING_BITRATE',
   autoRecord: 'DIEMCAU_AUTO_RECORD',
   rtmpPort: 'DIEMCAU_RTMP_PORT',
+  rtmpsPort: 'DIEMCAU_RTMPS_PORT',
+  tlsCert: 'DIEMCAU_TLS_CERT',
+  tlsKey: 'DIEMCAU_TLS_KEY',
   srtPorts: 'DIEMCAU_SRT_PORTS',
   hlsSegmentSeconds: 'DIEMCAU_HLS_SEGMENT_SECONDS',
   dvrWindowMinutes: 'DIEMCAU_DVR_WINDOW_MINUTES',

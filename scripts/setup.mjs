@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Brings a fresh clone to a runnable state, doing only what is missing:
- *   1. Debian packages: ffmpeg; with --test also chromium, redis-server and
+ *   1. Debian packages: ffmpeg and srt-tools (srt-live-transmit, the SRT
+ *      encoders' listener); with --test also chromium, redis-server and
  *      nginx (the caching edge's test runs its own; see below);
  *      and what the worker is built with when it must be built. As root they
  *      are installed with apt-get; otherwise the one sudo command that
@@ -70,7 +71,8 @@ const workerNeeded = !process.env.MEDIASOUP_WORKER_BIN && !workerRuns(workerPath
 const workerToBuild = workerNeeded && !workerRuns(cachedWorker);
 
 // ---- 1. Debian packages ------------------------------------------------------------------
-const wanted = ['ffmpeg'];
+// srt-tools: srt-live-transmit receives SRT encoders and reports their link (RTT, loss, retransmissions).
+const wanted = ['ffmpeg', 'srt-tools'];
 // nginx: tests/integration/nginxEdge.test.ts runs its own nginx (own prefix, pid, port) from deploy/nginx/. On a
 // systemd host Debian's package also enables and starts the system nginx on port 80 (the default site); the tests
 // neither use nor touch it. In a container whose policy-rc.d forbids services, nothing starts.

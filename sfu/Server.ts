@@ -194,6 +194,9 @@ export class Server {
       publicUrl: this.#publicUrl,
       listenHost: this.config.host,
       rtmpPort: this.config.rtmpPort,
+      rtmpsPort: this.config.rtmpsPort,
+      tlsCertFile: this.config.tlsCert,
+      tlsKeyFile: this.config.tlsKey,
       srtPorts: this.config.srtPorts,
       ffmpegPath: this.recordings.ffmpeg.path,
     });

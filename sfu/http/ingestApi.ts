@@ -1,5 +1,5 @@
 import express from 'express';
-import { ingestRotateSchema } from '../../protocol/index.js';
+import { ingestBackupSchema, ingestRotateSchema } from '../../protocol/index.js';
 import type { TokenService } from '../auth/TokenService.js';
 import type { IngestService } from '../ingest/IngestService.js';
 import { authorize, claimsOf, parseBody } from './authorize.js';
@@ -19,6 +19,11 @@ export function createIngestApi(deps: { tokens: TokenService; ingest: IngestServ
     const { protocol } = parseBody(ingestRotateSchema, req.body);
     res.set('Cache-Control', 'no-store');
     res.json(await deps.ingest.rotate(String(req.params.sid), protocol, claimsOf(res).sub));
+  });
+  router.put('/backup', authorize(deps.tokens, 'ingest.manage'), async (req, res) => {
+    const { allow } = parseBody(ingestBackupSchema, req.body);
+    res.set('Cache-Control', 'no-store');
+    res.json(await deps.ingest.allowBackup(String(req.params.sid), allow, claimsOf(res).sub));
   });
   return router;
 }

@@ -1,6 +1,7 @@
 import express from 'express';
 import { z } from 'zod';
 import {
+  ingestBackupSchema,
   ingestRotateSchema,
   studioChooseSchema,
   sessionIngestSchema,
@@ -404,6 +405,11 @@ export const routes: RouteDoc[] = [
     'post /api/sessions/:sid/ingest/rotate': {
       summary: 'Replaces the secret of one protocol: the old one is refused from now on and an encoder using it is cut off',
       body: ingestRotateSchema,
+      responses: ok('Addresses and feed', sessionIngestSchema),
+    },
+    'put /api/sessions/:sid/ingest/backup': {
+      summary: 'Allows a backup encoder (silent and off air, it takes over when the main drops) or not: a backup connected now is cut off',
+      body: ingestBackupSchema,
       responses: ok('Addresses and feed', sessionIngestSchema),
     },
   }),

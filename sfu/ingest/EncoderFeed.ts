@@ -7,7 +7,9 @@ import { spawnEncoder } from '../../recorder/encoderProcess.js';
 import type { Logger } from '../logger.js';
 import type { Peer } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
+import { AudioLevelMeter } from './audioLevel.js';
 import {
+  feedAudioLevelFd,
   feedAudioRtpParameters,
   feedFfmpegArgs,
   feedLadderRtpParameters,
@@ -19,6 +21,7 @@ import { defaultProbeLimits, picturePath, probeVerdict, type InspectedStats, typ
 import { lowerLayers, topLayerHeight } from './feedLadder.js';
 import { FlvWatcher } from './FlvWatcher.js';
 import { freeUdpPort } from './freeUdpPort.js';
+import { StderrLines } from './srt/ffmpegStderr.js';
 
 /** One layer of the picture as the session gets it. */
 export interface FeedLayer {
@@ -35,6 +38,8 @@ export interface FeedStats extends InspectedStats {
   transcoding: boolean;
   /** The picture's simulcast layers, low → high (spatial layer 0 first); the last is the original (or its transcode). */
   layers: FeedLayer[];
+  /** The sound's loudness over about the last second, LUFS ≈ dBFS (floored at -90); null without sound or until measured. */
+  audioLevelDb: number | null;
 }
 
 export interface EncoderFeedOptions {
@@ -111,6 +116,8 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
   readonly #log: Logger;
   readonly #statsTimer: NodeJS.Timeout;
   readonly #exited: Promise<void>;
+  /** The sound's level, from what ffmpeg prints on feedAudioLevelFd; null when the feed has no sound. */
+  readonly #audioLevel: AudioLevelMeter | null;
   #stderrTail = '';
   #closing: Promise<void> | null = null;
   #closed = false;
@@ -126,6 +133,7 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
     transcoding: boolean;
     video: types.Producer;
     layers: { height: number | null; ssrc: number }[];
+    hasAudio: boolean;
     log: Logger;
   }) {
     super();
@@ -150,6 +158,13 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
     child.once('exit', (code, signal) => void this.close(`ffmpeg exited (${signal ?? `code ${code}`})`));
     child.once('error', (error) => void this.close(`ffmpeg failed: ${error.message}`));
     child.stderr?.on('data', (data: Buffer) => (this.#stderrTail = (this.#stderrTail + data.toString('utf8')).slice(-stderrTailBytes)));
+    this.#audioLevel = options.hasAudio ? new AudioLevelMeter() : null;
+    const levels = child.stdio[feedAudioLevelFd] as Readable | null | undefined;
+    if (levels) {
+      const meter = this.#audioLevel;
+      // Read to the end whatever the feed carries: a pipe nobody drains would stall ffmpeg.
+      new StderrLines(levels, (line) => meter?.line(line, Date.now()));
+    }
     const stdin = child.stdin!;
     // ffmpeg gone: its exit closes the feed; the broken pipe is no news.
     stdin.on('error', () => {});
@@ -216,13 +231,13 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
         audio: audioTransport ? { ip: audioTransport.tuple.localAddress, port: audioTransport.tuple.localPort } : null,
         ladder,
       });
-      child = spawnEncoder(options.ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+      child = spawnEncoder(options.ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe', 'pipe'] });
     } catch (error) {
       room.leave(peer, 'feed failed');
       flv.destroy();
       throw new EncoderFeedError(`the feed could not start: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    return new EncoderFeed({ room, peer, flv, watcher, head, child, transcoding: !path.copy, video, layers, log });
+    return new EncoderFeed({ room, peer, flv, watcher, head, child, transcoding: !path.copy, video, layers, hasAudio, log });
   }
 
   get stats(): FeedStats {
@@ -230,7 +245,9 @@ export class EncoderFeed extends EventEmitter<EncoderFeedEvents> {
       const bitrate = this.#layerBitrates.get(ssrc);
       return { height, kbps: bitrate === undefined ? null : Math.round(bitrate / 1000) };
     });
-    return { connected: !this.#closed, ...this.#watcher.meter.stats(Date.now()), transcoding: this.#transcoding, layers };
+    const now = Date.now();
+    const audioLevelDb = this.#audioLevel?.level(now) ?? null;
+    return { connected: !this.#closed, ...this.#watcher.meter.stats(now), transcoding: this.#transcoding, layers, audioLevelDb };
   }
 
   get closed(): boolean {

@@ -1,3 +1,4 @@
+import { loudnessKey } from './audioLevel.js';
 import { maxTranscodedWidth, type LadderRung } from './feedLadder.js';
 
 /** How the encoder's feed reaches the session: fixed RTP identifiers, as the producers declare them (the top layer's SSRC for the picture). */
@@ -150,11 +151,27 @@ function feedLadderFfmpegArgs(plan: FeedFfmpegPlan, ladder: FeedLadderPlan): str
   return [...args, ...audioArgs(plan.audio)];
 }
 
+/** The file descriptor ffmpeg writes the sound's level on (EncoderFeed gives it a pipe there): stdout carries the RTP muxer's SDP. */
+export const feedAudioLevelFd = 3;
+
+/**
+ * The sound's level, measured on its way to the Opus encoder: ebur128 gives
+ * the momentary loudness every 100 ms (~0.2 % of a core for 48 kHz stereo,
+ * less than astats' RMS, which computes all its statistics on every sample
+ * whichever are asked for) and ametadata prints it, with the frame's
+ * timestamp, on `feedAudioLevelFd` for AudioLevelMeter (audioLevel.ts),
+ * which averages each second: `direct` writes each line as it comes (not
+ * once a 32 KiB buffer is full, a minute later). ebur128's own log is at
+ * info level, below ffmpeg's `-loglevel error`. The pipe's ':' is escaped
+ * twice: once for the filtergraph, once for the filter's options.
+ */
+export const feedAudioLevelFilter = `ebur128=metadata=1,ametadata=mode=print:key=${loudnessKey}:direct=1:file=pipe\\\\:${feedAudioLevelFd}`;
+
 function audioArgs(audio: FeedFfmpegPlan['audio']): string[] {
   if (!audio) return [];
   // prettier-ignore
   return [
-    '-map', '0:a:0', '-c:a', 'libopus', '-b:a', '128k', '-ar', '48000', '-ac', '2',
+    '-map', '0:a:0', '-c:a', 'libopus', '-b:a', '128k', '-ar', '48000', '-ac', '2', '-af', feedAudioLevelFilter,
     '-payload_type', String(feedAudioPayloadType), '-ssrc', String(feedAudioSsrc),
     '-f', 'rtp', `rtp://${audio.ip}:${audio.port}?pkt_size=1200`,
   ];

@@ -191,6 +191,18 @@ describe('an encoder from the broadcast desk', () => {
     );
     expect(await operator.getByTestId('encoder-keyframe').getAttribute('data-warn')).toBe('false');
     expect(await operator.getByTestId('encoder-keyframe-warning').count()).toBe(0);
+    // The encoder's tone (ffmpeg's sine: amplitude 1/8, about -18 dBFS) reads as sound, not silence.
+    await waitFor(
+      'sound level read',
+      async () => {
+        const db = Number((await operator.getByTestId('encoder-audio-level').getAttribute('data-value')) || Number.NaN);
+        return db > -35 && db < -5;
+      },
+      20_000,
+    );
+    expect(await operator.getByTestId('encoder-silent-warning').count()).toBe(0);
+    // An RTMP feed has no SRT link to show.
+    expect(await operator.getByTestId('encoder-srt-link').count()).toBe(0);
     await operator.getByTestId('encoder-rtmp-url').waitFor();
     await expectFits(operator, 'the control room');
   });
@@ -306,4 +318,31 @@ describe('an encoder from the broadcast desk', () => {
     // Converted (and its lower layer encoded beside it), it still plays at the point (still on air).
     await expectDecoding(point, 'encoder', 60_000);
   }, 180_000);
+
+  it("an encoder on SRT: the control room shows the link's round trip, loss and the sound level", async () => {
+    for (const e of encoders) if (running(e)) await e.stop();
+    await waitFor('the RTMP encoder gone', async () => (await encoderState(operator)) === 'idle', 20_000);
+    // The address exactly as the console gives it, passphrase included.
+    const ingest = (await (await operator.request.get(`${server.url}/api/sessions/${sid}/ingest`)).json()) as {
+      addresses: { protocol: string; url: string; available: boolean }[];
+    };
+    const srt = ingest.addresses.find((a) => a.protocol === 'srt')!;
+    expect(srt.available).toBe(true);
+    const encoder = pushEncoder(srt.url);
+    encoders.push(encoder);
+    await waitConnected(operator, encoder, 'the control room shows the SRT encoder connected');
+    expect(await operator.getByTestId('encoder-status').getAttribute('data-protocol')).toBe('srt');
+    await operator.getByTestId('encoder-srt-link').waitFor({ timeout: 20_000 });
+    const rtt = Number(await operator.getByTestId('encoder-srt-rtt').getAttribute('data-value'));
+    // Loopback: a round trip well under a second, and no loss to speak of.
+    expect(rtt).toBeGreaterThanOrEqual(0);
+    expect(rtt).toBeLessThan(1000);
+    expect(Number(await operator.getByTestId('encoder-srt-loss').getAttribute('data-value'))).toBeLessThan(50);
+    await waitFor(
+      'sound level over SRT',
+      async () => Number((await operator.getByTestId('encoder-audio-level').getAttribute('data-value')) || Number.NaN) > -35,
+      20_000,
+    );
+    await expectFits(operator, 'the control room with an SRT feed');
+  }, 120_000);
 });

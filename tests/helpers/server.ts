@@ -21,6 +21,7 @@ export function loopbackConfig(dataDir: string, overrides: Partial<Config> = {})
       rtcListenIp: '127.0.0.1',
       rtcBasePort: 0,
       rtmpPort: 0,
+      rtmpsPort: 0,
       srtPorts: 'auto',
       workers: 2,
       demo: false,

@@ -106,6 +106,11 @@ describe('encoder ingest', () => {
     expect((await ingest()).feed).toMatchObject({ protocol: 'rtmp', stats: { width: 640, height: 360, transcoding: false } });
     // The ladder the console shows: the 360p original copied, 180p encoded below it.
     await waitFor('the layers read', async () => (await ingest()).feed?.stats?.layers?.map((l) => l.height).join() === '180,360', 20_000);
+    // The encoder's tone (ffmpeg's sine: -21 dBFS RMS) on the console's level meter.
+    await waitFor('the sound measured', async () => typeof (await ingest()).feed?.stats?.audioLevelDb === 'number', 20_000);
+    const level = (await ingest()).feed!.stats!.audioLevelDb!;
+    expect(level).toBeGreaterThan(-30);
+    expect(level).toBeLessThan(-10);
 
     const second = push(rtmpTarget(await ingest()));
     expect(await second.exited).not.toBe(0);

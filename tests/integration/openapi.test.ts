@@ -28,6 +28,7 @@ import {
   webhookInputSchema,
   studioChooseSchema,
   ingestRotateSchema,
+  ingestBackupSchema,
 } from '../../protocol/index.js';
 import { openApiDocument, openApiPath } from '../../sfu/http/openapi.js';
 import { rawRequest } from '../helpers/attackClient.js';
@@ -362,6 +363,12 @@ const bodyCases: Record<string, BodyCase> = {
     schema: ingestRotateSchema,
     valid: { protocol: 'srt' },
     invalid: { protocol: 'ftp' },
+    as: 'operator',
+  },
+  'put /api/sessions/{sid}/ingest/backup': {
+    schema: ingestBackupSchema,
+    valid: { allow: false },
+    invalid: { allow: 'yes' },
     as: 'operator',
   },
   'post /api/sessions/{sid}/peers/{identity}/mute': {

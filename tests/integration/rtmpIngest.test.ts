@@ -84,18 +84,27 @@ async function nextFeed(sid: string, timeoutMs = 20000): Promise<EncoderFeed> {
   return feed;
 }
 
-/** An encoder pushing a 640×360 25 fps test picture and a tone, as the brief's OBS would. */
-function push(path: string, options: { bFrames?: boolean; seconds?: number; port?: number } = {}): ChildProcess {
+/**
+ * An encoder pushing a 640×360 25 fps test picture and a tone (ffmpeg's
+ * `sine`: 440 Hz at 1/8 of full scale, an RMS of -21 dBFS), as the brief's
+ * OBS would; or digital silence, or no sound at all.
+ */
+function push(
+  path: string,
+  options: { bFrames?: boolean; seconds?: number; port?: number; audio?: 'tone' | 'silence' | 'none' } = {},
+): ChildProcess {
   // prettier-ignore
   const video = options.bFrames
     ? ['-c:v', 'libx264', '-bf', '2', '-g', '25']
     : ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25'];
+  const sound = { tone: 'sine', silence: 'anullsrc=r=48000:cl=stereo', none: null }[options.audio ?? 'tone'];
   // prettier-ignore
   const args = [
     '-hide_banner', '-loglevel', 'error', '-nostdin', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine',
+    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
+    ...(sound ? ['-f', 'lavfi', '-i', sound] : []),
     ...(options.seconds ? ['-t', String(options.seconds)] : []),
-    ...video, '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${options.port ?? rtmp.port}/${path}`,
+    ...video, '-pix_fmt', 'yuv420p', ...(sound ? ['-c:a', 'aac'] : []), '-f', 'flv', `rtmp://127.0.0.1:${options.port ?? rtmp.port}/${path}`,
   ];
   const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr?.resume();
@@ -246,6 +255,30 @@ describe('RTMP ingest', () => {
     expect(feedVideoCodec()).toBe('copy');
     const emitted = await within('a stats event', new Promise<unknown>((resolve) => feed.once('stats', resolve)), 3000);
     expect(emitted).toMatchObject({ width: 640, height: 360, transcoding: false });
+    // The tone's level as the console shows it: ffmpeg's sine is -21 dBFS RMS (AAC keeps it within a dB or two).
+    await waitFor('the sound measured', () => feed.stats.audioLevelDb != null, 10_000);
+    expect(feed.stats.audioLevelDb).toBeGreaterThan(-25);
+    expect(feed.stats.audioLevelDb).toBeLessThan(-17);
+  });
+
+  it("measures the sound's level: silence reads at the floor, a feed without sound has none", async () => {
+    const quiet = await session();
+    const quietFeed = nextFeed(quiet.sid);
+    push(`live/${quiet.sid}.${secret}`, { audio: 'silence' });
+    const silent = await quietFeed;
+    expect(silent.stats.audioCodec).toBe('aac');
+    await waitFor('the silence measured', () => silent.stats.audioLevelDb != null, 10_000);
+    expect(silent.stats.audioLevelDb).toBe(-90);
+    // What the console gets: a number JSON can carry (never -Infinity, which JSON.stringify turns into null).
+    expect(JSON.parse(JSON.stringify(silent.stats)).audioLevelDb).toBe(-90);
+
+    const mute = await session();
+    const muteFeed = nextFeed(mute.sid);
+    push(`live/${mute.sid}.${secret}`, { audio: 'none' });
+    const soundless = await muteFeed;
+    await waitFor('a full second of stats', () => (soundless.stats.fps ?? 0) > 0, 10_000);
+    expect(soundless.stats).toMatchObject({ audioCodec: null, audioLevelDb: null, width: 640, height: 360 });
+    expect(mute.room.peer('encoder')?.producerOf('audio')).toBeUndefined();
   });
 
   it('transcodes an encoder that sends B-frames, and the picture still arrives', async () => {

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFfmpeg } from '../../recorder/ffmpegBinary.js';
-import { SrtListener, SrtPortInUseError, type SrtConnection } from '../../sfu/ingest/srt/SrtListener.js';
+import { findSrtLiveTransmit, SrtListener, SrtPortInUseError, type SrtConnection } from '../../sfu/ingest/srt/SrtListener.js';
 import { FlvTagReader } from '../helpers/flvTags.js';
 import { freeTcpPort } from '../helpers/freePort.js';
 
@@ -13,6 +13,13 @@ const passphrase = 'provincial-broadcast-desk-0123456789-abcdefghijklmnopqrstuvw
 const waitMs = 20_000;
 
 const children = new Set<ChildProcess>();
+
+/** srt-live-transmit, from Debian's srt-tools (scripts/setup.mjs installs it). */
+function transmitterPath(): string {
+  const found = findSrtLiveTransmit();
+  if (!found) throw new Error('srt-live-transmit is not installed (Debian package srt-tools)');
+  return found;
+}
 
 /** An encoder calling the listener over SRT, as OBS or vMix would: a live test picture and tone in MPEG-TS. */
 function caller(
@@ -108,21 +115,29 @@ async function decode(flv: Buffer): Promise<{ width: number; height: number; fra
   return { width: stream.width, height: stream.height, frames: Number(stream.nb_read_frames) };
 }
 
-/** This test process's ffmpeg children that are not callers (Linux: /proc). */
-function listenerFfmpegs(): number[] {
-  const pids: number[] = [];
+/** This test process's ffmpeg and srt-live-transmit children that are not callers (Linux: /proc). */
+function listenerProcesses(): { ffmpeg: number[]; transmitter: number[] } {
+  const found = { ffmpeg: [] as number[], transmitter: [] as number[] };
   const callers = new Set([...children].map((c) => c.pid));
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || callers.has(Number(entry))) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === process.pid && stat.includes('(ffmpeg)')) pids.push(Number(entry));
+      if (Number(fields[1]) !== process.pid) continue;
+      // The kernel keeps 15 characters of a command's name.
+      if (stat.includes('(ffmpeg)')) found.ffmpeg.push(Number(entry));
+      if (stat.includes('(srt-live-transm)')) found.transmitter.push(Number(entry));
     } catch {
       // gone meanwhile
     }
   }
-  return pids;
+  return found;
+}
+
+function listenerPids(): number[] {
+  const { ffmpeg, transmitter } = listenerProcesses();
+  return [...ffmpeg, ...transmitter];
 }
 
 /** Whether process `pid` still runs (a zombie does not). */
@@ -139,7 +154,7 @@ function hasVideoKeyframesAndAudio(reader: FlvTagReader): boolean {
   return keyframes >= 2 && reader.tags.some((t) => t.type === 8 && t.packetType === 1);
 }
 
-describe('SrtListener with real ffmpegs on both sides', () => {
+describe('SrtListener (srt-live-transmit) with real ffmpegs on both sides', () => {
   let ffmpegPath: string;
   let port: number;
   let listener: SrtListener;
@@ -148,7 +163,7 @@ describe('SrtListener with real ffmpegs on both sides', () => {
   beforeAll(async () => {
     ffmpegPath = findFfmpeg().path;
     port = await freeTcpPort();
-    listener = SrtListener.start({ host: '127.0.0.1', port, passphrase, ffmpegPath });
+    listener = SrtListener.start({ host: '127.0.0.1', port, passphrase, ffmpegPath, transmitterPath: transmitterPath() });
     listener.on('refused', ({ reason }) => refusals.push(reason));
     await listening(listener);
   });
@@ -278,57 +293,77 @@ describe('SrtListener with real ffmpegs on both sides', () => {
     await stop(hevc, 'SIGKILL');
   });
 
-  it('close() drops the caller and leaves no ffmpeg behind', async () => {
+  it('close() drops the caller and leaves no process behind', async () => {
     await listening(listener);
     const feed = caller(port, { passphrase });
     const [connection] = await next<[SrtConnection]>(listener, 'connection');
     connection.flv.resume();
-    const pids = listenerFfmpegs();
-    expect(pids.length).toBe(2); // the receiver and the remuxer
+    const running = listenerProcesses();
+    expect(running.ffmpeg.length).toBe(2); // the receiver and the remuxer
+    expect(running.transmitter.length).toBe(1);
+    const pids = [...running.ffmpeg, ...running.transmitter];
     const closed = next<[string]>(connection, 'close');
     await within(listener.close(), waitMs, 'close()');
     expect(await closed).toEqual(['the listener closed']);
     for (const pid of pids) expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
     expect(pids.some(alive)).toBe(false);
-    expect(listenerFfmpegs()).toEqual([]);
+    expect(listenerPids()).toEqual([]);
     expect(listener.listening).toBe(false);
     await stop(feed);
   });
 });
 
-describe('SrtListener expecting a stream id', () => {
-  it('drops a caller with another stream id, serves the one with it', async () => {
+describe('SrtListener link statistics', () => {
+  it("reports libsrt's statistics of the caller's link (RTT, rate, counters) while it is connected", async () => {
     const port = await freeTcpPort();
-    const listener = SrtListener.start({ host: '127.0.0.1', port, passphrase, streamId: 'studio-1', ffmpegPath: findFfmpeg().path });
+    const listener = SrtListener.start({
+      host: '127.0.0.1',
+      port,
+      passphrase,
+      ffmpegPath: findFfmpeg().path,
+      transmitterPath: transmitterPath(),
+    });
     try {
       await listening(listener);
-      const refused = next<[{ reason: string }]>(listener, 'refused');
-      const other = caller(port, { passphrase, streamId: 'studio-2' });
-      const [{ reason }] = await refused;
-      expect(reason).toMatch(/stream id "studio-2"/);
-      await stop(other, 'SIGKILL');
-      await listening(listener);
+      // Any stream id: srt-live-transmit does not report it, the passphrase admits the caller.
       const feed = caller(port, { passphrase, streamId: 'studio-1' });
       const [connection] = await next<[SrtConnection]>(listener, 'connection');
-      expect(connection.streamId).toBe('studio-1');
-      await readFlv(connection, hasVideoKeyframesAndAudio);
       connection.flv.resume();
-      await stop(feed, 'SIGKILL');
+      const deadline = Date.now() + waitMs;
+      // A report every 100 packets: ~0.7 s at the test picture's rate.
+      while ((connection.linkStats?.packetsReceived ?? 0) < 300 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const stats = connection.linkStats;
+      expect(stats).not.toBeNull();
+      expect(stats!.packetsReceived).toBeGreaterThanOrEqual(300);
+      // Loopback: well under a millisecond, never nothing.
+      expect(stats!.rttMs).toBeGreaterThan(0);
+      expect(stats!.rttMs).toBeLessThan(1000);
+      expect(stats!.receiveMbps).toBeGreaterThan(0.1);
+      expect(stats!.latencyMs).toBe(120);
+      expect(stats!.packetsDropped).toBe(0);
+      expect(stats!.lossPercent).toBeGreaterThanOrEqual(0);
+      expect(Date.now() - stats!.updatedAt).toBeLessThan(5000);
+      console.info(`srt link: ${JSON.stringify(stats)}`);
+      const closed = next(connection, 'close');
+      await stop(feed);
+      await closed;
     } finally {
       await listener.close();
     }
-    expect(listenerFfmpegs()).toEqual([]);
+    expect(listenerPids()).toEqual([]);
   });
 });
 
 describe('SrtListener in a server that is killed', () => {
-  it('takes its ffmpeg along (parent-death signal)', async () => {
+  it('takes its srt-live-transmit along (parent-death signal)', async () => {
     const port = await freeTcpPort();
     // prettier-ignore
     const script = [
       "import { SrtListener } from './sfu/ingest/srt/SrtListener.ts';",
-      `const listener = SrtListener.start({ host: '127.0.0.1', port: ${port}, passphrase: '${passphrase}', ffmpegPath: 'ffmpeg' });`,
-      "listener.once('listening', () => console.log('ffmpeg ' + listener.pid));",
+      `const listener = SrtListener.start({ host: '127.0.0.1', port: ${port}, passphrase: '${passphrase}', ffmpegPath: 'ffmpeg', transmitterPath: '${transmitterPath()}' });`,
+      "listener.once('listening', () => console.log('receiver ' + listener.pid));",
     ].join('\n');
     const server = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -339,7 +374,7 @@ describe('SrtListener in a server that is killed', () => {
       new Promise<number>((resolve) =>
         server.stdout.setEncoding('utf8').on('data', (s: string) => {
           out += s;
-          const match = /ffmpeg (\d+)/.exec(out);
+          const match = /receiver (\d+)/.exec(out);
           if (match) resolve(Number(match[1]));
         }),
       ),
@@ -356,7 +391,7 @@ describe('SrtListener in a server that is killed', () => {
         }
       })(),
       waitMs,
-      'the orphaned ffmpeg to die',
+      'the orphaned srt-live-transmit to die',
     );
   });
 });
@@ -366,7 +401,13 @@ describe('SrtListener on a port in use', () => {
     const port = await freeTcpPort();
     const squatter = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => squatter.bind(port, '127.0.0.1', resolve));
-    const listener = SrtListener.start({ host: '127.0.0.1', port, passphrase, ffmpegPath: findFfmpeg().path });
+    const listener = SrtListener.start({
+      host: '127.0.0.1',
+      port,
+      passphrase,
+      ffmpegPath: findFfmpeg().path,
+      transmitterPath: transmitterPath(),
+    });
     try {
       const errors: { error: Error; at: number }[] = [];
       const third = within(
@@ -390,6 +431,6 @@ describe('SrtListener on a port in use', () => {
       await listener.close();
       squatter.close();
     }
-    expect(listenerFfmpegs()).toEqual([]);
+    expect(listenerPids()).toEqual([]);
   });
 });

@@ -96,6 +96,23 @@ async function connectionState(index: number, state: RTCPeerConnectionState, tim
   );
 }
 
+/** What the page's connection `index` says it sends of its picture: its largest layer (when simulcast), and the smallest's width. */
+function sentPicture(index: number): Promise<{ width: number; height: number; fps: number; smallestWidth: number } | null> {
+  return page.evaluate(async (index) => {
+    const { pc } = (window as unknown as { whips: { pc: RTCPeerConnection }[] }).whips[index];
+    const layers: { width: number; height: number; fps: number }[] = [];
+    (await pc.getStats()).forEach(
+      (s: { type: string; kind?: string; frameWidth?: number; frameHeight?: number; framesPerSecond?: number }) => {
+        if (s.type !== 'outbound-rtp' || s.kind !== 'video' || !s.frameWidth || !s.frameHeight) return;
+        layers.push({ width: s.frameWidth, height: s.frameHeight, fps: s.framesPerSecond ?? 0 });
+      },
+    );
+    if (!layers.length) return null;
+    layers.sort((a, b) => a.width - b.width);
+    return { ...layers[layers.length - 1], smallestWidth: layers[0].width };
+  }, index);
+}
+
 /** A request from the page (another origin than the server's: a CORS request). */
 function pageFetch(url: string, init: { method: string; headers: Record<string, string> }): Promise<{ status: number; body: string }> {
   return page.evaluate(
@@ -204,6 +221,29 @@ describe('WHIP ingest', () => {
     expect((await audit('ingest.connected')).at(-1)!.details).toMatchObject({ protocol: 'whip' });
   });
 
+  it("shows the encoder's picture size and frame rate as it sends them, and its sound's level", async () => {
+    const stats = () => server.ingest.status(sid)?.stats;
+    await waitFor('the picture measured', () => stats()?.width != null && (stats()?.fps ?? 0) > 0, 15_000);
+    // What the browser says it sends, once it has settled on a size (it may start smaller while its bandwidth estimate grows).
+    await waitFor(
+      'the size the browser sends',
+      async () => {
+        const sent = await sentPicture(first.index);
+        return sent !== null && sent.width === stats()?.width && sent.height === stats()?.height;
+      },
+      15_000,
+    );
+    const sent = (await sentPicture(first.index))!;
+    expect(sent.width).toBeLessThanOrEqual(640);
+    expect(stats()!.width! / stats()!.height!).toBeCloseTo(640 / 360, 1);
+    expect(Math.abs(stats()!.fps! - sent.fps)).toBeLessThan(6);
+    // The fake microphone's beeps, as the browser writes their level in each packet: a level, never -Infinity.
+    await waitFor('the sound measured', () => stats()?.audioLevelDb != null, 10_000);
+    expect(stats()!.audioLevelDb).toBeGreaterThan(-90);
+    expect(stats()!.audioLevelDb).toBeLessThanOrEqual(0);
+    expect(JSON.parse(JSON.stringify(server.ingest.status(sid))).stats.audioLevelDb).toBe(stats()!.audioLevelDb);
+  });
+
   it("a participant receives the encoder's picture once the session is on air", async () => {
     const listener = await joinPlain(room, { identity: 'xa-nghe', role: 'point', receive: true });
     plains.push(listener);
@@ -298,6 +338,17 @@ describe('WHIP ingest', () => {
     const listener = plains[0];
     await waitFor('a consumer of the layered picture', () => listener.ssrcOf(video.id) !== undefined, 10_000);
     await waitFor('the layered picture received', () => listener.sink!.count(listener.ssrcOf(video.id)!) > 100, 20_000);
+    // The size shown is the top layer's the browser sends (the encoder's picture; Chrome sends fewer, smaller layers of a
+    // 360p camera than asked), not a lower layer's.
+    await waitFor(
+      "the top layer's size shown",
+      async () => {
+        const sent = await sentPicture(layered.index);
+        const shown = server.ingest.status(sid)?.stats;
+        return sent !== null && sent.smallestWidth < sent.width && shown?.width === sent.width && shown?.height === sent.height;
+      },
+      20_000,
+    );
     await page.evaluate((index) => (window as unknown as { whips: { pc: RTCPeerConnection }[] }).whips[index].pc.close(), layered.index);
     await waitFor('the studio gone', () => room.peer('encoder') === undefined, 15_000);
   });

@@ -1,12 +1,20 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import pino from 'pino';
 import type { Logger } from '../../logger.js';
 import { RtmpListenError } from './errors.js';
 import { RtmpConnection } from './RtmpConnection.js';
-import { defaultRtmpLimits, type RtmpAuthorization, type RtmpLimits, type RtmpPublisher, type RtmpPublishRequest } from './types.js';
+import {
+  defaultRtmpLimits,
+  type RtmpAuthorization,
+  type RtmpLimits,
+  type RtmpPublisher,
+  type RtmpPublishRequest,
+  type RtmpTls,
+} from './types.js';
 
-export type { RtmpAuthorization, RtmpLimits, RtmpPublisher, RtmpPublishRequest } from './types.js';
+export type { RtmpAuthorization, RtmpLimits, RtmpPublisher, RtmpPublishRequest, RtmpTls } from './types.js';
 export { defaultRtmpLimits } from './types.js';
 export { RtmpListenError, RtmpProtocolError } from './errors.js';
 
@@ -18,6 +26,8 @@ export interface RtmpServerOptions {
   authorize(request: RtmpPublishRequest): Promise<RtmpAuthorization>;
   logger?: Logger;
   limits?: Partial<RtmpLimits>;
+  /** RTMPS: every connection is TLS with this certificate (an unusable one fails `listen`). */
+  tls?: RtmpTls;
 }
 
 export interface RtmpServerEvents {
@@ -33,6 +43,12 @@ export interface RtmpServerEvents {
  * turns into a session's studio (EncoderFeed). RTMP itself is parsed by
  * node-media-server's protocol module; each connection (RtmpConnection)
  * bounds what a client may cost, and the server bounds how many there are.
+ *
+ * With a certificate (RTMPS) each accepted TCP connection is wrapped in TLS
+ * at once, so that a client still in its handshake already counts against
+ * the connection limit and its time to publish; the handshake itself has a
+ * shorter bound of its own (its bytes are bounded by OpenSSL: a ClientHello
+ * of at most 128 KiB, a few warnings or empty records).
  */
 export class RtmpServer extends EventEmitter<RtmpServerEvents> {
   readonly #server: net.Server;
@@ -40,6 +56,8 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
   readonly #log: Logger;
   readonly #options: RtmpServerOptions;
   readonly #connections = new Set<RtmpConnection>();
+  /** RTMPS: what new connections are served with (replaced when the certificate is renewed). */
+  #secureContext: tls.SecureContext | null;
   #port = 0;
   #closed = false;
 
@@ -47,7 +65,8 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     super();
     this.#options = options;
     this.#limits = { ...defaultRtmpLimits, ...options.limits };
-    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'rtmp' });
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: options.tls ? 'rtmps' : 'rtmp' });
+    this.#secureContext = options.tls ? secureContextOf(options.tls) : null;
     this.#server = net.createServer((socket) => this.#accept(socket));
   }
 
@@ -63,6 +82,21 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** Whether this is RTMPS. */
+  get secure(): boolean {
+    return this.#secureContext !== null;
+  }
+
+  /**
+   * A renewed certificate: new connections are served with it, open ones
+   * keep theirs. A certificate that cannot be used throws RtmpListenError and
+   * the current one stays.
+   */
+  setCertificate(certificate: RtmpTls): void {
+    if (!this.#secureContext) throw new RtmpListenError('this server is not RTMPS: it has no certificate to replace');
+    this.#secureContext = secureContextOf(certificate);
   }
 
   /** Stops listening and closes every connection (publishers see their stream end). */
@@ -87,7 +121,7 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     this.#server.on('error', (error) => this.#log.error({ err: error }, 'rtmp server error'));
     const address = this.#server.address();
     this.#port = typeof address === 'object' && address ? address.port : this.#options.port;
-    this.#log.info({ host: this.#options.host, port: this.#port }, 'rtmp server listening');
+    this.#log.info({ host: this.#options.host, port: this.#port, tls: this.secure }, 'rtmp server listening');
   }
 
   #accept(socket: net.Socket): void {
@@ -99,7 +133,7 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
       socket.destroy();
       return;
     }
-    const connection = new RtmpConnection(socket, {
+    const connection = new RtmpConnection(this.#secureContext ? this.#wrapInTls(socket, this.#secureContext) : socket, {
       limits: this.#limits,
       logger: this.#log,
       authorize: (request) => this.#options.authorize(request),
@@ -111,5 +145,27 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     });
     this.#connections.add(connection);
     connection.once('close', () => this.#connections.delete(connection));
+  }
+
+  /** RTMPS: the TLS side of an accepted connection, cut off if its handshake does not complete in time. */
+  #wrapInTls(socket: net.Socket, secureContext: tls.SecureContext): tls.TLSSocket {
+    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext });
+    const timer = setTimeout(() => {
+      this.#log.debug({ remoteAddress: socket.remoteAddress }, 'rtmps connection closed: no TLS handshake in time');
+      secure.destroy();
+    }, this.#limits.tlsHandshakeTimeoutMs);
+    const done = () => clearTimeout(timer);
+    secure.once('secure', done);
+    secure.once('close', done);
+    return secure;
+  }
+}
+
+/** The certificate and key as TLS serves them; RtmpListenError when they cannot be (not PEM, a key of another certificate). */
+function secureContextOf(certificate: RtmpTls): tls.SecureContext {
+  try {
+    return tls.createSecureContext({ cert: certificate.cert, key: certificate.key });
+  } catch (error) {
+    throw new RtmpListenError('the certificate or its key cannot be used for RTMPS', { cause: error });
   }
 }

@@ -6,7 +6,7 @@ export class RtmpProtocolError extends Error {
   }
 }
 
-/** The RTMP server could not listen (port taken, bad address). */
+/** The RTMP server could not listen (port taken, bad address, a certificate it cannot use). */
 export class RtmpListenError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

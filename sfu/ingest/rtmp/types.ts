@@ -10,6 +10,12 @@ export interface RtmpPublishRequest {
   remoteAddress: string;
 }
 
+/** RTMPS: the server's certificate (its chain first) and private key, PEM. */
+export interface RtmpTls {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
 export type RtmpAuthorization = { ok: true; feedId: string } | { ok: false; reason: string };
 
 /** An encoder whose publish was accepted. */
@@ -40,6 +46,8 @@ export interface RtmpLimits {
   stalledReaderMs: number;
   /** How long a publisher may send nothing before it is closed. */
   idleTimeoutMs: number;
+  /** RTMPS: time from connect to a completed TLS handshake (a real encoder needs a round trip or two). */
+  tlsHandshakeTimeoutMs: number;
 }
 
 export const defaultRtmpLimits: RtmpLimits = {
@@ -51,4 +59,5 @@ export const defaultRtmpLimits: RtmpLimits = {
   flvBufferBytes: 4 * 1024 * 1024,
   stalledReaderMs: 10_000,
   idleTimeoutMs: 30_000,
+  tlsHandshakeTimeoutMs: 5_000,
 };

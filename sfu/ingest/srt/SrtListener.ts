@@ -3,9 +3,11 @@ import pino, { type Logger } from 'pino';
 import { SrtOptionsError } from './errors.js';
 import type { SrtConnection } from './SrtConnection.js';
 import { SrtReceiver, type ReceiverOutcome } from './SrtReceiver.js';
+import { isUriSafe } from './srtLiveTransmit.js';
 
 export type { SrtConnection };
 export { SrtFfmpegError, SrtOptionsError, SrtPortInUseError } from './errors.js';
+export { findSrtLiveTransmit } from './srtLiveTransmit.js';
 
 export interface SrtListenerOptions {
   /** The address to listen on ('0.0.0.0' for every interface). */
@@ -14,10 +16,11 @@ export interface SrtListenerOptions {
   port: number;
   /** AES passphrase, 10 to 79 characters: a caller without it is refused. */
   passphrase: string;
-  /** When set, a caller giving another stream id is dropped (and reported as refused). */
-  streamId?: string;
   /** SRT receive latency: how long lost packets may take to be sent again (default 120 ms). */
   latencyMs?: number;
+  /** srt-live-transmit (Debian's srt-tools): it receives the caller and reports the link's statistics. */
+  transmitterPath: string;
+  /** The ffmpeg making FLV of the caller's MPEG-TS. */
   ffmpegPath: string;
   logger?: Logger;
 }
@@ -25,9 +28,9 @@ export interface SrtListenerOptions {
 export interface SrtListenerEvents {
   /** A caller's program flows: its first FLV bytes are readable. */
   connection: [SrtConnection];
-  /** A caller was turned away (wrong or no passphrase, wrong stream id, nothing playable); the listener waits for the next. */
+  /** A caller was turned away (wrong or no passphrase, nothing playable); the listener waits for the next. */
   refused: [{ reason: string }];
-  /** ffmpeg cannot listen (SrtPortInUseError, SrtFfmpegError); the listener tries again after a pause. */
+  /** srt-live-transmit cannot listen (SrtPortInUseError, SrtFfmpegError); the listener tries again after a pause. */
   error: [Error];
   /** Bound and waiting for a caller (again after each caller). */
   listening: [];
@@ -44,16 +47,20 @@ const defaultLatencyMs = 120;
  * a hardware encoder) calls it with MPEG-TS, and each caller that has the
  * passphrase becomes an SrtConnection carrying its program as FLV.
  *
- * An ffmpeg in SRT listener mode serves one caller and exits when it leaves;
- * a fresh one is then started for the next (the encoder reconnecting).
- * Failures (a port in use, an ffmpeg that keeps dying, callers sending
- * garbage) are retried after a pause that grows up to 15 s, never in a
- * tight loop. Every ffmpeg dies with the server (parent-death signal, as
- * the recorder's encoders), and close() stops them all.
+ * srt-live-transmit in listener mode serves one caller and exits when it
+ * leaves; a fresh one is then started for the next (the encoder
+ * reconnecting). Its link statistics reach the operator through the
+ * connection (SrtConnection.linkStats). The caller's stream id is not
+ * checked (srt-live-transmit does not report it): the passphrase, derived
+ * for each session, is what admits a caller. Failures (a port in use, a
+ * process that keeps dying, callers sending garbage) are retried after a
+ * pause that grows up to 15 s, never in a tight loop. Every child process
+ * dies with the server (parent-death signal, as the recorder's encoders),
+ * and close() stops them all.
  */
 export class SrtListener extends EventEmitter<SrtListenerEvents> {
   readonly port: number;
-  readonly #o: Required<Omit<SrtListenerOptions, 'streamId'>> & { streamId: string | undefined };
+  readonly #o: Required<SrtListenerOptions>;
   readonly #log: Logger;
   readonly #connections = new Set<SrtConnection>();
   #receiver: SrtReceiver | null = null;
@@ -76,14 +83,14 @@ export class SrtListener extends EventEmitter<SrtListenerEvents> {
       host: options.host,
       port: options.port,
       passphrase: options.passphrase,
-      streamId: options.streamId,
       latencyMs: options.latencyMs ?? defaultLatencyMs,
       ffmpegPath: options.ffmpegPath,
+      transmitterPath: options.transmitterPath,
       logger: this.#log,
     };
   }
 
-  /** Whether an ffmpeg has the port bound and waits for a caller (false while it serves one, and between runs). */
+  /** Whether srt-live-transmit has the port bound and waits for a caller (false while it serves one, and between runs). */
   get listening(): boolean {
     return this.#receiver?.listening ?? false;
   }
@@ -92,12 +99,12 @@ export class SrtListener extends EventEmitter<SrtListenerEvents> {
     return this.#closed;
   }
 
-  /** The pid of the ffmpeg holding the port, for diagnostics. */
+  /** The pid of the srt-live-transmit holding the port, for diagnostics. */
   get pid(): number | undefined {
     return this.#receiver?.pid;
   }
 
-  /** Stops listening for good: drops the caller, if any, and resolves once every ffmpeg is gone. */
+  /** Stops listening for good: drops the caller, if any, and resolves once every child process is gone. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -157,8 +164,10 @@ function validate(o: SrtListenerOptions): void {
   const passphraseBytes = Buffer.byteLength(o.passphrase ?? '', 'utf8');
   if (passphraseBytes < 10 || passphraseBytes > 79)
     throw new SrtOptionsError('SRT listener: the passphrase must be 10 to 79 characters long');
-  if (o.streamId !== undefined && o.streamId.length > 512) throw new SrtOptionsError('SRT listener: the stream id is longer than 512');
+  // It goes into srt-live-transmit's listener URI, which decodes no escapes.
+  if (!isUriSafe(o.passphrase)) throw new SrtOptionsError('SRT listener: the passphrase has characters a URI cannot carry as they are');
   const latency = o.latencyMs ?? defaultLatencyMs;
   if (!Number.isFinite(latency) || latency < 0 || latency > 60_000) throw new SrtOptionsError(`SRT listener: bad latency ${latency} ms`);
   if (!o.ffmpegPath) throw new SrtOptionsError('SRT listener: no ffmpeg path');
+  if (!o.transmitterPath) throw new SrtOptionsError('SRT listener: no srt-live-transmit path');
 }

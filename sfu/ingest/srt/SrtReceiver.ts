@@ -2,13 +2,16 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { spawnEncoder } from '../../../recorder/encoderProcess.js';
-import { holdsUdpPort, stopChild } from './childProcesses.js';
+import { exited, holdsUdpPort, stopChild } from './childProcesses.js';
 import { SrtFfmpegError, SrtPortInUseError } from './errors.js';
 import { audioPlan, receiverArgs, remuxerArgs } from './ffmpegArgs.js';
-import { isAddressInUse, parseAcceptedStreamId, parseInputStream, parseSrtRejection, StderrLines } from './ffmpegStderr.js';
+import { parseInputStream, parseSrtRejection, StderrLines } from './ffmpegStderr.js';
 import { SrtConnection } from './SrtConnection.js';
+import { parseSrtStatsReport, SrtLinkMeter } from './SrtLinkMeter.js';
+import { isAcceptedLine, isBindFailure, transmitterArgs } from './srtLiveTransmit.js';
+import { StatsFifo } from './StatsFifo.js';
 
-/** How often, and how long, to look whether the receiver has bound its port. */
+/** How often, and how long, to look whether srt-live-transmit has bound its port. */
 const bindPollMs = 25;
 const bindPollLimitMs = 10_000;
 /**
@@ -17,14 +20,16 @@ const bindPollLimitMs = 10_000;
  * used up: many seconds at a low rate, with the port taken meanwhile.
  */
 const streamsDeadlineMs = 6000;
+/** A statistics report is one JSON line of ~1 KB; longer is not one. */
+const maxStatsLineLength = 4096;
 
 export interface SrtReceiverOptions {
   host: string;
   port: number;
   passphrase: string;
-  streamId: string | undefined;
   latencyMs: number;
   ffmpegPath: string;
+  transmitterPath: string;
   logger: Logger;
 }
 
@@ -32,9 +37,9 @@ export interface SrtReceiverOptions {
 export type ReceiverOutcome =
   /** A caller's program went to a remuxer (its connection may still be draining). */
   | { kind: 'served' }
-  /** A caller got in but was not served (garbage, no H.264, wrong stream id); `refused` was emitted. */
+  /** A caller got in but was not served (garbage, no H.264); `refused` was emitted. */
   | { kind: 'turned-away' }
-  /** ffmpeg failed before any caller came. */
+  /** srt-live-transmit failed before any caller came. */
   | { kind: 'failed'; error: Error }
   /** stop() was called. */
   | { kind: 'stopped' };
@@ -45,7 +50,7 @@ export interface SrtReceiverEvents {
   refused: [{ reason: string }];
   /** The first FLV bytes of the caller's program are out. */
   connection: [SrtConnection];
-  /** The receiving ffmpeg is gone: the port is free for the next. */
+  /** srt-live-transmit is gone: the port is free for the next. */
   exit: [ReceiverOutcome];
 }
 
@@ -55,19 +60,27 @@ interface InputStream {
 }
 
 /**
- * One run of the listening ffmpeg: it binds the port, waits for one caller
- * (libsrt refusing the ones without the passphrase meanwhile), relays that
- * caller's MPEG-TS, and exits when the caller leaves. Once its input dump
- * names the codecs, a remuxer is started to make FLV of it.
+ * One run of srt-live-transmit: it binds the port, waits for one caller
+ * (libsrt refusing the ones without the passphrase meanwhile), writes that
+ * caller's MPEG-TS to its stdout and its link statistics to fd 3, and exits
+ * when the caller leaves. Once a caller is in, an ffmpeg probes the MPEG-TS;
+ * once its input dump names the codecs, a remuxer makes FLV of it.
  */
 export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
   readonly #o: SrtReceiverOptions;
   readonly #log: Logger;
+  /** srt-live-transmit. */
   readonly #child: ChildProcess;
   readonly #stderr: StderrLines;
+  readonly #meter = new SrtLinkMeter();
+  readonly #fifo: StatsFifo | null;
+  /** The link statistics srt-live-transmit writes to its named pipe. */
+  readonly #statsLines: StderrLines;
+  /** The ffmpeg probing and relaying the caller's MPEG-TS, once a caller is in. */
+  #probe: ChildProcess | null = null;
+  #probeStderr: StderrLines | null = null;
   #listening = false;
   #accepted = false;
-  #streamId = '';
   #inInputDump = false;
   #video: InputStream | undefined;
   #audio: InputStream | undefined;
@@ -83,15 +96,33 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
     super();
     this.#o = o;
     this.#log = o.logger;
-    this.#child = spawnEncoder(o.ffmpegPath, receiverArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const fifo = StatsFifo.open();
+    this.#fifo = fifo;
+    if (!fifo) this.#log.warn('srt listener: no named pipe for the link statistics; the caller is received without them');
+    this.#child = spawnEncoder(o.transmitterPath, transmitterArgs({ ...o, statsPath: fifo?.path ?? null }), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#child.once('error', (error) => {
       this.#spawnError = error;
       // Never started: there will be no 'exit' to wait for.
-      if (this.#child.pid === undefined) this.#finish();
+      if (this.#child.pid !== undefined) return;
+      fifo?.close();
+      this.#finish();
     });
     this.#stderr = new StderrLines(this.#child.stderr, (line) => this.#onLine(line));
+    this.#statsLines = new StderrLines(
+      fifo?.stream ?? null,
+      (line) => {
+        const report = parseSrtStatsReport(line);
+        if (report) this.#meter.add(report, Date.now());
+      },
+      maxStatsLineLength,
+    );
     // 'exit' may come before the last lines (the reason it exited) are read.
-    this.#child.once('exit', () => void this.#stderr.done.then(() => this.#finish()));
+    this.#child.once('exit', () => {
+      fifo?.close();
+      void Promise.all([this.#stderr.done, this.#statsLines.done]).then(() => this.#finish());
+    });
     void this.#watchBind();
   }
 
@@ -110,7 +141,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
     this.#listening = false;
     // Its connection too, even one not announced yet (its remuxer still probing).
     this.#connection?.close('the listener closed');
-    await Promise.all([stopChild(this.#child), this.#connection?.stopped()]);
+    await Promise.all([stopChild(this.#child), this.#probe && stopChild(this.#probe), this.#connection?.stopped()]);
   }
 
   async #watchBind(): Promise<void> {
@@ -121,18 +152,21 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
       const held = holdsUdpPort(pid, this.#o.port);
       // null: no /proc to look at; a caller early by a moment retries its handshake anyway.
       if (held !== false) {
+        // Bound, so past opening its statistics file (a name gone before that would send them to stdout, into the MPEG-TS).
+        if (held) this.#fifo?.removePath();
         this.#listening = true;
         this.emit('listening');
         return;
       }
       if (Date.now() > deadline) {
-        this.#log.warn({ port: this.#o.port }, 'srt listener: cannot see ffmpeg bind its port');
+        this.#log.warn({ port: this.#o.port }, 'srt listener: cannot see srt-live-transmit bind its port');
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, bindPollMs));
     }
   }
 
+  /** srt-live-transmit's stderr: its own messages and libsrt's log. */
   #onLine(line: string): void {
     const rejection = parseSrtRejection(line);
     if (rejection) {
@@ -141,15 +175,15 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
       this.emit('refused', { reason });
       return;
     }
-    if (isAddressInUse(line)) {
+    if (isBindFailure(line)) {
       this.#portInUse = true;
       return;
     }
-    const streamId = parseAcceptedStreamId(line);
-    if (streamId !== null) {
-      this.#onAccepted(streamId);
-      return;
-    }
+    if (isAcceptedLine(line) && !this.#accepted) this.#onAccepted();
+  }
+
+  /** The probing ffmpeg's stderr: its input dump names the caller's streams. */
+  #onProbeLine(line: string): void {
     if (/^Input #0/.test(line)) this.#inInputDump = true;
     else if (/^(Output #0|Stream mapping:)/.test(line)) this.#inInputDump = false;
     if (this.#inInputDump) {
@@ -164,34 +198,48 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
       }
     }
     // Printed once inputs and outputs are set up, before any data is relayed.
-    if (line === 'Stream mapping:' && this.#accepted && !this.#connection) this.#startRemuxer();
+    if (line === 'Stream mapping:' && !this.#connection) this.#startRemuxer();
   }
 
-  #onAccepted(streamId: string): void {
+  #onAccepted(): void {
     this.#accepted = true;
     this.#listening = false;
-    this.#streamId = streamId;
-    this.#log.info({ port: this.#o.port, streamId }, 'srt caller connected');
-    const expected = this.#o.streamId;
-    // ffmpeg's listener has no hook to refuse during the handshake: the caller is dropped right after.
-    if (expected !== undefined && streamId !== expected) return this.#refuse(`stream id "${streamId}" is not the expected one`);
+    // srt-live-transmit does not report the caller's stream id: the session's own passphrase is what lets it in.
+    this.#log.info({ port: this.#o.port }, 'srt caller connected');
+    if (this.#stopping) return;
     this.#streamsTimer = setTimeout(
       () => this.#refuse(`no MPEG-TS from the caller within ${streamsDeadlineMs / 1000} s`),
       streamsDeadlineMs,
     );
+    const probe = spawnEncoder(this.#o.ffmpegPath, receiverArgs(), { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#probe = probe;
+    probe.once('error', (error) => this.#log.error({ err: error }, 'srt receiving ffmpeg failed to start'));
+    // A probe gone early makes writes fail with EPIPE; its exit says why.
+    probe.stdin!.on('error', () => {});
+    this.#child.stdout!.pipe(probe.stdin!);
+    const stderr = new StderrLines(probe.stderr, (line) => this.#onProbeLine(line));
+    this.#probeStderr = stderr;
+    void Promise.all([exited(probe), stderr.done]).then(() => {
+      // Served: the connection follows its ffmpegs. Otherwise ffmpeg found nothing to relay.
+      if (this.#connection || this.#stopping) return;
+      this.#refuse(`the caller sent no usable MPEG-TS: ${stderr.last || `exit code ${probe.exitCode}`}`);
+    });
   }
 
   #refuse(reason: string): void {
     if (this.#refusedCaller) return;
     this.#refusedCaller = true;
-    this.#log.warn({ reason, port: this.#o.port }, 'srt caller refused');
+    this.#clearStreamsTimer();
+    this.#log.warn({ reason, port: this.#o.port, stderr: this.#probeStderr?.tail }, 'srt caller refused');
     this.emit('refused', { reason });
     void stopChild(this.#child);
+    if (this.#probe) void stopChild(this.#probe);
   }
 
   #startRemuxer(): void {
     this.#clearStreamsTimer();
-    if (this.#refusedCaller || this.#stopping) return;
+    const probe = this.#probe;
+    if (this.#refusedCaller || this.#stopping || this.#finished || !probe) return;
     const video = this.#video;
     if (!video) return this.#refuse('the caller sends no picture');
     // FLV (before enhanced RTMP, which Debian's ffmpeg 5.1 cannot write) carries H.264 only.
@@ -202,15 +250,17 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
     const remuxerStderr = new StderrLines(remuxer.stderr, (line) => this.#log.debug({ line }, 'srt remuxer'));
     // A remuxer gone early makes writes fail with EPIPE; its exit closes the connection.
     remuxer.stdin!.on('error', () => {});
-    this.#child.stdout!.pipe(remuxer.stdin!);
+    probe.stdout!.pipe(remuxer.stdin!);
     this.#log.info({ video: video.codec, audio: this.#audio?.codec ?? 'none', plan: audio }, 'srt caller streams');
     let flowed = false;
     const connection = new SrtConnection({
-      receiver: this.#child,
+      transmitter: this.#child,
+      receiver: probe,
+      receiverStderr: this.#probeStderr!,
       remuxer,
       remuxerStderr,
-      streamId: this.#streamId,
       audio,
+      meter: this.#meter,
       logger: this.#log,
       onFlowing: () => {
         flowed = true;
@@ -239,9 +289,11 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
     if (this.#connection) {
       outcome = { kind: 'served' };
     } else if (this.#accepted) {
+      // The caller left before its streams were known: its ffmpeg has nothing more to read.
+      if (this.#probe) void stopChild(this.#probe);
       if (!this.#refusedCaller && !this.#stopping) {
         this.#refusedCaller = true;
-        const reason = `the caller sent no usable MPEG-TS: ${this.#stderr.last}`;
+        const reason = `the caller left before sending a program: ${this.#probeStderr?.last || this.#stderr.last}`;
         this.#log.warn({ reason, stderr: tail }, 'srt caller refused');
         this.emit('refused', { reason });
       }
@@ -252,7 +304,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
       outcome = { kind: 'failed', error: new SrtPortInUseError(this.#o.host, this.#o.port) };
     } else {
       const why = this.#spawnError?.message ?? (this.#stderr.last || `exit code ${this.#child.exitCode}`);
-      outcome = { kind: 'failed', error: new SrtFfmpegError(`SRT listener ffmpeg exited before a caller came: ${why}`, tail) };
+      outcome = { kind: 'failed', error: new SrtFfmpegError(`SRT listener exited before a caller came: ${why}`, tail) };
     }
     this.emit('exit', outcome);
   }

@@ -17,11 +17,11 @@ export class SrtPortInUseError extends Error {
   }
 }
 
-/** The listener's ffmpeg could not start or exited before a caller connected; the listener retries it after a pause. */
+/** The listener's srt-live-transmit could not start or exited before a caller connected; the listener retries it after a pause. */
 export class SrtFfmpegError extends Error {
   constructor(
     message: string,
-    /** The last lines ffmpeg printed, for the logs. */
+    /** The last lines it printed, for the logs. */
     readonly stderr: readonly string[],
   ) {
     super(message);

@@ -3,26 +3,29 @@ import type { Readable } from 'node:stream';
 /** Lines kept of what an ffmpeg printed: enough to say why it failed, bounded however long it runs. */
 const keptLines = 20;
 /** A longer line is cut: ffmpeg and libsrt lines are short, anything longer is noise. */
-const maxLineLength = 400;
+const defaultMaxLineLength = 400;
 
 /**
  * Splits an ffmpeg's stderr into lines (ffmpeg ends progress lines with \r),
- * hands each to `onLine` and keeps the last few for error messages.
+ * hands each to `onLine` and keeps the last few for error messages. Also
+ * reads srt-live-transmit's stderr and statistics.
  */
 export class StderrLines {
   /** Resolves once the stream is closed: every line has been seen. */
   readonly done: Promise<void>;
   readonly #tail: string[] = [];
+  readonly #maxLineLength: number;
   #partial = '';
 
-  constructor(stream: Readable | null, onLine: (line: string) => void) {
+  constructor(stream: Readable | null, onLine: (line: string) => void, maxLineLength = defaultMaxLineLength) {
+    this.#maxLineLength = maxLineLength;
     this.done = stream && !stream.closed ? new Promise((resolve) => stream.once('close', () => resolve())) : Promise.resolve();
     if (!stream) return;
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
       const parts = (this.#partial + chunk).split(/\r\n|\r|\n/);
       // Bounded even when a peer makes ffmpeg print one endless line.
-      this.#partial = (parts.pop() ?? '').slice(0, maxLineLength);
+      this.#partial = (parts.pop() ?? '').slice(0, this.#maxLineLength);
       for (const part of parts) this.#line(part, onLine);
     });
     stream.on('end', () => {
@@ -42,7 +45,7 @@ export class StderrLines {
   }
 
   #line(raw: string, onLine: (line: string) => void): void {
-    const line = raw.trimEnd().slice(0, maxLineLength);
+    const line = raw.trimEnd().slice(0, this.#maxLineLength);
     if (!line) return;
     this.#tail.push(line);
     if (this.#tail.length > keptLines) this.#tail.shift();
@@ -52,20 +55,14 @@ export class StderrLines {
 
 /**
  * libsrt turning a caller away during the handshake, as Debian's libsrt 1.5
- * logs it on stderr whatever ffmpeg's log level (its own logger), e.g.
+ * logs it on stderr (a warning), e.g.
  * `processConnectRequest: rsp(REJECT): 1010 - Incorrect passphrase` for a
  * wrong passphrase, `1011 - Password required or unexpected` for none.
  */
 export function parseSrtRejection(line: string): { code: number; reason: string } | null {
-  // Anchored on libsrt's own prefix (`10:58:19.557002/SRT:RcvQ:...`): a caller's metadata printed by ffmpeg cannot fake it.
+  // Anchored on libsrt's own prefix (`10:58:19.557002/SRT:RcvQ:...`): nothing a caller sends can fake it.
   const match = /^[\d:.]+\/SRT:.*rsp\(REJECT\):\s*(\d+)\s*-\s*(.+)$/.exec(line);
   return match ? { code: Number(match[1]), reason: match[2].trim() } : null;
-}
-
-/** ffmpeg (log level verbose) accepted a caller: `accept streamid [<id>], length <n>`. */
-export function parseAcceptedStreamId(line: string): string | null {
-  const match = /accept streamid \[(.*)\], length \d+$/.exec(line);
-  return match ? match[1] : null;
 }
 
 /** One stream of ffmpeg's input dump: `Stream #0:1[0x101]: Audio: aac (LC) ...`. */
@@ -73,9 +70,4 @@ export function parseInputStream(line: string): { index: number; type: 'video' |
   const match = /^\s*Stream #0:(\d+)\S*: (Video|Audio): ([\w-]+)/.exec(line);
   if (!match) return null;
   return { index: Number(match[1]), type: match[2] === 'Video' ? 'video' : 'audio', codec: match[3] };
-}
-
-/** The port to listen on is taken (libsrt's bind failing). */
-export function isAddressInUse(line: string): boolean {
-  return /Address already in use/i.test(line);
 }

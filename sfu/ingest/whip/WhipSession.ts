@@ -8,6 +8,7 @@ import type { Logger } from '../../logger.js';
 import type { Peer, ProducerInfo } from '../../room/Peer.js';
 import type { Room } from '../../room/Room.js';
 import { h264ProfileName } from '../feedInspector.js';
+import { FeedProbe } from './FeedProbe.js';
 import { planOffer, writeAnswer } from './whipSdp.js';
 import { WhipOfferError } from './WhipOfferError.js';
 
@@ -46,6 +47,8 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> {
   readonly answer: string;
   readonly #room: Room;
   readonly #producers: types.Producer<ProducerInfo>[];
+  /** Listens to the encoder's media for what mediasoup does not measure (size, frame rate, sound level); null if it could not start. */
+  readonly #probe: FeedProbe | null;
   readonly #log: Logger;
   readonly #statsTimer: NodeJS.Timeout;
   #connectTimer: NodeJS.Timeout | null = null;
@@ -58,6 +61,7 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> {
     peer: Peer;
     transport: types.WebRtcTransport;
     producers: types.Producer<ProducerInfo>[];
+    probe: FeedProbe | null;
     answer: string;
     log: Logger;
     connectTimeoutMs: number;
@@ -67,6 +71,7 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> {
     this.#room = options.room;
     this.peer = options.peer;
     this.#producers = options.producers;
+    this.#probe = options.probe;
     this.answer = options.answer;
     this.#log = options.log;
     this.#stats = this.#describe(0);
@@ -114,12 +119,25 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> {
         producers.push(await room.produce(peer, transport.id, taken.kind, taken.rtpParameters, source).catch(offerError));
       }
       const answer = writeAnswer(plan, transport);
+      const router = room.router(peer.slotIndex);
+      // The operator's measures are no reason to refuse an encoder: without them its stats say less.
+      const probe = router
+        ? await FeedProbe.start(
+            router,
+            producers.find((p) => p.kind === 'video'),
+            producers.find((p) => p.kind === 'audio'),
+          ).catch((error: unknown) => {
+            log.warn({ err: error }, 'the feed probe could not start: no picture size, frame rate or sound level');
+            return null;
+          })
+        : null;
       log.info({ producers: producers.map((p) => `${p.kind}:${p.rtpParameters.codecs[0].mimeType}:${p.type}`) }, 'WHIP encoder answered');
       return new WhipSession({
         room,
         peer,
         transport,
         producers,
+        probe,
         answer,
         log,
         connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
@@ -139,7 +157,7 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> {
     return this.#producers;
   }
 
-  /** What the feed carries, refreshed once a second: what mediasoup measures (codec, bitrate); the picture's size and rate it does not see. */
+  /** What the feed carries, refreshed once a second: what mediasoup measures (codec, bitrate), and what the probe reads of the media. */
   get stats(): FeedStats {
     return this.#stats;
   }
@@ -149,6 +167,7 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#statsTimer);
+    this.#probe?.close();
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     if (this.#silenceTimer) clearTimeout(this.#silenceTimer);
     this.#room.leave(this.peer, reason);
@@ -172,15 +191,17 @@ export class WhipSession extends EventEmitter<WhipSessionEvents> {
     const video = this.#producers.find((p) => p.kind === 'video')?.rtpParameters.codecs[0];
     const audio = this.#producers.find((p) => p.kind === 'audio')?.rtpParameters.codecs[0];
     const profileLevelId = video?.parameters?.['profile-level-id'] as string | undefined;
+    const probed = this.#probe?.reading();
     return {
       videoCodec: video ? video.mimeType.split('/')[1].toLowerCase() : null,
       profile: profileLevelId ? h264ProfileName(parseInt(profileLevelId.slice(0, 2), 16), parseInt(profileLevelId.slice(2, 4), 16)) : null,
-      width: null,
-      height: null,
-      fps: null,
+      width: probed?.size?.width ?? null,
+      height: probed?.size?.height ?? null,
+      fps: probed?.fps ?? null,
       keyframeIntervalSeconds: null,
       bitrateKbps: Math.round(bitrate / 1000),
       audioCodec: audio ? audio.mimeType.split('/')[1].toLowerCase() : null,
+      audioLevelDb: audio ? (probed?.audioLevelDb ?? null) : null,
       // WebRTC encoders send no B-frames, and the picture is taken as sent.
       bFrames: false,
       transcoding: false,

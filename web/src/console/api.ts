@@ -195,6 +195,9 @@ export const api = {
   /** A new secret for one protocol: an encoder using the old one is cut off. */
   rotateIngest: (sid: string, protocol: IngestProtocol, token?: string) =>
     request<SessionIngest>(`/sessions/${enc(sid)}/ingest/rotate`, { method: 'POST', body: { protocol }, token }),
+  /** Allows a backup encoder or not: a backup connected when it is no longer allowed is cut off. */
+  allowBackupEncoder: (sid: string, allow: boolean, token?: string) =>
+    request<SessionIngest>(`/sessions/${enc(sid)}/ingest/backup`, { method: 'PUT', body: { allow }, token }),
   // Going on air, ending, the floor, mutes and the agenda item are the control room's live actions:
   // they go over its signaling connection (stores/session.ts), not through here.
 
