@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectDecoding, launchBrowser, newPage } from '../helpers/browser.js';
+import { expectDecoding, launchBrowser, newPage, signInAt } from '../helpers/browser.js';
 import { pushEncoder, type EncoderPush } from '../helpers/encoderPush.js';
 import { waitFor } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
@@ -119,12 +119,7 @@ describe('an encoder from the broadcast desk', () => {
   it('the operator signs in and reads the RTMP address and the key (masked until shown) in the editor', async () => {
     operator = await newPage(browser, server.url);
     await operator.setViewportSize({ width: 1280, height: 900 });
-    await operator.goto(`${server.url}/console/sessions/${sid}`);
-    await operator.waitForURL((url) => url.pathname === '/console/sign-in', { timeout: 15_000 });
-    await operator.getByTestId('sign-in-username').fill(admin.username);
-    await operator.getByTestId('sign-in-password').fill(admin.password);
-    await operator.getByTestId('sign-in-submit').click();
-    await operator.waitForURL((url) => url.pathname === `/console/sessions/${sid}`, { timeout: 10_000 });
+    await signInAt(operator, `${server.url}/console/sessions/${sid}`, admin);
 
     await operator.getByTestId('encoder-panel').waitFor({ timeout: 15_000 });
     const url = operator.getByTestId('encoder-rtmp-url');

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, newPage } from '../helpers/browser.js';
+import { launchBrowser, newPage, signInAt } from '../helpers/browser.js';
 import { pushEncoder, type EncoderPush } from '../helpers/encoderPush.js';
 import { waitFor } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
@@ -52,12 +52,7 @@ describe('the backup encoder in the console', () => {
   it('the operator allows a backup in the editor; the second encoder shows under the main feed, labelled Dự phòng', async () => {
     operator = await newPage(browser, server.url);
     await operator.setViewportSize({ width: 1280, height: 900 });
-    await operator.goto(`${server.url}/console/sessions/${sid}`);
-    await operator.waitForURL((url) => url.pathname === '/console/sign-in', { timeout: 15_000 });
-    await operator.getByTestId('sign-in-username').fill(admin.username);
-    await operator.getByTestId('sign-in-password').fill(admin.password);
-    await operator.getByTestId('sign-in-submit').click();
-    await operator.waitForURL((url) => url.pathname === `/console/sessions/${sid}`, { timeout: 10_000 });
+    await signInAt(operator, `${server.url}/console/sessions/${sid}`, admin);
 
     const toggle = operator.getByTestId('encoder-allow-backup');
     await toggle.waitFor({ timeout: 15_000 });

@@ -74,3 +74,17 @@ export async function expectDecoding(page: Page, identity: string, timeoutMs = 2
   }
   throw new Error(`page did not decode ${identity}'s program in time; last stats: ${JSON.stringify(last)}`);
 }
+
+/**
+ * Opens a console page as an operator who is not signed in yet: the console
+ * sends them to its sign-in page, they sign in, and it brings them back.
+ */
+export async function signInAt(page: Page, url: string, account: { username: string; password: string }): Promise<void> {
+  const target = new URL(url).pathname;
+  await page.goto(url);
+  await page.waitForURL((u) => u.pathname === '/console/sign-in', { timeout: 15_000 });
+  await page.getByTestId('sign-in-username').fill(account.username);
+  await page.getByTestId('sign-in-password').fill(account.password);
+  await page.getByTestId('sign-in-submit').click();
+  await page.waitForURL((u) => u.pathname === target, { timeout: 10_000 });
+}

@@ -14,6 +14,7 @@ import type { Room } from '../../sfu/room/Room.js';
 import { pushEncoder, type EncoderPush } from '../helpers/encoderPush.js';
 import { joinPlain, type PlainParticipant } from '../helpers/plainPeer.js';
 import { waitFor } from '../helpers/rtp.js';
+import { apiFetch, readIngest } from '../helpers/ingestApi.js';
 import { startServer, tokenFor } from '../helpers/server.js';
 
 const sid = 'hop-du-phong';
@@ -33,17 +34,8 @@ function push(target: string): EncoderPush {
   return p;
 }
 
-async function api(path: string, token: string | undefined, init: RequestInit = {}): Promise<Response> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  return fetch(`${server.url}${path}`, { ...init, headers });
-}
-
-async function ingest(): Promise<SessionIngest> {
-  const res = await api(`/api/sessions/${sid}/ingest`, operator);
-  expect(res.status).toBe(200);
-  return (await res.json()) as SessionIngest;
-}
+const api = (path: string, token: string | undefined, init: RequestInit = {}) => apiFetch(server.url, path, token, init);
+const ingest = () => readIngest(server.url, sid, operator);
 
 function allowBackup(allow: unknown, token = operator): Promise<Response> {
   return api(`/api/sessions/${sid}/ingest/backup`, token, { method: 'PUT', body: JSON.stringify({ allow }) });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry, SessionIngest } from '../../protocol/index.js';
 import { pushEncoder, type EncoderPush } from '../helpers/encoderPush.js';
 import { waitFor } from '../helpers/rtp.js';
+import { apiFetch, readIngest } from '../helpers/ingestApi.js';
 import { startServer, tokenFor } from '../helpers/server.js';
 
 const sid = 'ky-hop-tinh';
@@ -25,17 +26,8 @@ function push(target: string): EncoderPush {
   return p;
 }
 
-async function api(path: string, token: string | undefined, init: RequestInit = {}): Promise<Response> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (token) headers.authorization = `Bearer ${token}`;
-  return fetch(`${server.url}${path}`, { ...init, headers });
-}
-
-async function ingest(): Promise<SessionIngest> {
-  const res = await api(`/api/sessions/${sid}/ingest`, operator);
-  expect(res.status).toBe(200);
-  return (await res.json()) as SessionIngest;
-}
+const api = (path: string, token: string | undefined, init: RequestInit = {}) => apiFetch(server.url, path, token, init);
+const ingest = () => readIngest(server.url, sid, operator);
 
 async function refusals(): Promise<AuditEntry[]> {
   const entries = await server.audit.read({ sessionId: sid });
