@@ -132,7 +132,13 @@ export const sessionRecordSchema = z.object({
 export type SessionRecord = z.infer<typeof sessionRecordSchema>;
 
 /** A session in the schedule, with the sessions it clashes with (a point or group in two places at once). */
-export const scheduledSessionSchema = sessionRecordSchema.extend({ conflicts: z.array(z.string()) });
+export const scheduledSessionSchema = sessionRecordSchema.extend({
+  conflicts: z.array(z.string()),
+  /** The points invited, directly or through their groups, each once. */
+  invitedReach: z.number().int().optional(),
+  /** The points connected now, for a session open on this server; absent otherwise. */
+  connectedPoints: z.number().int().optional(),
+});
 export type ScheduledSession = z.infer<typeof scheduledSessionSchema>;
 
 /** GET /api/sessions?from=&to=: sessions that overlap the window. */

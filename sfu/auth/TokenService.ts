@@ -25,6 +25,11 @@ export class TokenService {
     this.#check = options.check ?? (async () => undefined);
   }
 
+  /** How long a token lives unless told otherwise (DIEMCAU_TOKEN_TTL_HOURS). */
+  get ttlSeconds(): number {
+    return this.#ttlSeconds;
+  }
+
   /** Whether claims already verified still admit (the point or account may have changed since): throws if not. */
   async recheck(claims: TokenClaims): Promise<void> {
     await this.#check(claims);

@@ -136,7 +136,7 @@ export function createApi(deps: ApiDeps): express.Router {
     res.json({ ok: true } satisfies Health);
   });
 
-  api.get('/sessions', authorizeAll(tokens, 'schedule.view'), (req, res) => {
+  api.get('/sessions', authorizeAll(tokens, 'schedule.view'), async (req, res) => {
     const { from, to } = parse(sessionListQuerySchema, req.query);
     const all = sessions.list();
     const conflicts = findConflicts(all, { membersOf: (g) => points.members(g).map((p) => p.id) });
@@ -149,7 +149,16 @@ export function createApi(deps: ApiDeps): express.Router {
       })
       .sort((a, b) => (a.startsAt ?? a.createdAt) - (b.startsAt ?? b.createdAt))
       .map((s) => ({ ...s, conflicts: conflicts.get(s.id) ?? [] }));
-    res.json({ sessions: listed } satisfies SessionList);
+    // Invited and connected are two numbers: a dashboard that showed one as the other misled the operator.
+    const withCounts = await Promise.all(
+      listed.map(async (s) => {
+        const invitedReach = new Set([...s.invitedPoints, ...s.invitedGroups.flatMap((g) => points.members(g).map((p) => p.id))]).size;
+        const room = isSessionOver(s.status) ? undefined : await sessions.runningRoom(s.id).catch(() => undefined);
+        const connectedPoints = room ? [...room.peers.values()].filter((p) => p.role === 'point').length : undefined;
+        return { ...s, invitedReach, ...(connectedPoints !== undefined ? { connectedPoints } : {}) };
+      }),
+    );
+    res.json({ sessions: withCounts } satisfies SessionList);
   });
 
   api.post('/sessions', authorizeAll(tokens, 'session.create'), async (req, res) => {
@@ -256,10 +265,10 @@ export function createApi(deps: ApiDeps): express.Router {
   api.get('/sessions/:sid/invitations', authorize('session.create'), async (req, res) => {
     const session = sessions.get(req.params.sid as string);
     refuseClosed(session);
-    // Valid through the session and 12 h after its end, and at least a day from now.
+    // Valid for the configured lifetime (DIEMCAU_TOKEN_TTL_HOURS), and in any case through the session and 12 h after its end.
     const now = Date.now();
     const end = session.endsAt ?? session.startsAt ?? now;
-    const ttlSeconds = Math.ceil((Math.max(end + 12 * hour, now + 24 * hour) - now) / 1000);
+    const ttlSeconds = Math.max(tokens.ttlSeconds, Math.ceil((end + 12 * hour - now) / 1000));
     const sign = async (claims: TokenClaims) => {
       const token = await tokens.sign(claims, ttlSeconds);
       return { token, url: `${publicUrl}${invitationPath(claims)}?token=${token}`, expiresAt: (decodeJwt(token).exp ?? 0) * 1000 };

@@ -22,7 +22,7 @@ const api = (path: string, init: RequestInit & { token?: string; json?: unknown 
 const post = (path: string, json: unknown) => api(path, { method: 'POST', token: operator, json });
 const patch = (path: string, json: unknown) => api(path, { method: 'PATCH', token: operator, json });
 
-type Listed = SessionRecord & { conflicts: string[] };
+type Listed = SessionRecord & { conflicts: string[]; invitedReach?: number; connectedPoints?: number };
 async function listed(query = ''): Promise<Listed[]> {
   const res = await api(`/sessions${query}`, { token: operator });
   expect(res.status).toBe(200);
@@ -240,6 +240,23 @@ describe('changing sessions', () => {
     expect(server.sessions.get('s-to-cancel').status).toBe('cancelled');
   });
 
+  it('the schedule counts the points invited (groups included) and, while a session is open, those connected', async () => {
+    await post('/sessions', { id: 's-counted', title: 'Đếm điểm cầu', invitedPoints: ['xa-1'], invitedGroups: ['huyen-a'] });
+    const counted = async () => (await listed()).find((s) => s.id === 's-counted')!;
+    // xa-1 directly and through huyen-a counts once; nobody connected yet, and no room open.
+    const before = await counted();
+    expect(before.invitedReach).toBe(new Set(['xa-1', ...server.points.members('huyen-a').map((p) => p.id)]).size);
+    expect(before.connectedPoints).toBeUndefined();
+    const room = await server.sessions.room('s-counted');
+    const token = await tokenFor(server, 's-counted', 'khach-dem', 'point');
+    const client = new RawSignaling(`${server.url.replace('http', 'ws')}/ws?token=${token}`);
+    await client.opened();
+    expect((await client.request('join', { rtpCapabilities: room.rtpCapabilities })).ok).toBe(true);
+    expect((await counted()).connectedPoints).toBe(1);
+    client.close();
+    await expect.poll(async () => (await counted()).connectedPoints).toBe(0);
+  });
+
   it('cancelling a session people wait in sends them away, and it stays cancelled', async () => {
     await post('/sessions', { id: 's-waiting', title: 'Đang chờ' });
     const room = await server.sessions.room('s-waiting');
@@ -309,7 +326,7 @@ describe('invitations', () => {
     }
   });
 
-  it('a link for a session soon over lasts at least a day', async () => {
+  it('a link for a session soon over lasts as long as the server is configured to give links (DIEMCAU_TOKEN_TTL_HOURS)', async () => {
     await post('/sessions', {
       id: 's-soon',
       title: 'Sắp xong',
@@ -321,9 +338,11 @@ describe('invitations', () => {
     const { points } = await (await api('/sessions/s-soon/invitations', { token: operator })).json();
     const answered = Date.now();
     expect(points).toHaveLength(1);
-    // A day from when it was signed, which happened during the request (to the second: a token's times are whole seconds).
-    expect(points[0].expiresAt).toBeGreaterThan(asked + 24 * 3600_000 - 1000);
-    expect(points[0].expiresAt).toBeLessThanOrEqual(answered + 24 * 3600_000);
+    // The configured lifetime from when it was signed, which happened during the request (to the second: a token's times are whole seconds).
+    const lifetime = server.config.tokenTtlHours * 3600_000;
+    expect(lifetime).toBeGreaterThan(24 * 3600_000);
+    expect(points[0].expiresAt).toBeGreaterThan(asked + lifetime - 1000);
+    expect(points[0].expiresAt).toBeLessThanOrEqual(answered + lifetime);
   });
 
   it('members added to a group later are invited too', async () => {

@@ -261,7 +261,8 @@ const en: Messages = {
     },
     sessions: {
       noTime: 'No time set',
-      invitedCount: '{points} points, {groups} groups',
+      invitedReach: '{n} points invited',
+      connectedCount: '{n} points connected',
       agendaCount: '{n} agenda items',
       restricted: 'Restricted',
       controlRoom: 'Control room',
@@ -528,7 +529,7 @@ const en: Messages = {
       programStudio: 'On air',
       chooseStudio: 'Put on air',
       chooseStudioHint: 'The hall sends from two sources (browser and encoder): put this one on air, the other stands by',
-      notInvited: 'not invited',
+      notInvited: 'walk-in, not on the invitation list',
       notLive: 'The session is not on air',
       offline: 'The control room has lost its connection to the session',
       none: 'Nobody on the list yet.',

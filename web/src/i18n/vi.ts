@@ -259,7 +259,8 @@ const vi = {
     },
     sessions: {
       noTime: 'Chưa đặt giờ',
-      invitedCount: '{points} điểm cầu, {groups} nhóm',
+      invitedReach: 'Mời {n} điểm cầu',
+      connectedCount: '{n} điểm cầu đang kết nối',
       agendaCount: '{n} nội dung',
       restricted: 'Hạn chế',
       controlRoom: 'Phòng điều khiển',
@@ -527,7 +528,7 @@ const vi = {
       programStudio: 'Đang phát',
       chooseStudio: 'Phát nguồn này',
       chooseStudioHint: 'Hội trường đang gửi từ hai nguồn (trình duyệt và bộ mã hóa): đưa nguồn này lên sóng, nguồn kia chờ sẵn',
-      notInvited: 'không có trong danh sách mời',
+      notInvited: 'khách, ngoài danh sách mời',
       notLive: 'Phiên chưa phát sóng',
       offline: 'Phòng điều khiển đang mất kết nối tới phiên',
       none: 'Chưa có điểm cầu nào trong danh sách.',
