@@ -206,6 +206,9 @@ describe('watching a session live and later', () => {
     await waitFor('45 s on air', () => recorder.journal.duration > 45, 40_000);
     const latency = () => page.evaluate(() => (window.diemcauPlayer!.hls as unknown as { latency: number }).latency);
     const before = (await probe(page))!.currentTime;
+    const atLive = () => page.getByTestId('go-live').getAttribute('data-at-live');
+    // Playing at the live position, the button says so.
+    await expect.poll(atLive, { timeout: 10_000 }).toBe('true');
     await page.getByTestId('back-30').click();
     await page.waitForFunction((t) => window.diemcauPlayer!.video.currentTime < t - 20, before, { timeout: 5000 });
     // Several playlist reloads later the viewer is still in the past, and playing.
@@ -215,9 +218,11 @@ describe('watching a session live and later', () => {
     expect(await latency()).toBeGreaterThan(25);
     // A viewer in the past watches at normal speed: catching up is for the live position only.
     expect(await page.evaluate(() => window.diemcauPlayer!.video.playbackRate)).toBe(1);
+    expect(await atLive()).toBe('false');
     await page.getByTestId('go-live').click();
     await waitFor('back at the live edge', async () => (await latency()) < 12, 10_000);
     await expectAdvancing(page);
+    await expect.poll(atLive, { timeout: 10_000 }).toBe('true');
   });
 
   it('when the session ends the archive completes and the live page offers it', async () => {

@@ -73,6 +73,8 @@ export class PlayerEngine {
   #destroyed = false;
   /** The viewer went back in the DVR window on purpose. */
   #rewound = false;
+  /** The next 'seeking' event is one seek() asked for. */
+  #asked = false;
   /** When the picture last stalled (performance.now() ms): a calm spell after it lowers the target again. */
   #lastStall = 0;
 
@@ -144,15 +146,35 @@ export class PlayerEngine {
     return seekable.length ? { start: seekable.start(0), end: seekable.end(seekable.length - 1) } : null;
   }
 
+  /** The viewer went back on purpose (−30 s, the seek bar) and stays there until going live again. */
+  get rewound(): boolean {
+    return this.#rewound;
+  }
+
+  /** The delay hls.js aims for at the live position (null: unknown, or not hls.js). */
+  get targetLatency(): number | null {
+    return this.hls?.targetLatency ?? null;
+  }
+
   goLive(): void {
+    this.#rewound = false;
     const position = this.liveSyncPosition;
     if (position !== null && Number.isFinite(position)) this.video.currentTime = position;
     void this.video.play().catch(() => {});
   }
 
+  /**
+   * Moves to a position the viewer asked for. Behind the live position it
+   * counts as rewound whatever the playlist's segment length: judged by the
+   * 'seeking' event alone, −30 s with 6 s segments looked like drift and
+   * snapped back to live.
+   */
   seek(seconds: number): void {
     const range = this.seekableRange;
     const target = range ? Math.min(Math.max(seconds, range.start), range.end) : Math.max(0, seconds);
+    const live = this.liveSyncPosition;
+    this.#rewound = this.#o.live && live !== null && Number.isFinite(live) && target < live - driftToJumpSeconds;
+    this.#asked = target !== this.video.currentTime;
     this.video.currentTime = target;
     void this.video.play().catch(() => {});
   }
@@ -176,6 +198,8 @@ export class PlayerEngine {
    * back near the edge, the player keeps up again (#keepUp).
    */
   readonly #onSeeking = (): void => {
+    // The seek seek() made: it already said whether the viewer rewound.
+    if (this.#asked) return void (this.#asked = false);
     const details = this.hls?.levels.find((level) => level.details)?.details;
     if (!details?.live) return;
     this.#rewound = details.edge - this.video.currentTime > rewoundDurationCount * details.targetduration - 1;
