@@ -52,8 +52,10 @@ export class AudioLevelMeter {
     }
     if (!text.startsWith(`${loudnessKey}=`)) return;
     const value = text.slice(loudnessKey.length + 1).trim();
+    // A decimal number or -inf, as ffmpeg prints them: Number() would read '' as 0 dB (full scale), 'Infinity' and '0x1f' as levels too.
+    if (value !== '-inf' && !/^-?\d+(?:\.\d+)?(?:e[-+]?\d+)?$/i.test(value)) return;
     const db = value === '-inf' ? -Infinity : Number(value);
-    if (Number.isNaN(db)) return;
+    if (Number.isNaN(db) || db === Infinity) return;
     this.#add(db, this.#ptsTime, nowMs);
   }
 

@@ -56,6 +56,8 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
   readonly #log: Logger;
   readonly #options: RtmpServerOptions;
   readonly #connections = new Set<RtmpConnection>();
+  /** Connections open from each remote address. */
+  readonly #perAddress = new Map<string, number>();
   /** RTMPS: what new connections are served with (replaced when the certificate is renewed). */
   #secureContext: tls.SecureContext | null;
   #port = 0;
@@ -133,6 +135,14 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
       socket.destroy();
       return;
     }
+    const address = socket.remoteAddress ?? '';
+    const fromAddress = this.#perAddress.get(address) ?? 0;
+    if (fromAddress >= this.#limits.maxConnectionsPerAddress) {
+      this.#log.warn({ remoteAddress: address, open: fromAddress }, 'rtmp connection refused: too many connections from one address');
+      socket.destroy();
+      return;
+    }
+    this.#perAddress.set(address, fromAddress + 1);
     const connection = new RtmpConnection(this.#secureContext ? this.#wrapInTls(socket, this.#secureContext) : socket, {
       limits: this.#limits,
       logger: this.#log,
@@ -144,7 +154,12 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
       },
     });
     this.#connections.add(connection);
-    connection.once('close', () => this.#connections.delete(connection));
+    connection.once('close', () => {
+      this.#connections.delete(connection);
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
+    });
   }
 
   /** RTMPS: the TLS side of an accepted connection, cut off if its handshake does not complete in time. */

@@ -5,6 +5,7 @@
  * inside the package, typed by nodeMediaServer.d.ts beside this file.
  */
 import { createRequire } from 'node:module';
+import { h264SpsIsBounded, plausiblePictureSize } from './h264SpsBounds.js';
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -12,9 +13,15 @@ export const Rtmp = requireCjs('node-media-server/src/protocol/rtmp.js') as type
 export type Rtmp = InstanceType<typeof Rtmp>;
 export const Flv = requireCjs('node-media-server/src/protocol/flv.js') as typeof import('node-media-server/src/protocol/flv.js');
 export type Flv = InstanceType<typeof Flv>;
-export const { parseH264Sps } = requireCjs(
-  'node-media-server/src/protocol/sps_info.js',
-) as typeof import('node-media-server/src/protocol/sps_info.js');
+const spsInfo = requireCjs('node-media-server/src/protocol/sps_info.js') as typeof import('node-media-server/src/protocol/sps_info.js');
+/**
+ * The picture size an H.264 SPS says, or null: the library's parser, only on
+ * an SPS it reads in bounded time and only for a size an encoder can send
+ * (h264SpsBounds.ts: a crafted SPS would otherwise hold the event loop).
+ */
+export function parseH264Sps(sps: Buffer): { width: number; height: number } | null {
+  return h264SpsIsBounded(sps) ? plausiblePictureSize(spsInfo.parseH264Sps(sps)) : null;
+}
 
 // The library logs with console.log, at debug level, on what a client sends
 // (every "releaseStream" of ffmpeg and OBS is an "Unknown command" to it): a

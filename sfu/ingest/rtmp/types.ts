@@ -32,6 +32,12 @@ export interface RtmpPublisher extends EventEmitter<{ close: [reason: string] }>
 export interface RtmpLimits {
   /** Connections open at once; more are closed on arrival. */
   maxConnections: number;
+  /**
+   * Connections open at once from one address: a client flooding the port
+   * (half-open TLS handshakes, again and again) leaves the other addresses'
+   * encoders room; a desk pushing several sessions from one address fits.
+   */
+  maxConnectionsPerAddress: number;
   /** Bytes a client may send before its publish is accepted (the handshake and commands take ~4 KiB). */
   maxBytesBeforePublish: number;
   /** Time from connect to an accepted publish, authorization included. */
@@ -52,6 +58,7 @@ export interface RtmpLimits {
 
 export const defaultRtmpLimits: RtmpLimits = {
   maxConnections: 32,
+  maxConnectionsPerAddress: 16,
   maxBytesBeforePublish: 64 * 1024,
   publishTimeoutMs: 10_000,
   maxMessageBytes: 8 * 1024 * 1024,

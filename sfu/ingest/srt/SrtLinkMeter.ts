@@ -8,17 +8,19 @@ import type { SrtLinkStats } from '../../../protocol/index.js';
  * which are instantaneous. Only the fields read here are checked; libsrt
  * versions add others.
  */
+/** libsrt's counters and readings are never negative; one that is, or one past 2^53 (sums of them would reach Infinity, which JSON sends as null), is not a report. */
+const reading = z.number().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const reportSchema = z.object({
-  link: z.object({ rtt: z.number() }),
+  link: z.object({ rtt: reading }),
   recv: z.object({
-    packets: z.number(),
-    packetsUnique: z.number(),
-    packetsLost: z.number(),
-    packetsDropped: z.number(),
-    packetsRetransmitted: z.number(),
-    msBuf: z.number(),
-    mbitRate: z.number(),
-    msTsbPdDelay: z.number(),
+    packets: reading,
+    packetsUnique: reading,
+    packetsLost: reading,
+    packetsDropped: reading,
+    packetsRetransmitted: reading,
+    msBuf: reading,
+    mbitRate: reading,
+    msTsbPdDelay: reading,
   }),
 });
 export type SrtStatsReport = z.infer<typeof reportSchema>;

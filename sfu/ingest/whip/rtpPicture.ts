@@ -14,6 +14,8 @@ const videoClockRate = 90_000;
 const maxFrames = 40;
 /** Frames older than this (wall time) no longer count: a picture that stopped has no frame rate. */
 const frameWindowMs = 2000;
+/** The highest frame rate shown: above any camera an encoder takes (240 fps slow motion). */
+const maxFps = 240;
 
 export interface PictureSize {
   width: number;
@@ -137,6 +139,8 @@ export class PictureMeter {
     if (this.#frames.length < 5) return null;
     const span = this.#frames[this.#frames.length - 1].timestamp - this.#frames[0].timestamp;
     if (span <= 0) return null;
-    return Math.round(((this.#frames.length - 1) * videoClockRate * 10) / span) / 10;
+    const fps = Math.round(((this.#frames.length - 1) * videoClockRate * 10) / span) / 10;
+    // Timestamps that step by 1 (90 000 fps) or by hours (0 fps) are an encoder's lie, not a rate to show.
+    return fps > 0 && fps <= maxFps ? fps : null;
   }
 }
