@@ -110,6 +110,33 @@ export const attendanceCsvColumns = [
   'avg_rtt_ms',
 ] as const;
 
+/** The CSV's headings for people: `?lang=vi|en` (the console's download); without it, the stable column names above for machines. */
+export const attendanceCsvLanguageSchema = z.enum(['vi', 'en']);
+export type AttendanceCsvLanguage = z.infer<typeof attendanceCsvLanguageSchema>;
+export const attendanceCsvHeadings: Record<AttendanceCsvLanguage, Record<(typeof attendanceCsvColumns)[number], string>> = {
+  vi: {
+    identity: 'Mã',
+    name: 'Tên',
+    first_joined: 'Vào lần đầu',
+    last_left: 'Rời lần cuối',
+    minutes_present: 'Số phút có mặt',
+    intervals: 'Các lần có mặt',
+    avg_packet_loss: 'Mất gói trung bình',
+    avg_rtt_ms: 'Trễ khứ hồi trung bình (ms)',
+  },
+  en: {
+    identity: 'ID',
+    name: 'Name',
+    first_joined: 'First joined',
+    last_left: 'Last left',
+    minutes_present: 'Minutes present',
+    intervals: 'Times present',
+    avg_packet_loss: 'Average packet loss',
+    avg_rtt_ms: 'Average round trip (ms)',
+  },
+};
+export const attendanceCsvQuerySchema = z.object({ lang: attendanceCsvLanguageSchema.optional() });
+
 /** GET /api/sessions/:sid/attendance.csv: UTF-8 with a BOM (spreadsheets read the Vietnamese names), times in the session's zone. */
 export const attendanceCsvSchema = z.string().meta({ description: `CSV with the columns ${attendanceCsvColumns.join(',')}` });
 

@@ -13,6 +13,7 @@ import {
   accountRoleSchema,
   accountSchema,
   agendaCurrentSchema,
+  attendanceCsvQuerySchema,
   attendanceCsvSchema,
   attendanceReportSchema,
   auditEntrySchema,
@@ -444,7 +445,8 @@ export const routes: RouteDoc[] = [
     },
     'get /api/sessions/:sid/attendance': { summary: 'Attendance report', responses: ok('Report', attendanceReportSchema) },
     'get /api/sessions/:sid/attendance.csv': {
-      summary: 'Attendance as CSV (UTF-8 with BOM; times in the session time zone)',
+      summary: 'Attendance as CSV (UTF-8 with BOM; times in the session time zone; `lang`: headings for people, else stable column names)',
+      query: attendanceCsvQuerySchema,
       responses: ok('Attendance', file('text/csv', attendanceCsvSchema)),
     },
     'get /api/audit': {

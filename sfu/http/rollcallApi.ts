@@ -1,5 +1,5 @@
 import express from 'express';
-import { auditQuerySchema, muteBodySchema, webhookInputSchema } from '../../protocol/index.js';
+import { attendanceCsvQuerySchema, auditQuerySchema, muteBodySchema, webhookInputSchema } from '../../protocol/index.js';
 import type { AuditLog } from '../audit/AuditLog.js';
 import type { RoomAudit } from '../audit/roomAudit.js';
 import type { TokenService } from '../auth/TokenService.js';
@@ -55,10 +55,11 @@ export function createRollCallRouters(deps: RollCallApiDeps): RollCallRouters {
 
   perSession.get('/attendance.csv', authorize(tokens, 'session.monitor'), async (req, res) => {
     const sid = String(req.params.sid);
-    const csv = await deps.attendance.csv(sid);
+    const { lang } = parseBody(attendanceCsvQuerySchema, { lang: req.query.lang });
+    const csv = await deps.attendance.csv(sid, Date.now(), lang);
     res.set('Cache-Control', 'no-store');
     res.type('text/csv; charset=utf-8');
-    res.attachment(`attendance-${sid}.csv`);
+    res.attachment(lang === 'vi' ? `diem-danh-${sid}.csv` : `attendance-${sid}.csv`);
     res.send(csv);
   });
 

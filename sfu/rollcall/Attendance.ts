@@ -1,5 +1,7 @@
 import {
   attendanceCsvColumns,
+  attendanceCsvHeadings,
+  type AttendanceCsvLanguage,
   type AttendanceEntry,
   type AttendanceInterval,
   type AttendanceReport,
@@ -156,9 +158,9 @@ export class AttendanceService {
   }
 
   /** The report as CSV (RFC 4180, UTF-8 with a byte order mark so spreadsheets read Vietnamese names). */
-  async csv(sessionId: string, now = Date.now()): Promise<string> {
+  async csv(sessionId: string, now = Date.now(), language?: AttendanceCsvLanguage): Promise<string> {
     const report = await this.report(sessionId, now);
-    return attendanceCsv(report);
+    return attendanceCsv(report, language);
   }
 
   /** Resolves once every pending write is done (tests, shutdown). */
@@ -333,9 +335,10 @@ function byName(a: { name: string; identity: string }, b: { name: string; identi
 // ---- CSV and times ---------------------------------------------------------------
 
 /** The report as CSV: one row per participant, times in the session's time zone. */
-export function attendanceCsv(report: AttendanceReport): string {
+export function attendanceCsv(report: AttendanceReport, language?: AttendanceCsvLanguage): string {
   const time = (ms: number | null | undefined) => (ms == null ? '' : formatInTimeZone(ms, report.timeZone));
-  const lines = [attendanceCsvColumns.join(',')];
+  const headings = language ? attendanceCsvColumns.map((c) => attendanceCsvHeadings[language][c]) : attendanceCsvColumns;
+  const lines = [headings.map(csvField).join(',')];
   for (const entry of report.points) {
     lines.push(
       [

@@ -311,6 +311,22 @@ describe('attendance', () => {
       'avg_packet_loss',
       'avg_rtt_ms',
     ]);
+    // The console downloads it with headings in its language; the rows are the same.
+    const vi = await api('GET', `/sessions/${sid}/attendance.csv?lang=vi`);
+    expect(vi.headers.get('content-disposition')).toMatch(/filename="?diem-danh-hop-thu\.csv"?$/);
+    const [viHeader, ...viRows] = csvRows(Buffer.from(await vi.arrayBuffer()).toString('utf8'));
+    expect(viHeader).toEqual([
+      'Mã',
+      'Tên',
+      'Vào lần đầu',
+      'Rời lần cuối',
+      'Số phút có mặt',
+      'Các lần có mặt',
+      'Mất gói trung bình',
+      'Trễ khứ hồi trung bình (ms)',
+    ]);
+    expect(viRows.map((r) => r[0]).sort()).toEqual(rows.map((r) => r[0]).sort());
+    expect((await api('GET', `/sessions/${sid}/attendance.csv?lang=fr`)).status).toBe(400);
     const byId = new Map(rows.map((r) => [r[0], r]));
     const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00$/;
     const tpRow = byId.get('tan-phu')!;

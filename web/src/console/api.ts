@@ -231,8 +231,10 @@ export function documentUrl(id: string, token?: string): string {
 }
 
 /** The attendance report; an invitation link's token rides along (a download link sends no Authorization header). */
-export function attendanceCsvUrl(sid: string, token?: string): string {
-  return `/api/sessions/${enc(sid)}/attendance.csv${token ? `?token=${enc(token)}` : ''}`;
+/** The attendance CSV, its headings in the console's language (`lang`). */
+export function attendanceCsvUrl(sid: string, lang: string, token?: string): string {
+  const query = new URLSearchParams({ lang: lang === 'en' ? 'en' : 'vi', ...(token ? { token } : {}) });
+  return `/api/sessions/${enc(sid)}/attendance.csv?${query.toString()}`;
 }
 
 /** The whole schedule as iCalendar: opened from the console, the sign-in cookie admits it (the token never reaches page scripts). */
