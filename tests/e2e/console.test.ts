@@ -147,8 +147,16 @@ describe('the operator console', () => {
     await operator.goto(`${server.url}/console/sessions/new`);
     const now = Date.now();
     await operator.getByTestId('session-title').fill('Hội nghị giao ban trực tuyến');
-    await operator.getByTestId('session-start').fill(localInput(now));
-    await operator.getByTestId('session-end').fill(localInput(now + 3600_000));
+    // Typed as the console writes dates, whatever the browser's language: dd/mm/yyyy and a 24-hour clock.
+    for (const [field, at] of [
+      ['session-start', now],
+      ['session-end', now + 3600_000],
+    ] as const) {
+      const [date, time] = localInput(at).split('T');
+      const [y, m, d] = date.split('-');
+      await operator.getByTestId(`${field}-date`).fill(`${d}/${m}/${y}`);
+      await operator.getByTestId(`${field}-time`).fill(time);
+    }
     for (let i = 0; i < agendaTitles.length; i++) {
       await operator.getByTestId('agenda-add').click();
       await operator.getByTestId(`agenda-title-${i}`).fill(agendaTitles[i]);
