@@ -6,7 +6,8 @@
  * call has its action buttons and the pages their program video). On each
  * the page does not scroll sideways, every visible control lies within the
  * window, and no clipping container hides part of a control. A screenshot of
- * each page, width and language is kept under test-artifacts/layout/.
+ * each page, width and language is kept under test-artifacts/layout/. The
+ * Vietnamese pages are scanned for the UI's English phrases.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +16,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorsOf, launchBrowser, newPage, signInAt } from '../helpers/browser.js';
 import { waitFor } from '../helpers/rtp.js';
 import { startServer } from '../helpers/server.js';
+import en from '../../web/src/i18n/en.js';
+import vi from '../../web/src/i18n/vi.js';
+
+/**
+ * The UI's English phrases (two words or more, no placeholders) that the
+ * Vietnamese UI words differently: none may show on a Vietnamese page.
+ */
+const englishPhrases = (() => {
+  const flat = (o: unknown, prefix = ''): [string, string][] =>
+    typeof o === 'string'
+      ? [[prefix, o]]
+      : Object.entries(o as Record<string, unknown>).flatMap(([k, v]) => flat(v, prefix ? `${prefix}.${k}` : k));
+  const vietnamese = new Map(flat(vi));
+  // Quoted on purpose in a Vietnamese string (an encoder's own field name, e.g. "Khóa luồng (Stream key)"): not a leak.
+  const quoted = (phrase: string) => [...vietnamese.values()].some((text) => text.includes(phrase));
+  return [
+    ...new Set(
+      flat(en)
+        .filter(([key, text]) => vietnamese.get(key) !== text && !/[{}<]/.test(text) && /\p{L}+ \p{L}+/u.test(text) && !quoted(text))
+        .map(([, text]) => text),
+    ),
+  ];
+})();
 
 const widths = [390, 768, 1280, 1920];
 const languages = ['vi', 'en'] as const;
@@ -170,6 +194,10 @@ describe('every screen fits at every width, in both languages', () => {
           await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
           await page.screenshot({ path: path.join(artefacts, `${screen.name}-${width}-${lang}.png`), fullPage: true });
           for (const problem of await misfits(page)) failures.push(`${width}px ${lang}: ${problem}`);
+          if (lang === 'vi' && width === 1280) {
+            const text = await page.evaluate(() => document.body.innerText);
+            for (const phrase of englishPhrases) if (text.includes(phrase)) failures.push(`English in the Vietnamese page: “${phrase}”`);
+          }
         }
       }
       expect(failures).toEqual([]);
