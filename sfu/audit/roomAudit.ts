@@ -56,6 +56,8 @@ export class RoomAudit {
       if (identity) act(actor, 'floor.give', identity, previous ? { previous } : undefined);
       else act(actor, 'floor.take', previous ?? undefined);
     });
+    // Which of the hall's studios (browser, encoder) is the program: the operator's choice, or back to the first to join (null).
+    room.on('studio', (identity, actor) => act(actor, 'studio.choose', identity ?? undefined));
     room.on('mute', (identity, muted, actor) => act(actor, muted ? 'peer.mute' : 'peer.unmute', identity));
     room.on('removed', (identity, actor) => act(actor, 'peer.remove', identity));
     room.on('status', (status, actor) => act(actor, status === 'live' ? 'session.start' : 'session.end', sessionId));

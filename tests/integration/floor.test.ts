@@ -141,6 +141,10 @@ describe('a live session', () => {
     room.chooseStudio('encoder', 'dieu-hanh');
     await room.settled();
     expect(room.snapshot()).toMatchObject({ programSource: 'encoder', studio: 'encoder', chosenStudio: 'encoder' });
+    // Who put which source on air is in the audit log.
+    await expect
+      .poll(async () => (await server.audit.read({ sessionId: room.id })).filter((e) => e.action === 'studio.choose'))
+      .toEqual([expect.objectContaining({ actor: 'dieu-hanh', target: 'encoder' })]);
     expect(consumedBy(pointB)).toEqual([encoder.videoProducerId, encoder.audioProducerId].sort());
     expect(await flowing(pointB, encoder.videoProducerId!)).toBeGreaterThan(20);
     expect(encoder.peer.producers.get(encoder.audioProducerId!)!.paused).toBe(false);

@@ -686,6 +686,7 @@ const en: Messages = {
         agenda_current: 'Agenda item',
         floor_give: 'Floor given',
         floor_take: 'Floor taken back',
+        studio_choose: "Chose the hall's source on air",
         peer_join: 'Joined',
         peer_leave: 'Left',
         peer_mute: 'Muted',

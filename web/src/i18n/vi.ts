@@ -684,6 +684,7 @@ const vi = {
         agenda_current: 'Chuyển nội dung',
         floor_give: 'Trao quyền phát biểu',
         floor_take: 'Thu hồi quyền phát biểu',
+        studio_choose: 'Chọn nguồn phát của hội trường',
         peer_join: 'Vào phiên',
         peer_leave: 'Rời phiên',
         peer_mute: 'Tắt micro',
