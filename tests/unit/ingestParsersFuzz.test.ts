@@ -13,19 +13,8 @@ import { maxPictureSide } from '../../sfu/ingest/rtmp/h264SpsBounds.js';
 import { parseH264Sps } from '../../sfu/ingest/rtmp/library.js';
 import { StderrLines } from '../../sfu/ingest/srt/ffmpegStderr.js';
 import { parseSrtStatsReport, SrtLinkMeter } from '../../sfu/ingest/srt/SrtLinkMeter.js';
+import { seededRng } from '../helpers/signalingFuzz.js';
 import { h264SizeOf, PictureMeter, rtpPayload, vp8SizeOf, type PictureSize } from '../../sfu/ingest/whip/rtpPicture.js';
-
-/** mulberry32: a small seeded generator. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bytes(next: () => number, length: number): Buffer {
   const out = Buffer.alloc(length);
@@ -93,7 +82,7 @@ describe('H.264 SPS from a hostile encoder', () => {
   });
 
   it('survives random and cut SPSs, plain and in STAP-A, in bounded time', () => {
-    const next = random(0x5eed);
+    const next = seededRng(0x5eed);
     const started = performance.now();
     for (let i = 0; i < 5000; i++) {
       const kind = i % 3;
@@ -117,7 +106,7 @@ describe('H.264 SPS from a hostile encoder', () => {
 
 describe('VP8 and RTP from a hostile encoder', () => {
   it('survives random and cut VP8 payloads and RTP packets', () => {
-    const next = random(0xb8);
+    const next = seededRng(0xb8);
     const keyframe = Buffer.from('1001029d012a0005d002000708858588', 'hex');
     for (let i = 0; i < 5000; i++) {
       const vp8 = i % 2 ? bytes(next, Math.floor(next() * 24)) : keyframe.subarray(0, Math.floor(next() * (keyframe.length + 1)));
@@ -136,7 +125,7 @@ describe('VP8 and RTP from a hostile encoder', () => {
   });
 
   it('keeps the picture meter bounded whatever the timestamps and payloads', () => {
-    const next = random(7);
+    const next = seededRng(7);
     for (const codec of ['h264', 'vp8'] as const) {
       const meter = new PictureMeter(codec);
       for (let i = 0; i < 3000; i++) {
@@ -256,7 +245,7 @@ describe('ebur128 lines that are not levels', () => {
 
   it('survives huge and random lines quickly', () => {
     const meter = new AudioLevelMeter();
-    const next = random(3);
+    const next = seededRng(3);
     const started = performance.now();
     meter.line('frame:' + '9'.repeat(1_000_000), 0);
     meter.line('frame:1 pts:1 pts_time:' + '1.'.repeat(500_000), 0);
