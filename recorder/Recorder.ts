@@ -12,6 +12,7 @@ import { pipeRun } from './lowLatency/pipeRun.js';
 import type { RecordedRoom } from './RecordedRoom.js';
 import { freeRtpPortPair, nudge, portsBound } from './ports.js';
 import { RecordingJournal, type SegmentEntry } from './RecordingJournal.js';
+import { hasStalled, writtenSoFar } from './runProgress.js';
 import { ffmpegArgs } from './ffmpegArgs.js';
 import { earlierRuns, isSegmentOfRun, planRun, runFiles, type RunPlan } from './runPlan.js';
 import { buildSdp, type SdpStream } from './sdp.js';
@@ -31,12 +32,16 @@ export interface RecorderOptions {
   dvrWindowSeconds: number;
   /** Where each run's fragments go for Low-Latency HLS (none: the archive's HLS only). */
   lowLatency?: LowLatencyStream;
+  /** An encoder run that writes nothing for this long is replaced (default: three segments, at least 8 s). */
+  stallSeconds?: number;
 }
 
 export interface RecorderEvents {
   segment: [segment: SegmentEntry];
   /** The encoder exited on its own; a new run starts shortly. */
   encoderExit: [code: number | null];
+  /** The encoder wrote nothing for too long while it ran; a new run replaces it. */
+  encoderStalled: [run: number];
 }
 
 interface Run {
@@ -48,6 +53,7 @@ interface Run {
   /** The RTP ports ffmpeg reads (each with its RTCP port after it). */
   ports: number[];
   playlist: string;
+  segmentPattern: string;
   plan: RunPlan;
   programIdentity: string | null;
   sawFirstSegment: boolean;
@@ -55,6 +61,10 @@ interface Run {
   startedAt: number | undefined;
   timers: NodeJS.Timeout[];
   stopping: boolean;
+  /** What it had written when last looked at (runProgress.ts), and since when. */
+  progress: { mark: string; changedAt: number };
+  /** The end of what ffmpeg said on stderr, for the log when it fails. */
+  stderr: string;
 }
 
 /**
@@ -203,7 +213,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       }
       this.#run = next;
       await this.#stopRun(previous);
-      next.timers.push(setInterval(() => this.#harvest(next), 500));
+      next.progress = { mark: '', changedAt: Date.now() };
+      next.timers.push(setInterval(() => this.#watch(next, this.#harvest(next)), 500));
       this.#harvest(next);
     } finally {
       this.#switching = this.#debounce !== null;
@@ -269,9 +280,8 @@ export class Recorder extends EventEmitter<RecorderEvents> {
         this.#log.warn({ err: error, run: id }, 'the low-latency stream could not read this run; the archive goes on'),
       );
     }
-    let stderr = '';
     ffmpeg.stderr?.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-4000);
+      run.stderr = (run.stderr + d.toString()).slice(-4000);
     });
     const exited = new Promise<number | null>((resolve) => ffmpeg.once('exit', (code) => resolve(code)));
     const programIdentity = sources.video?.appData.identity ?? null;
@@ -283,12 +293,15 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       consumers,
       ports: streams.map((s) => s.port),
       playlist,
+      segmentPattern,
       plan,
       programIdentity,
       sawFirstSegment: false,
       startedAt: undefined,
       timers: [],
       stopping: false,
+      progress: { mark: '', changedAt: Date.now() },
+      stderr: '',
     };
     this.#log.info({ run: id, plan, program: programIdentity, pid: ffmpeg.pid }, 'encoder run started');
 
@@ -297,7 +310,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       this.#harvest(run);
       // A run whose senders left ends by itself (no packets for a second): the switch under way replaces it.
       if (run !== this.#run || this.#switching) return;
-      this.#log.warn({ run: id, code, stderr: stderr.slice(-600) }, 'encoder exited on its own');
+      this.#log.warn({ run: id, code, stderr: run.stderr.slice(-600) }, 'encoder exited on its own');
       this.emit('encoderExit', code);
       this.#scheduleSwitch('encoder exited', 300);
     });
@@ -403,13 +416,37 @@ export class Recorder extends EventEmitter<RecorderEvents> {
     this.#log.info({ run: run.id }, 'encoder run closed');
   }
 
-  /** Journals the segments ffmpeg has finished in a run, then rewrites the playlists. */
-  #harvest(run: Pick<Run, 'playlist' | 'sawFirstSegment' | 'programIdentity' | 'startedAt'> & { id: number }): void {
+  /**
+   * Replaces the current run if it has written nothing for too long: an
+   * encoder that hangs without exiting would otherwise leave the archive
+   * without the program until the next floor switch.
+   */
+  #watch(run: Run, closedSegments: number): void {
+    if (run !== this.#run || run.stopping || this.#switching || !this.#active) return;
+    const now = Date.now();
+    const mark = writtenSoFar(run.segmentPattern, closedSegments);
+    if (mark !== run.progress.mark) {
+      run.progress = { mark, changedAt: now };
+      return;
+    }
+    const stallMs = (this.#o.stallSeconds ?? Math.max(8, 3 * this.#o.segmentSeconds)) * 1000;
+    if (!hasStalled(run.progress, now, stallMs)) return;
+    this.#log.warn(
+      { run: run.id, pid: run.ffmpeg.pid, silentMs: now - run.progress.changedAt, stderr: run.stderr.slice(-600) },
+      'the encoder has written nothing for too long: a new run replaces it',
+    );
+    run.progress.changedAt = now;
+    this.emit('encoderStalled', run.id);
+    this.#scheduleSwitch('encoder stalled', 0);
+  }
+
+  /** Journals the segments ffmpeg has finished in a run, then rewrites the playlists; returns how many the run has listed. */
+  #harvest(run: Pick<Run, 'playlist' | 'sawFirstSegment' | 'programIdentity' | 'startedAt'> & { id: number }): number {
     let text: string;
     try {
       text = fs.readFileSync(run.playlist, 'utf8');
     } catch {
-      return;
+      return 0;
     }
     const listed = parseRunPlaylist(text);
     const taken = segmentsToArchive(run.startedAt === undefined ? listed : datedFrom(run.startedAt, listed), {
@@ -427,6 +464,7 @@ export class Recorder extends EventEmitter<RecorderEvents> {
       this.emit('segment', this.journal.addSegment(entry));
     }
     if (taken.length) this.journal.writePlaylists(this.#o.dvrWindowSeconds, false);
+    return listed.length;
   }
 
   #chapterForRun(identity: string | null): void {

@@ -25,6 +25,15 @@ async function recordedServer(dataDir?: string) {
   return server;
 }
 
+/** Whether a process is still there (a zombie, reaped by its parent soon, is not). */
+function isAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 function segmentsIn(dir: string) {
   return readPlaylist(path.join(dir, 'archive.m3u8')).entries;
 }
@@ -123,6 +132,21 @@ describe('recording a session', () => {
       },
       10_000,
     );
+    await waitFor('new segments', () => segmentsIn(dir).length > before.length + 1, 20_000);
+    const after = segmentsIn(dir).map((e) => e.file);
+    expect(after.slice(0, before.length)).toEqual(before);
+    for (const file of after) expect(fs.existsSync(path.join(dir, file))).toBe(true);
+  });
+
+  it('replaces an encoder that hangs without exiting, and goes on recording', async () => {
+    await waitFor('an encoder running', () => !!recorderEncoderPid(dir), 20_000);
+    const before = segmentsIn(dir).map((e) => e.file);
+    const hung = recorderEncoderPid(dir)!;
+    const stalled = new Promise<number>((resolve) => recorder.once('encoderStalled', resolve));
+    // Stopped, as the system stops a process: alive, holding its ports, writing nothing.
+    process.kill(hung, 'SIGSTOP');
+    await stalled;
+    await waitFor('the hung encoder gone', () => !isAlive(hung), 20_000);
     await waitFor('new segments', () => segmentsIn(dir).length > before.length + 1, 20_000);
     const after = segmentsIn(dir).map((e) => e.file);
     expect(after.slice(0, before.length)).toEqual(before);
