@@ -310,10 +310,13 @@ export class Server {
       sessionId: sid,
       studio: await this.invitation({ sid, sub: 'studio', role: 'studio', name: 'Hội trường tỉnh' }, base),
       operator: await this.invitation({ sid, sub: 'operator', role: 'operator', name: 'Điều hành' }, base),
-      points: [
-        { name: 'Xã Tân Phú', url: await this.invitation({ sid, sub: 'tan-phu', role: 'point', name: 'Xã Tân Phú' }, base) },
-        { name: 'Xã An Bình', url: await this.invitation({ sid, sub: 'an-binh', role: 'point', name: 'Xã An Bình' }, base) },
-      ],
+      // Named as demo points wherever they show (roll call, attendance, audit): no operator takes them for communes.
+      points: await Promise.all(
+        [
+          { sub: 'tan-phu', name: 'Xã Tân Phú (thử nghiệm)' },
+          { sub: 'an-binh', name: 'Xã An Bình (thử nghiệm)' },
+        ].map(async ({ sub, name }) => ({ name, url: await this.invitation({ sid, sub, role: 'point', name }, base) })),
+      ),
     };
   }
 
