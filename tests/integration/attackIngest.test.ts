@@ -22,7 +22,7 @@ import { errorBodySchema, httpStatusOf, type IngestAddress, type SessionIngest }
 import type { Room } from '../../sfu/room/Room.js';
 import { rawRequest, type RawResponse } from '../helpers/attackClient.js';
 import { pushEncoder, type EncoderPush } from '../helpers/encoderPush.js';
-import { readIngest } from '../helpers/ingestApi.js';
+import { apiFetch, readIngest } from '../helpers/ingestApi.js';
 import { waitFor } from '../helpers/rtp.js';
 import { startServer, tokenFor } from '../helpers/server.js';
 
@@ -196,6 +196,50 @@ describe('the backup setting (PUT /api/sessions/:sid/ingest/backup) attacked', (
     expect((JSON.parse(res.body) as SessionIngest).allowBackup).toBe(false);
     expect(await healthy()).toBe(true);
   });
+
+  it('switched off while a backup is connecting: no ghost studio, no ffmpeg left, the main stays on air', async () => {
+    const target = rtmpTarget(await ingest());
+    const main = push(target);
+    await waitFor('the main encoder on air', () => !!room.peer('encoder')?.producerOf('video'), 30_000);
+    // Its feed's ffmpeg is started just after its picture's producer (and is named setpriv until it execs ffmpeg).
+    await waitFor("the main's feed converting", () => serverChildren('ffmpeg').length >= 1, 10_000);
+    const feedsOfMain = serverChildren('ffmpeg').length;
+    try {
+      await toggleRounds(target, feedsOfMain);
+      expect(main.process.exitCode).toBeNull();
+      expect(room.peer('encoder')?.producerOf('video')).toBeTruthy();
+      expect((await ingest()).feed).toMatchObject({ protocol: 'rtmp' });
+    } finally {
+      // Whatever failed above, the next cases find the session free.
+      await main.stop();
+      await waitFor('the main encoder gone', async () => (await ingest()).feed === null, 20_000);
+    }
+    await waitFor('no feed ffmpeg left', () => serverChildren('ffmpeg').length === 0, 10_000);
+  });
+
+  async function toggleRounds(target: string, feedsOfMain: number): Promise<void> {
+    for (let round = 0; round < 3; round++) {
+      const on = await apiFetch(server.url, `/api/sessions/${sid}/ingest/backup`, operator, {
+        method: 'PUT',
+        body: JSON.stringify({ allow: true }),
+      });
+      expect(on.status).toBe(200);
+      const backup = push(target);
+      // Held but not yet a studio: the moment to switch it off.
+      await waitFor('the backup connecting', () => server.ingest.backupStatus(sid) !== null || backup.process.exitCode !== null, 20_000);
+      expect(room.peer('encoder-backup')).toBeUndefined();
+      // Toggled fast, ending off.
+      const toggles = [false, true, false].map((allow) =>
+        apiFetch(server.url, `/api/sessions/${sid}/ingest/backup`, operator, { method: 'PUT', body: JSON.stringify({ allow }) }),
+      );
+      for (const res of await Promise.all(toggles)) expect(res.status).toBe(200);
+      // The last request decides; a backup let in by the middle one is cut off by the last.
+      expect((await ingest()).allowBackup).toBe(false);
+      await waitFor('the backup cut off', async () => (await ingest()).backup === null && backup.process.exitCode !== null, 20_000);
+      await waitFor('no ghost studio', () => room.peer('encoder-backup') === undefined, 10_000);
+      await waitFor('no ffmpeg of the backup left', () => serverChildren('ffmpeg').length <= feedsOfMain, 10_000);
+    }
+  }
 });
 
 describe('the RTMPS port attacked', () => {
