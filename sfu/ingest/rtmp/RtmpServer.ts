@@ -3,6 +3,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import pino from 'pino';
 import type { Logger } from '../../logger.js';
+import { WarningThrottle } from '../../logging/WarningThrottle.js';
 import { RtmpListenError } from './errors.js';
 import { RtmpConnection } from './RtmpConnection.js';
 import {
@@ -54,6 +55,8 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
   readonly #server: net.Server;
   readonly #limits: RtmpLimits;
   readonly #log: Logger;
+  /** Refused connections come in floods: one warning per address and minute. */
+  readonly #refusals: WarningThrottle;
   readonly #options: RtmpServerOptions;
   readonly #connections = new Set<RtmpConnection>();
   /** Connections open from each remote address. */
@@ -68,6 +71,7 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     this.#options = options;
     this.#limits = { ...defaultRtmpLimits, ...options.limits };
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: options.tls ? 'rtmps' : 'rtmp' });
+    this.#refusals = new WarningThrottle(this.#log);
     this.#secureContext = options.tls ? secureContextOf(options.tls) : null;
     this.#server = net.createServer((socket) => this.#accept(socket));
   }
@@ -128,7 +132,8 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
 
   #accept(socket: net.Socket): void {
     if (this.#closed || this.#connections.size >= this.#limits.maxConnections) {
-      this.#log.warn(
+      this.#refusals.warn(
+        'full',
         { remoteAddress: socket.remoteAddress, open: this.#connections.size },
         'rtmp connection refused: too many connections',
       );
@@ -138,7 +143,11 @@ export class RtmpServer extends EventEmitter<RtmpServerEvents> {
     const address = socket.remoteAddress ?? '';
     const fromAddress = this.#perAddress.get(address) ?? 0;
     if (fromAddress >= this.#limits.maxConnectionsPerAddress) {
-      this.#log.warn({ remoteAddress: address, open: fromAddress }, 'rtmp connection refused: too many connections from one address');
+      this.#refusals.warn(
+        address,
+        { remoteAddress: address, open: fromAddress },
+        'rtmp connection refused: too many connections from one address',
+      );
       socket.destroy();
       return;
     }
