@@ -138,6 +138,8 @@ export const scheduledSessionSchema = sessionRecordSchema.extend({
   invitedReach: z.number().int().optional(),
   /** The points connected now, for a session open on this server; absent otherwise. */
   connectedPoints: z.number().int().optional(),
+  /** Of the points invited, how many passed their latest readiness check and how many had a problem; absent once the session is over. */
+  readiness: z.object({ ready: z.number().int(), problem: z.number().int() }).optional(),
 });
 export type ScheduledSession = z.infer<typeof scheduledSessionSchema>;
 

@@ -8,3 +8,4 @@ export * from './resources.js';
 export * from './points.js';
 export * from './accounts.js';
 export * from './ingest.js';
+export * from './readiness.js';

@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { errorBodySchema } from './errors.js';
 import { roleSchema } from './roles.js';
+import { readinessRequestSchemas, type ReadinessNotificationData, type ReadinessResponseData } from './readiness.js';
 
 // mediasoup's own structures are deep; we check their outline here and let
 // mediasoup validate the rest (its errors come back as 'media-error').
@@ -91,6 +92,7 @@ export const requestSchemas = {
     inboundLoss: z.number().min(0).max(1).optional(),
   }),
   leave: z.object({}),
+  ...readinessRequestSchemas,
 } as const;
 
 export type RequestMethod = keyof typeof requestSchemas;
@@ -150,7 +152,7 @@ export interface TransportOptions {
   dtlsParameters: Record<string, unknown>;
 }
 
-export interface ResponseData {
+export interface ResponseData extends ReadinessResponseData {
   'router.capabilities': { rtpCapabilities: Record<string, unknown> };
   join: { identity: string; name: string; role: z.infer<typeof roleSchema>; snapshot: SessionSnapshot };
   'transport.create': TransportOptions;
@@ -179,7 +181,7 @@ export type ReplyMessage = { id: number; ok: true; data: unknown } | { id: numbe
 
 // ---- Notifications (server → client) -------------------------------------------
 
-export interface NotificationData {
+export interface NotificationData extends ReadinessNotificationData {
   /** The session changed: status, floor, hands, who is present. */
   'session.snapshot': SessionSnapshot;
   /** Start receiving a producer: create the consumer, then 'consumer.resume'. */

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { identitySchema, receiveModeSchema } from './messages.js';
+import { readinessStateSchema } from './readiness.js';
 import { roleSchema } from './roles.js';
 
 // ---- Roll call -----------------------------------------------------------------
@@ -46,6 +47,8 @@ export const rollCallRowSchema = z.object({
   receiveMode: receiveModeSchema.nullable(),
   quality: rollCallQualitySchema.nullable(),
   grade: rollCallGradeSchema,
+  /** A point's latest readiness check in this session and any request to run it again; absent: never checked. */
+  readiness: readinessStateSchema.optional(),
 });
 export type RollCallRow = z.infer<typeof rollCallRowSchema>;
 

@@ -34,6 +34,10 @@ export const actions = [
   'accounts.manage',
   /** See a session's encoder addresses and secrets (RTMP, SRT), and replace a secret. */
   'ingest.manage',
+  /** Run the readiness check (camera, microphone, speakers, network) from a point's own link. */
+  'readiness.check',
+  /** Ask a point to run its readiness check again. */
+  'readiness.request',
 ] as const;
 export type Action = (typeof actions)[number];
 
@@ -56,11 +60,12 @@ export const permissions: Readonly<Record<Role, readonly Action[]>> = {
     'roster.view',
     'schedule.view',
     'ingest.manage',
+    'readiness.request',
   ],
   // The provincial hall: the default program; always allowed to speak.
   studio: ['session.join', 'media.receive', 'media.send', 'session.goLive', 'session.end', 'stats.report', 'roster.view'],
   // A commune meeting room: sends camera and mic, heard only with the floor.
-  point: ['session.join', 'media.receive', 'media.send', 'hand.raise', 'stats.report'],
+  point: ['session.join', 'media.receive', 'media.send', 'hand.raise', 'stats.report', 'readiness.check'],
   // A member watching over WebRTC: receives the program, nothing else.
   viewer: ['session.join', 'media.receive'],
 };

@@ -30,6 +30,7 @@ import { demoRoute } from './http/demoRoute.js';
 import { errorHandler, notFound } from './http/errorHandler.js';
 import { AttendanceService } from './rollcall/Attendance.js';
 import { RollCallService } from './rollcall/RollCall.js';
+import { ReadinessService } from './readiness/ReadinessService.js';
 import { WebhookDispatcher } from './webhooks/WebhookDispatcher.js';
 import { createLogger, type Logger } from './logger.js';
 import { WorkerPool } from './media/WorkerPool.js';
@@ -65,6 +66,8 @@ export class Server {
   documents!: DocumentStore;
   attendance!: AttendanceService;
   rollCall!: RollCallService;
+  /** The points' readiness checks (camera, microphone, speakers, network) and their latest results. */
+  readiness!: ReadinessService;
   roomAudit!: RoomAudit;
   webhooks!: WebhookDispatcher;
   /** The broadcast desk's encoders (RTMP, SRT) going on air as a session's studio. */
@@ -153,7 +156,9 @@ export class Server {
     this.documents = new DocumentStore(this.store, this.config.dataDir);
     // Roll call, attendance, audit and webhooks follow every Room from its creation.
     this.attendance = new AttendanceService({ sessions: this.sessions, store: this.store, logger: this.logger, points: this.points });
+    this.readiness = new ReadinessService({ store: this.store, logger: this.logger });
     this.rollCall = new RollCallService({
+      readiness: this.readiness,
       sessions: this.sessions,
       store: this.store,
       attendance: this.attendance,
@@ -214,6 +219,7 @@ export class Server {
         logger: this.logger,
         publicUrl: this.#publicUrl,
         control: this.control,
+        readiness: this.readiness,
         maxSessions: this.config.maxSessions,
         mounts: {
           ...this.#scheduleMounts(),
@@ -252,6 +258,7 @@ export class Server {
       limits: this.config,
       store: this.store,
       audit: (entry) => this.roomAudit.record(entry),
+      readiness: this.readiness,
     });
     if (this.config.demo) this.demo = await this.#createDemo();
     await this.sessions.restoreLive();
@@ -329,6 +336,7 @@ export class Server {
   async #close(): Promise<void> {
     this.scheduler?.stop();
     this.#signaling?.close();
+    this.readiness?.close();
     await this.ingest?.close();
     await this.webhooks?.close();
     // Encoders stop without finalizing: a session still on air resumes recording at the next start.

@@ -25,6 +25,7 @@ import type { AuditLog } from '../audit/AuditLog.js';
 import type { TokenService } from '../auth/TokenService.js';
 import { BusyError, ConflictError, DiemcauError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { ReadinessService } from '../readiness/ReadinessService.js';
 import type { PointRegistry } from '../registry/PointRegistry.js';
 import { authorize as authorizeWith, claimsOf, parseBody } from './authorize.js';
 import { authorizeAll } from './guards.js';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   maxSessions?: number;
   /** More route groups, each at its own path under /api (points, documents, …). */
   mounts?: Record<string, express.Router>;
+  /** Where the points' latest readiness checks are read (the schedule counts them); none: not counted. */
+  readiness?: Pick<ReadinessService, 'forPoints'>;
 }
 
 /**
@@ -152,10 +155,18 @@ export function createApi(deps: ApiDeps): express.Router {
     // Invited and connected are two numbers: a dashboard that showed one as the other misled the operator.
     const withCounts = await Promise.all(
       listed.map(async (s) => {
-        const invitedReach = new Set([...s.invitedPoints, ...s.invitedGroups.flatMap((g) => points.members(g).map((p) => p.id))]).size;
+        const reach = new Set([...s.invitedPoints, ...s.invitedGroups.flatMap((g) => points.members(g).map((p) => p.id))]);
+        const invitedReach = reach.size;
         const room = isSessionOver(s.status) ? undefined : await sessions.runningRoom(s.id).catch(() => undefined);
         const connectedPoints = room ? [...room.peers.values()].filter((p) => p.role === 'point').length : undefined;
-        return { ...s, invitedReach, ...(connectedPoints !== undefined ? { connectedPoints } : {}) };
+        // Before and during a session the operator sees at a glance how many invited points checked their equipment.
+        const checks = isSessionOver(s.status) || !deps.readiness ? undefined : await deps.readiness.forPoints(s.id, [...reach]);
+        const verdicts = [...(checks?.values() ?? [])].map((state) => state.latest?.verdict);
+        const readiness = checks && {
+          ready: verdicts.filter((v) => v === 'ready').length,
+          problem: verdicts.filter((v) => v === 'problem').length,
+        };
+        return { ...s, invitedReach, ...(connectedPoints !== undefined ? { connectedPoints } : {}), ...(readiness ? { readiness } : {}) };
       }),
     );
     res.json({ sessions: withCounts } satisfies SessionList);

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { types } from 'mediasoup';
 import type { RollCall, RollCallGrade, RollCallQuality, RollCallRow, SessionRecord } from '../../protocol/index.js';
 import type { Logger } from '../logger.js';
+import type { ReadinessService } from '../readiness/ReadinessService.js';
 import type { PointRegistry } from '../registry/PointRegistry.js';
 import type { Peer } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
@@ -22,9 +23,11 @@ export interface RollCallOptions {
   intervalMs?: number;
   /** How long the list of invited points is reused before the store is read again. */
   invitedTtlMs?: number;
+  /** Where each point's latest readiness check is read; none: the rows show none. */
+  readiness?: Pick<ReadinessService, 'forPoints'>;
 }
 
-type Options = Required<Omit<RollCallOptions, 'points'>> & Pick<RollCallOptions, 'points'>;
+type Options = Required<Omit<RollCallOptions, 'points' | 'readiness'>> & Pick<RollCallOptions, 'points' | 'readiness'>;
 
 /** Browser reports older than this are ignored (they come every 2 s). */
 const clientStatsMaxAgeMs = 10_000;
@@ -62,8 +65,21 @@ export class RollCallService {
   async rollCall(sessionId: string): Promise<RollCall> {
     const record = this.#o.sessions.get(sessionId);
     const tracker = this.#rooms.get(sessionId);
-    if (tracker) return tracker.current();
-    return offlineRollCall(record, this.#o);
+    return this.#withReadiness(sessionId, await (tracker ? tracker.current() : offlineRollCall(record, this.#o)));
+  }
+
+  /** Each point's latest readiness check on its row (read with every roll call: a check shows at the next poll). */
+  async #withReadiness(sessionId: string, rollCall: RollCall): Promise<RollCall> {
+    const readiness = this.#o.readiness;
+    if (!readiness) return rollCall;
+    const points = rollCall.points.filter((row) => row.role === 'point').map((row) => row.identity);
+    const states = await readiness.forPoints(sessionId, points);
+    if (states.size === 0) return rollCall;
+    // New rows: the cached roll call is shared by every caller until the next sample.
+    return {
+      ...rollCall,
+      points: rollCall.points.map((row) => (states.has(row.identity) ? { ...row, readiness: states.get(row.identity) } : row)),
+    };
   }
 
   /** How long the last sample of a session took, in ms (figures for the operator's dashboard). */

@@ -163,6 +163,16 @@ export class Room extends EventEmitter<RoomEvents> {
     return this.#media.router(slotIndex);
   }
 
+  /**
+   * A WebRTC transport on the first worker's router that belongs to no peer:
+   * a point's readiness check (sfu/readiness) echoes its test picture through
+   * it without joining. Its owner closes it; the routers' end closes it too.
+   */
+  async createCheckTransport(direction: 'send' | 'recv'): Promise<types.WebRtcTransport> {
+    if (this.#closed || this.#status === 'ended') throw new ConflictError('the session has ended');
+    return this.#media.createWebRtcTransport(0, direction);
+  }
+
   // ---- Presence ---------------------------------------------------------------
 
   /**

@@ -13,6 +13,8 @@ import {
 } from '../../protocol/index.js';
 import { DiemcauError, errorBodyOf, RateLimitedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { ReadinessService } from '../readiness/ReadinessService.js';
+import type { ReadinessSocket } from '../readiness/ReadinessSocket.js';
 import type { Peer } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
 import { closeSocket } from './closeSocket.js';
@@ -43,6 +45,8 @@ export interface ConnectionOptions {
   admitPeer(room: Room, identity: string): void;
   /** Writes an entry to the audit log; never throws. */
   audit(entry: Omit<AuditEntry, 'at'>): void;
+  /** The points' readiness checks; none: the server runs none. */
+  readiness?: ReadinessService;
 }
 
 /**
@@ -77,6 +81,8 @@ export class Connection {
   /** Requests being handled: a flood is closed once they are answered. */
   #inFlight = 0;
   #flooded = false;
+  /** This socket's readiness checks (a point's page checks without joining). */
+  readonly #readiness: { socket: ReadinessSocket; service: ReadinessService } | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -96,7 +102,13 @@ export class Connection {
       this.#answered(data);
       this.#take();
     });
-    ws.on('close', () => this.#leave());
+    const readiness = options.readiness;
+    this.#readiness = readiness && { service: readiness, socket: readiness.open(claims, room, (message) => this.#send(message)) };
+    ws.on('close', () => {
+      this.#leave();
+      // A check still running holds two transports on the worker: they go with the page.
+      this.#readiness?.socket.close();
+    });
   }
 
   /**
@@ -265,6 +277,7 @@ export class Connection {
       verifyToken: () => this.options.verifyToken(),
       admitPeer: (identity) => this.options.admitPeer(this.room, identity),
       audit: (entry) => this.options.audit({ ...entry, actor: this.claims.sub, sessionId: this.room.id }),
+      readiness: this.#readiness,
     };
   }
 

@@ -5,6 +5,7 @@ import { closeCodes, type AuditEntry } from '../../protocol/index.js';
 import type { TokenService } from '../auth/TokenService.js';
 import { BusyError, DiemcauError, MovedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { ReadinessService } from '../readiness/ReadinessService.js';
 import type { Room } from '../room/Room.js';
 import type { SessionRegistry } from '../room/SessionRegistry.js';
 import type { Store, Unsubscribe } from '../store/Store.js';
@@ -30,6 +31,8 @@ export interface SignalingOptions {
   store?: Pick<Store, 'subscribe'>;
   /** Writes what an operator did over signaling to the audit log (never throws); none: not logged. */
   audit?: (entry: Omit<AuditEntry, 'at'>) => void;
+  /** The points' readiness checks over their sockets; none: refused as unavailable. */
+  readiness?: ReadinessService;
 }
 
 /**
@@ -50,6 +53,7 @@ export class SignalingServer {
   readonly #limits: SignalingLimits;
   readonly #unsubscribe: Promise<Unsubscribe | undefined>;
   readonly #audit: (entry: Omit<AuditEntry, 'at'>) => void;
+  readonly #readiness: ReadinessService | undefined;
 
   constructor(
     http: HttpServer,
@@ -60,6 +64,7 @@ export class SignalingServer {
   ) {
     this.#limits = options.limits;
     this.#audit = options.audit ?? (() => undefined);
+    this.#readiness = options.readiness;
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 });
     this.#wss.on('error', (error) => this.logger.warn({ err: error }, 'websocket server error'));
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -112,6 +117,7 @@ export class SignalingServer {
         verifyToken: async () => void (await this.tokens.verify(token)),
         admitPeer: (r, identity) => this.#admitPeer(r, identity),
         audit: this.#audit,
+        readiness: this.#readiness,
       });
       this.#connections.add(connection);
       this.#follow(room, connection);

@@ -12,10 +12,16 @@ import { DiemcauError, ForbiddenError, MediaError } from '../errors.js';
 import type { Peer, PeerLimits } from '../room/Peer.js';
 import type { Room } from '../room/Room.js';
 import { snapshotFor } from '../room/snapshotFor.js';
+import {
+  readinessHandlers,
+  readinessMediaMethods,
+  readinessRequiredAction,
+  type ReadinessContext,
+} from '../readiness/readinessHandlers.js';
 import { isStaffToken } from '../rollcall/participants.js';
 
 /** What a handler sees: who is asking, in which session, as which peer. */
-export interface HandlerContext {
+export interface HandlerContext extends ReadinessContext {
   claims: TokenClaims;
   room: Room;
   /** This connection's peer now (it may change while a request awaits). */
@@ -62,6 +68,7 @@ export const requiredAction: Record<RequestMethod, Action> = {
   'recording.stop': 'recording.control',
   'stats.report': 'stats.report',
   leave: 'session.join',
+  ...readinessRequiredAction,
 };
 
 function joined(ctx: HandlerContext): Peer {
@@ -231,6 +238,8 @@ const table: { [M in RequestMethod]: Handler<M> } = {
     ctx.attach(undefined);
     return empty;
   },
+
+  ...readinessHandlers,
 };
 
 /**
@@ -246,6 +255,7 @@ const mediaMethods = [
   'producer.close',
   'consumer.resume',
   'receive.setMode',
+  ...readinessMediaMethods,
 ] as const satisfies readonly RequestMethod[];
 
 function refusedAsMedia<M extends RequestMethod>(handler: Handler<M>): Handler<M> {

@@ -9,7 +9,18 @@ import { DiemcauError } from '../errors.js';
  */
 
 /** A named set of JSON documents, each under an id. */
-export type Collection = 'points' | 'groups' | 'sessions' | 'operators' | 'documents' | 'attendance' | 'webhooks' | 'presence' | 'ingest';
+export type Collection =
+  | 'points'
+  | 'groups'
+  | 'sessions'
+  | 'operators'
+  | 'documents'
+  | 'attendance'
+  | 'webhooks'
+  | 'presence'
+  | 'ingest'
+  /** The latest readiness check of each point in each session. */
+  | 'readiness';
 
 /** An append-only log: entries are never changed, only added. */
 export type Log = 'audit' | 'webhook-deliveries';

@@ -3,8 +3,12 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 const candidates = ['/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'];
 
-/** Debian's Chromium, headless, with a fake camera and microphone. */
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * Debian's Chromium, headless, with a fake camera and microphone. `extraArgs`
+ * add switches, e.g. `--webrtc-ip-handling-policy=disable_non_proxied_udp`
+ * for a network that blocks UDP (WebRTC then goes over TCP).
+ */
+export async function launchBrowser(options: { extraArgs?: string[] } = {}): Promise<Browser> {
   const executablePath = process.env.CHROMIUM_PATH ?? candidates.find((p) => fs.existsSync(p));
   if (!executablePath) throw new Error('Chromium not found: run `npm test` (it installs it) or apt-get install chromium');
   return chromium.launch({
@@ -22,6 +26,7 @@ export async function launchBrowser(): Promise<Browser> {
       '--use-fake-device-for-media-stream',
       '--autoplay-policy=no-user-gesture-required',
       '--allow-loopback-in-peer-connection',
+      ...(options.extraArgs ?? []),
     ],
   });
 }

@@ -155,6 +155,11 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     await this.#request('peer.mute', { identity, muted });
   }
 
+  /** Asks a point to run its readiness check again: its open page shows the request, or shows it when opened. */
+  async requestReadiness(identity: string): Promise<void> {
+    await this.#request('readiness.request', { identity });
+  }
+
   /** Marks the agenda item under discussion (null: none); every participant sees it. */
   async setAgendaItem(itemId: string | null): Promise<void> {
     await this.#request('agenda.setCurrent', { itemId });

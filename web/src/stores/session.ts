@@ -141,6 +141,7 @@ export const useSessionStore = defineStore('session', () => {
     chooseStudio: (who: string | null) => run((c) => c.chooseStudio(who)),
     removePeer: (who: string) => run((c) => c.removePeer(who)),
     mutePeer: (who: string, muted: boolean) => run((c) => c.mutePeer(who, muted)),
+    requestReadiness: (who: string) => run((c) => c.requestReadiness(who)),
     setAgendaItem: (itemId: string | null) => run((c) => c.setAgendaItem(itemId)),
     startRecording: () => run((c) => c.startRecording()),
     stopRecording: () => run((c) => c.stopRecording()),

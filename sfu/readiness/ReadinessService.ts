@@ -1,0 +1,182 @@
+import type { types } from 'mediasoup';
+import {
+  readinessMaxDurationMs,
+  type ReadinessCheck as CheckResult,
+  type ReadinessFigures,
+  type ReadinessResponseData,
+  type ReadinessState,
+  type TokenClaims,
+} from '../../protocol/index.js';
+import { ConflictError, RateLimitedError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Room } from '../room/Room.js';
+import type { Store } from '../store/Store.js';
+import { ReadinessCheck } from './ReadinessCheck.js';
+import { readinessVerdict } from './readinessVerdict.js';
+import { readinessKey } from './readinessKey.js';
+import { ReadinessSocket, type ReadinessChecks } from './ReadinessSocket.js';
+
+/** What the store keeps per (session, point). */
+interface ReadinessDoc extends ReadinessState {
+  sessionId: string;
+  pointId: string;
+}
+
+export interface ReadinessOptions {
+  store: Store;
+  logger: Logger;
+  /** Longest a network check holds its transports. */
+  maxDurationMs?: number;
+  /** Shortest time between two checks of the same point: a page stuck in a loop cannot load the workers. */
+  minIntervalMs?: number;
+  /** How long after its start a check's figures are still taken (the clerk answers the tone in between). */
+  resultWindowMs?: number;
+}
+
+type Options = Required<ReadinessOptions>;
+
+/**
+ * The points' readiness checks on this node: at most one network check per
+ * point at a time, and not more often than `minIntervalMs`; the latest result
+ * of each point in each session, kept in the store for the operator's roll
+ * call; and the operator's requests to check again, delivered to the point's
+ * open page (or shown the next time it opens, from the store). A session's
+ * sockets all reach the node that runs its Room, so the pages to tell are
+ * here.
+ */
+export class ReadinessService implements ReadinessChecks {
+  readonly #o: Options;
+  /** The check running for each point (session:point). */
+  readonly #running = new Map<string, ReadinessCheck>();
+  /** Points whose check is being set up (its transports are on their way). */
+  readonly #starting = new Set<string>();
+  readonly #lastStart = new Map<string, number>();
+  /** Each point's open pages (session:point → how to notify them). */
+  readonly #pages = new Map<string, Set<(message: unknown) => void>>();
+
+  constructor(options: ReadinessOptions) {
+    this.#o = { maxDurationMs: readinessMaxDurationMs, minIntervalMs: 5000, resultWindowMs: 120_000, ...options };
+  }
+
+  /** The readiness of one point in one session. */
+  async state(sessionId: string, pointId: string): Promise<ReadinessState> {
+    const doc = await this.#o.store.get<ReadinessDoc>('readiness', readinessKey(sessionId, pointId));
+    return { latest: doc?.latest ?? null, requestedAt: doc?.requestedAt ?? null };
+  }
+
+  /** The readiness of the given points in a session (the roll call's rows); points never checked nor asked are left out. */
+  async forPoints(sessionId: string, pointIds: readonly string[]): Promise<Map<string, ReadinessState>> {
+    const docs = await Promise.all(pointIds.map((id) => this.#o.store.get<ReadinessDoc>('readiness', readinessKey(sessionId, id))));
+    const states = new Map<string, ReadinessState>();
+    docs.forEach((doc, i) => {
+      if (doc) states.set(pointIds[i], { latest: doc.latest, requestedAt: doc.requestedAt });
+    });
+    return states;
+  }
+
+  /**
+   * The operator asks a point to check again: kept (a page opened later
+   * shows it) and sent to the point's open pages now.
+   */
+  async request(sessionId: string, pointId: string): Promise<number> {
+    const requestedAt = Date.now();
+    await this.#o.store.update<ReadinessDoc>('readiness', readinessKey(sessionId, pointId), (doc) => ({
+      sessionId,
+      pointId,
+      latest: doc?.latest ?? null,
+      requestedAt,
+    }));
+    for (const send of this.#pages.get(readinessKey(sessionId, pointId)) ?? []) {
+      send({ notification: 'readiness.requested', data: { requestedAt } });
+    }
+    return requestedAt;
+  }
+
+  /** A point page's socket: its handle on the checks. Closed with the socket. */
+  open(claims: TokenClaims, room: Room, send: (message: unknown) => void): ReadinessSocket {
+    return new ReadinessSocket(this, claims, room, send);
+  }
+
+  /** @internal ReadinessSocket's way in. */
+  follow(key: string, send: (message: unknown) => void): () => void {
+    let pages = this.#pages.get(key);
+    if (!pages) this.#pages.set(key, (pages = new Set()));
+    pages.add(send);
+    return () => {
+      pages.delete(send);
+      if (pages.size === 0 && this.#pages.get(key) === pages) this.#pages.delete(key);
+    };
+  }
+
+  /** @internal Opens a point's network check, one at a time and not too often. */
+  async startCheck(
+    room: Room,
+    pointId: string,
+    rtpCapabilities: types.RtpCapabilities,
+  ): Promise<{ check: ReadinessCheck; response: ReadinessResponseData['readiness.start']; startedAt: number }> {
+    const key = readinessKey(room.id, pointId);
+    if (this.#running.has(key) || this.#starting.has(key))
+      throw new ConflictError('a check of this point is already running: wait for it to finish');
+    const last = this.#lastStart.get(key);
+    const now = Date.now();
+    if (last !== undefined && now - last < this.#o.minIntervalMs) {
+      throw new RateLimitedError(
+        'the check was run a moment ago: try again in a few seconds',
+        Math.ceil((this.#o.minIntervalMs - (now - last)) / 1000),
+      );
+    }
+    this.#lastStart.set(key, now);
+    // Held from before the first await: two sockets of the same point cannot both pass.
+    this.#starting.add(key);
+    let check: ReadinessCheck | undefined;
+    try {
+      const opened = await ReadinessCheck.open(room, {
+        rtpCapabilities,
+        maxDurationMs: this.#o.maxDurationMs,
+        onClose: () => {
+          if (check && this.#running.get(key) === check) this.#running.delete(key);
+        },
+      });
+      check = opened.check;
+      this.#running.set(key, check);
+      return { check, response: opened.response, startedAt: now };
+    } finally {
+      this.#starting.delete(key);
+      this.#pruneStarts(now);
+    }
+  }
+
+  /** @internal Judges and keeps a finished check; the request to check again is answered by it. */
+  async finish(sessionId: string, pointId: string, figures: ReadinessFigures): Promise<CheckResult> {
+    const { verdict, problems } = readinessVerdict(figures);
+    const result: CheckResult = { at: Date.now(), figures, verdict, problems };
+    await this.#o.store.put<ReadinessDoc>('readiness', readinessKey(sessionId, pointId), {
+      sessionId,
+      pointId,
+      latest: result,
+      requestedAt: null,
+    });
+    this.#o.logger.info({ session: sessionId, point: pointId, verdict, problems }, 'readiness check finished');
+    return result;
+  }
+
+  get resultWindowMs(): number {
+    return this.#o.resultWindowMs;
+  }
+
+  /** Checks running now (figures for tests and the dashboard). */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Start times older than the interval tell nothing more: the map stays as small as the points checking now. */
+  #pruneStarts(now: number): void {
+    if (this.#lastStart.size < 1000) return;
+    for (const [key, at] of this.#lastStart) if (now - at >= this.#o.minIntervalMs) this.#lastStart.delete(key);
+  }
+
+  /** Ends every running check (the server stops). */
+  close(): void {
+    for (const check of [...this.#running.values()]) check.close();
+  }
+}
