@@ -27,6 +27,8 @@ export class ReadinessCheck {
   #send: types.WebRtcTransport | undefined;
   #recv: types.WebRtcTransport | undefined;
   #producer: types.Producer | undefined;
+  /** Set before the first await of produce(): two produce requests at once would both pass a check of #producer. */
+  #producing = false;
   #consumer: types.Consumer | undefined;
   /** What the page can receive: the echo is consumed with it. */
   #rtpCapabilities: types.RtpCapabilities | undefined;
@@ -91,11 +93,26 @@ export class ReadinessCheck {
   /** Produces the test picture and consumes it back, paused until the page has its consumer ready. */
   async produce(rtpParameters: types.RtpParameters): Promise<ReadinessResponseData['readiness.produce']> {
     if (this.#closed || !this.#send || !this.#recv) throw new ConflictError('the check has ended: run it again');
-    if (this.#producer) throw new ConflictError('the check already sends its picture');
-    const producer = await this.#send.produce({ kind: 'video', rtpParameters });
+    if (this.#producer || this.#producing) throw new ConflictError('the check already sends its picture');
+    this.#producing = true;
+    let producer: types.Producer;
+    try {
+      producer = await this.#send.produce({ kind: 'video', rtpParameters });
+    } finally {
+      // Refused parameters leave the check able to try again with better ones.
+      this.#producing = false;
+    }
     this.#producer = producer;
     if (this.#closed) throw new ConflictError('the check has ended: run it again');
-    const consumer = await this.#recv.consume({ producerId: producer.id, rtpCapabilities: this.#rtpCapabilities!, paused: true });
+    let consumer: types.Consumer;
+    try {
+      consumer = await this.#recv.consume({ producerId: producer.id, rtpCapabilities: this.#rtpCapabilities!, paused: true });
+    } catch (error) {
+      // No echo possible (the page cannot receive what it sends): drop the picture so a retry is not refused as a second one.
+      producer.close();
+      this.#producer = undefined;
+      throw error;
+    }
     this.#consumer = consumer;
     return {
       producerId: producer.id,

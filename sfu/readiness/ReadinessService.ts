@@ -7,7 +7,7 @@ import {
   type ReadinessState,
   type TokenClaims,
 } from '../../protocol/index.js';
-import { ConflictError, RateLimitedError } from '../errors.js';
+import { BusyError, ConflictError, RateLimitedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Room } from '../room/Room.js';
 import type { Store } from '../store/Store.js';
@@ -31,6 +31,11 @@ export interface ReadinessOptions {
   minIntervalMs?: number;
   /** How long after its start a check's figures are still taken (the clerk answers the tone in between). */
   resultWindowMs?: number;
+  /**
+   * Most network checks running at once on this node: each holds two transports and their ports, and the
+   * per-point limits do not bound many points (or many points' tokens) checking together.
+   */
+  maxRunning?: number;
 }
 
 type Options = Required<ReadinessOptions>;
@@ -51,11 +56,13 @@ export class ReadinessService implements ReadinessChecks {
   /** Points whose check is being set up (its transports are on their way). */
   readonly #starting = new Set<string>();
   readonly #lastStart = new Map<string, number>();
+  /** When each point was last asked to check again (session:point → ms), pruned like #lastStart. */
+  readonly #lastRequest = new Map<string, number>();
   /** Each point's open pages (session:point → how to notify them). */
   readonly #pages = new Map<string, Set<(message: unknown) => void>>();
 
   constructor(options: ReadinessOptions) {
-    this.#o = { maxDurationMs: readinessMaxDurationMs, minIntervalMs: 5000, resultWindowMs: 120_000, ...options };
+    this.#o = { maxDurationMs: readinessMaxDurationMs, minIntervalMs: 5000, resultWindowMs: 120_000, maxRunning: 200, ...options };
   }
 
   /** The readiness of one point in one session. */
@@ -79,14 +86,25 @@ export class ReadinessService implements ReadinessChecks {
    * shows it) and sent to the point's open pages now.
    */
   async request(sessionId: string, pointId: string): Promise<number> {
-    const requestedAt = Date.now();
+    const key = readinessKey(sessionId, pointId);
+    const now = Date.now();
+    // Operators' sockets repeating the request (a double click, a script, several control rooms) must not
+    // flood the point's page nor the store: within the interval the request already made stands. Decided
+    // before any await, so requests arriving together cannot all pass.
+    const last = this.#lastRequest.get(key);
+    if (last !== undefined && now - last < this.#o.minIntervalMs) return last;
+    this.#lastRequest.set(key, now);
+    if (this.#lastRequest.size >= 1000) {
+      for (const [k, at] of this.#lastRequest) if (now - at >= this.#o.minIntervalMs) this.#lastRequest.delete(k);
+    }
+    const requestedAt = now;
     await this.#o.store.update<ReadinessDoc>('readiness', readinessKey(sessionId, pointId), (doc) => ({
       sessionId,
       pointId,
       latest: doc?.latest ?? null,
       requestedAt,
     }));
-    for (const send of this.#pages.get(readinessKey(sessionId, pointId)) ?? []) {
+    for (const send of this.#pages.get(key) ?? []) {
       send({ notification: 'readiness.requested', data: { requestedAt } });
     }
     return requestedAt;
@@ -117,6 +135,8 @@ export class ReadinessService implements ReadinessChecks {
     const key = readinessKey(room.id, pointId);
     if (this.#running.has(key) || this.#starting.has(key))
       throw new ConflictError('a check of this point is already running: wait for it to finish');
+    if (this.#running.size + this.#starting.size >= this.#o.maxRunning)
+      throw new BusyError('too many points are checking right now: try again in a minute');
     const last = this.#lastStart.get(key);
     const now = Date.now();
     if (last !== undefined && now - last < this.#o.minIntervalMs) {
@@ -149,6 +169,8 @@ export class ReadinessService implements ReadinessChecks {
   /** @internal Judges and keeps a finished check; the request to check again is answered by it. */
   async finish(sessionId: string, pointId: string, figures: ReadinessFigures): Promise<CheckResult> {
     const { verdict, problems } = readinessVerdict(figures);
+    // The check answers the request: the operator may ask again at once.
+    this.#lastRequest.delete(readinessKey(sessionId, pointId));
     const result: CheckResult = { at: Date.now(), figures, verdict, problems };
     await this.#o.store.put<ReadinessDoc>('readiness', readinessKey(sessionId, pointId), {
       sessionId,
