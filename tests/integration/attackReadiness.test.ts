@@ -7,12 +7,13 @@
  */
 import { observer, type types } from 'mediasoup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReadinessFigures, ReplyMessage, Role } from '../../protocol/index.js';
+import type { ReadinessFigures, Role } from '../../protocol/index.js';
 import { BusyError } from '../../sfu/errors.js';
 import { ReadinessService } from '../../sfu/readiness/ReadinessService.js';
 import { waitFor } from '../helpers/rtp.js';
-import { startServer, tokenFor } from '../helpers/server.js';
-import { RawSignaling } from '../helpers/wsClient.js';
+import { startServer } from '../helpers/server.js';
+import { errorCode, replyData, signalingAs } from '../helpers/signalingAs.js';
+import type { RawSignaling } from '../helpers/wsClient.js';
 
 /** Every live WebRtcTransport and producer of the server's workers, counted from mediasoup itself. */
 const transports = new Set<types.Transport>();
@@ -38,21 +39,8 @@ let rtpCapabilities: unknown;
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
 
-async function connect(sub: string, role: Role): Promise<RawSignaling> {
-  const ver = role === 'point' ? server.points.listPoints().find((p) => p.id === sub)?.invitationVersion : undefined;
-  const token = ver === undefined ? await tokenFor(server, sid, sub, role) : await server.tokens.sign({ sid, sub, role, name: sub, ver });
-  const ws = new RawSignaling(`${server.url.replace('http', 'ws')}/ws?token=${token}`);
-  sockets.push(ws);
-  await ws.opened();
-  return ws;
-}
-function data<T>(reply: ReplyMessage): T {
-  expect(reply.ok, JSON.stringify(reply)).toBe(true);
-  return (reply as { data: T }).data;
-}
-function errorCode(reply: ReplyMessage): string | undefined {
-  return reply.ok ? undefined : reply.error.code;
-}
+const connect = (sub: string, role: Role): Promise<RawSignaling> => signalingAs(server, sid, sub, role, sockets);
+const data = replyData;
 async function killed(ws: RawSignaling): Promise<void> {
   ws.ws.terminate();
   await ws.closed;

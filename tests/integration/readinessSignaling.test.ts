@@ -7,32 +7,18 @@
  * tests/e2e/readiness.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReadinessFigures, ReadinessState, ReplyMessage, Role } from '../../protocol/index.js';
+import type { ReadinessFigures, ReadinessState, Role } from '../../protocol/index.js';
 import { waitFor } from '../helpers/rtp.js';
-import { startServer, tokenFor } from '../helpers/server.js';
-import { RawSignaling } from '../helpers/wsClient.js';
+import { startServer } from '../helpers/server.js';
+import { errorCode, replyData, signalingAs } from '../helpers/signalingAs.js';
+import type { RawSignaling } from '../helpers/wsClient.js';
 
 let server: Awaited<ReturnType<typeof startServer>>;
 const sid = 'kiem-tra';
 const sockets: RawSignaling[] = [];
 
-async function connect(sub: string, role: Role): Promise<RawSignaling> {
-  // A registered point's link carries its invitation version.
-  const ver = role === 'point' ? server.points.listPoints().find((p) => p.id === sub)?.invitationVersion : undefined;
-  const token = ver === undefined ? await tokenFor(server, sid, sub, role) : await server.tokens.sign({ sid, sub, role, name: sub, ver });
-  const ws = new RawSignaling(`${server.url.replace('http', 'ws')}/ws?token=${token}`);
-  sockets.push(ws);
-  await ws.opened();
-  return ws;
-}
-
-function data<T>(reply: ReplyMessage): T {
-  expect(reply.ok, JSON.stringify(reply)).toBe(true);
-  return (reply as { data: T }).data;
-}
-function errorCode(reply: ReplyMessage): string | undefined {
-  return reply.ok ? undefined : reply.error.code;
-}
+const connect = (sub: string, role: Role): Promise<RawSignaling> => signalingAs(server, sid, sub, role, sockets);
+const data = replyData;
 
 /** What a page reports when its media never got through. */
 const unreachable: ReadinessFigures = {
