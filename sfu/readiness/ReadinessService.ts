@@ -36,6 +36,11 @@ export interface ReadinessOptions {
    * per-point limits do not bound many points (or many points' tokens) checking together.
    */
   maxRunning?: number;
+  /**
+   * How long a read of a session's points answers later reads. Results are written on the node that runs
+   * the session (its roll call sees them at once); other nodes' session lists see them this much later.
+   */
+  reuseReadsMs?: number;
 }
 
 type Options = Required<ReadinessOptions>;
@@ -60,9 +65,22 @@ export class ReadinessService implements ReadinessChecks {
   readonly #lastRequest = new Map<string, number>();
   /** Each point's open pages (session:point → how to notify them). */
   readonly #pages = new Map<string, Set<(message: unknown) => void>>();
+  /**
+   * The last read of each session's points (session → when, which points, their states). Every control
+   * room polls the roll call and the session list reads every session: without it each poll is one store
+   * read per point (a Redis round trip each with several nodes). This node's own writes drop the entry.
+   */
+  readonly #recent = new Map<string, { at: number; ids: ReadonlySet<string>; states: Promise<Map<string, ReadinessState>> }>();
 
   constructor(options: ReadinessOptions) {
-    this.#o = { maxDurationMs: readinessMaxDurationMs, minIntervalMs: 5000, resultWindowMs: 120_000, maxRunning: 200, ...options };
+    this.#o = {
+      maxDurationMs: readinessMaxDurationMs,
+      minIntervalMs: 5000,
+      resultWindowMs: 120_000,
+      maxRunning: 200,
+      reuseReadsMs: 1000,
+      ...options,
+    };
   }
 
   /** The readiness of one point in one session. */
@@ -73,6 +91,22 @@ export class ReadinessService implements ReadinessChecks {
 
   /** The readiness of the given points in a session (the roll call's rows); points never checked nor asked are left out. */
   async forPoints(sessionId: string, pointIds: readonly string[]): Promise<Map<string, ReadinessState>> {
+    const now = Date.now();
+    const recent = this.#recent.get(sessionId);
+    if (recent && now - recent.at < this.#o.reuseReadsMs && pointIds.every((id) => recent.ids.has(id))) return await recent.states;
+    const states = this.#read(sessionId, pointIds);
+    if (this.#recent.size >= 1000) {
+      for (const [id, read] of this.#recent) if (now - read.at >= this.#o.reuseReadsMs) this.#recent.delete(id);
+    }
+    this.#recent.set(sessionId, { at: now, ids: new Set(pointIds), states });
+    // A failed read is not kept: the next caller tries the store again.
+    states.catch(() => {
+      if (this.#recent.get(sessionId)?.states === states) this.#recent.delete(sessionId);
+    });
+    return await states;
+  }
+
+  async #read(sessionId: string, pointIds: readonly string[]): Promise<Map<string, ReadinessState>> {
     const docs = await Promise.all(pointIds.map((id) => this.#o.store.get<ReadinessDoc>('readiness', readinessKey(sessionId, id))));
     const states = new Map<string, ReadinessState>();
     docs.forEach((doc, i) => {
@@ -98,12 +132,13 @@ export class ReadinessService implements ReadinessChecks {
       for (const [k, at] of this.#lastRequest) if (now - at >= this.#o.minIntervalMs) this.#lastRequest.delete(k);
     }
     const requestedAt = now;
-    await this.#o.store.update<ReadinessDoc>('readiness', readinessKey(sessionId, pointId), (doc) => ({
+    await this.#o.store.update<ReadinessDoc>('readiness', key, (doc) => ({
       sessionId,
       pointId,
       latest: doc?.latest ?? null,
       requestedAt,
     }));
+    this.#recent.delete(sessionId);
     for (const send of this.#pages.get(key) ?? []) {
       send({ notification: 'readiness.requested', data: { requestedAt } });
     }
@@ -178,6 +213,8 @@ export class ReadinessService implements ReadinessChecks {
       latest: result,
       requestedAt: null,
     });
+    // Dropped after the write: a read started in between must not be reused with the old state.
+    this.#recent.delete(sessionId);
     this.#o.logger.info({ session: sessionId, point: pointId, verdict, problems }, 'readiness check finished');
     return result;
   }
