@@ -57,6 +57,8 @@ export const requestSchemas = {
   join: z.object({
     rtpCapabilities,
     receiveMode: receiveModeSchema.default('auto'),
+    /** Create the receiving transport with the join (its options come in the reply): one round trip less before the picture. */
+    recvTransport: z.boolean().optional(),
   }),
   'transport.create': z.object({ direction: z.enum(['send', 'recv']) }),
   'transport.connect': z.object({ transportId: id, dtlsParameters }),
@@ -154,7 +156,14 @@ export interface TransportOptions {
 
 export interface ResponseData extends ReadinessResponseData {
   'router.capabilities': { rtpCapabilities: Record<string, unknown> };
-  join: { identity: string; name: string; role: z.infer<typeof roleSchema>; snapshot: SessionSnapshot };
+  join: {
+    identity: string;
+    name: string;
+    role: z.infer<typeof roleSchema>;
+    snapshot: SessionSnapshot;
+    /** The receiving transport, when the join asked for it (recvTransport) and the role may receive. */
+    recvTransport?: TransportOptions;
+  };
   'transport.create': TransportOptions;
   'transport.connect': Record<string, never>;
   'transport.restartIce': { iceParameters: Record<string, unknown> };

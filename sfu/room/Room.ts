@@ -633,13 +633,18 @@ export class Room extends EventEmitter<RoomEvents> {
     consumer.on('producerclose', () => {
       if (receiver.removeConsumer(producer.id, consumer)) receiver.notify('consumer.closed', { consumerId: consumer.id });
     });
+    let tuned: Promise<unknown> | undefined;
     if (consumer.kind === 'video') {
       // The layer a receiver gets (none: a frozen picture) is what a support call needs to know.
       consumer.on('layerschange', (layers) =>
         this.#log.debug({ identity: receiver.identity, from: producer.appData.identity, layers: layers ?? null }, 'video layers'),
       );
-      await preferLayers(consumer, receiver.receiveMode, receiver.weakLink);
-      await consumer.setPriority(program ? 255 : 1).catch(() => {});
+      // Asked of the worker now, the browser told at once: the worker takes requests in order, so both are
+      // applied before the browser's resume (which needs consumer.new first) — and the point waits two round trips less.
+      tuned = Promise.all([
+        preferLayers(consumer, receiver.receiveMode, receiver.weakLink),
+        consumer.setPriority(program ? 255 : 1).catch(() => {}),
+      ]);
     }
     receiver.notify('consumer.new', {
       consumerId: consumer.id,
@@ -650,6 +655,7 @@ export class Room extends EventEmitter<RoomEvents> {
       source: producer.appData.source,
       program,
     });
+    await tuned;
   }
 
   /** How many streams a peer joining now receives at once: the program picture and the voices on air. */

@@ -71,6 +71,24 @@ export const requiredAction: Record<RequestMethod, Action> = {
   ...readinessRequiredAction,
 };
 
+/** A WebRTC transport for a joined peer, within its limit, as the browser's mediasoup-client wants its options. */
+async function createTransport(peer: Peer, room: Room, direction: 'send' | 'recv'): Promise<ResponseData['transport.create']> {
+  // Reserved before the first await: requests sent together cannot all pass the limit.
+  const release = peer.reserveTransport();
+  const t = await room.createWebRtcTransport(peer, direction).finally(release);
+  // The socket dropped (or the peer was replaced) while the worker created it: nobody else would close it.
+  if (peer.closed) {
+    t.close();
+    throw new DiemcauError('not-joined', 'the participant left while its transport was being created');
+  }
+  return {
+    id: t.id,
+    iceParameters: t.iceParameters as unknown as Record<string, unknown>,
+    iceCandidates: t.iceCandidates as unknown as Record<string, unknown>[],
+    dtlsParameters: t.dtlsParameters as unknown as Record<string, unknown>,
+  };
+}
+
 function joined(ctx: HandlerContext): Peer {
   if (!ctx.peer || ctx.peer.closed) throw new DiemcauError('not-joined', 'join the session first');
   return ctx.peer;
@@ -106,7 +124,11 @@ const table: { [M in RequestMethod]: Handler<M> } = {
       throw error;
     }
     ctx.attach(peer);
-    return { identity: peer.identity, name: peer.name, role: peer.role, snapshot: snapshotFor(ctx.room.snapshot(), peer) };
+    // The snapshot is taken before the transport exists: it is the session as the peer joined it.
+    const snapshot = snapshotFor(ctx.room.snapshot(), peer);
+    // The page asked for its receiving transport with the join: it waits for the picture, not for another round trip.
+    const recvTransport = data.recvTransport && can(peer.role, 'media.receive') ? await createTransport(peer, ctx.room, 'recv') : undefined;
+    return { identity: peer.identity, name: peer.name, role: peer.role, snapshot, ...(recvTransport && { recvTransport }) };
   },
 
   'transport.create': async (ctx, data) => {
@@ -114,20 +136,7 @@ const table: { [M in RequestMethod]: Handler<M> } = {
     if (data.direction === 'send' && !can(peer.role, 'media.send')) {
       throw new ForbiddenError(`a ${peer.role} cannot send media`);
     }
-    // Reserved before the first await: requests sent together cannot all pass the limit.
-    const release = peer.reserveTransport();
-    const t = await ctx.room.createWebRtcTransport(peer, data.direction).finally(release);
-    // The socket dropped (or the peer was replaced) while the worker created it: nobody else would close it.
-    if (peer.closed) {
-      t.close();
-      throw new DiemcauError('not-joined', 'the participant left while its transport was being created');
-    }
-    return {
-      id: t.id,
-      iceParameters: t.iceParameters as unknown as Record<string, unknown>,
-      iceCandidates: t.iceCandidates as unknown as Record<string, unknown>[],
-      dtlsParameters: t.dtlsParameters as unknown as Record<string, unknown>,
-    };
+    return await createTransport(peer, ctx.room, data.direction);
   },
 
   'transport.connect': async (ctx, data) => {

@@ -1,5 +1,14 @@
 import { Device, types as ms } from 'mediasoup-client';
-import { can, closeCodes, type NotificationMessage, type ReceiveMode, type Role, type SessionSnapshot } from '@protocol';
+import {
+  can,
+  closeCodes,
+  type NotificationMessage,
+  type ReceiveMode,
+  type Role,
+  type SessionSnapshot,
+  type ResponseData,
+  type TransportOptions,
+} from '@protocol';
 import { Emitter } from './Emitter';
 import { RequestError, SignalingClient } from './SignalingClient';
 
@@ -56,6 +65,32 @@ const cameraEncodings: RTCRtpEncodingParameters[] = [
   { scaleResolutionDownBy: 1, maxBitrate: 1_200_000, maxFramerate: 30 },
 ];
 
+/** The steps of a join, as performance marks: a page's timeline shows where a join's time went. */
+export type JoinMark =
+  | 'join:signaling-open'
+  | 'join:device-loaded'
+  | 'join:recv-transport-created'
+  | 'join:recv-transport-connected'
+  | 'join:program-consumer-created';
+
+/** What a join needs before it asks to join: opened (and loaded) before the click when the page prepared it. */
+interface Prepared {
+  device: Device;
+  /** performance.now() when the socket opened, and when the Device was loaded. */
+  openedAt: number;
+  loadedAt: number;
+}
+
+/**
+ * How long the camera waits for the program's picture to be on its way
+ * before it is sent anyway (a program slow to come must not hold the
+ * point's own camera and microphone back).
+ */
+const programWaitMs = 2000;
+
+/** At most this long after the click, the page shows 'connecting' even if the join's reply has not come. */
+const quietConnectingMs = 100;
+
 export interface ConferenceOptions {
   token: string;
   /** Base URL of the server's WebSocket, e.g. ws://host:3000/ws */
@@ -87,6 +122,12 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #statsTimer: ReturnType<typeof setInterval> | null = null;
   #signalingUrl: string;
+  /** A connection opened before the click (prepare()): the socket, and the Device loaded with the router's capabilities. */
+  #prepared: { url: string; signaling: SignalingClient; ready: Promise<Prepared>; loaded: Prepared | null } | null = null;
+  /** Resolves when the current join's program video consumer exists (the camera is sent after it). */
+  #programArrived: (() => void) | null = null;
+  /** The join path's performance marks already set for the current join (each once per join). */
+  readonly #marked = new Set<JoinMark>();
 
   constructor(options: ConferenceOptions) {
     super();
@@ -100,6 +141,23 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   async start(): Promise<void> {
     this.#stopped = false;
     await this.#join('connecting');
+  }
+
+  /**
+   * What a join needs before it can ask to join, done while the page waits
+   * for the click: the signaling socket, the router's capabilities, the
+   * Device. It joins nothing — a socket that has not joined is no peer, so
+   * the point is not marked present until start(). start() takes this
+   * connection over, or opens its own if it closed meanwhile; stop() closes
+   * it. Errors are left for start() to meet and report.
+   */
+  prepare(): void {
+    if (this.#prepared || this.#signaling || this.state.connection !== 'idle') return;
+    const url = `${this.#signalingUrl}?token=${encodeURIComponent(this.#options.token)}`;
+    const signaling = new SignalingClient(url);
+    const prepared = { url, signaling, ready: this.#load(signaling), loaded: null as Prepared | null };
+    prepared.ready.then((loaded) => (prepared.loaded = loaded)).catch(() => {});
+    this.#prepared = prepared;
   }
 
   async raiseHand(raised: boolean): Promise<void> {
@@ -166,18 +224,20 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   }
 
   /** Decoding figures of what this page receives (for the UI and for tests). */
-  async receiveStats(): Promise<{ framesDecoded: number; audioPackets: number; programIdentity: string | null }> {
+  async receiveStats(): Promise<{ framesDecoded: number; packetsReceived: number; audioPackets: number; programIdentity: string | null }> {
     let framesDecoded = 0;
+    let packetsReceived = 0;
     let audioPackets = 0;
     for (const consumer of this.#consumers.values()) {
       const stats = await consumer.getStats();
       stats.forEach((s: { type: string; kind?: string; framesDecoded?: number; packetsReceived?: number }) => {
         if (s.type !== 'inbound-rtp') return;
         if (s.kind === 'video') framesDecoded += s.framesDecoded ?? 0;
+        if (s.kind === 'video') packetsReceived += s.packetsReceived ?? 0;
         if (s.kind === 'audio') audioPackets += s.packetsReceived ?? 0;
       });
     }
-    return { framesDecoded, audioPackets, programIdentity: this.state.programIdentity };
+    return { framesDecoded, packetsReceived, audioPackets, programIdentity: this.state.programIdentity };
   }
 
   /** Drops the connection as a dead network would; the client recovers by itself. */
@@ -189,6 +249,8 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
 
   stop(): void {
     this.#stopped = true;
+    this.#prepared?.signaling.close();
+    this.#prepared = null;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     void this.#signaling?.request('leave', {}).catch(() => {});
     this.#teardown();
@@ -202,9 +264,14 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   async #join(phase: 'connecting' | 'reconnecting'): Promise<void> {
     const generation = ++this.#generation;
     this.#teardown();
-    this.#set({ connection: phase });
+    this.#marked.clear();
     const url = `${this.#signalingUrl}?token=${encodeURIComponent(this.#options.token)}`;
-    const signaling = new SignalingClient(url);
+    // The connection prepared before the click, if it is for this address and still open.
+    const prepared = this.#prepared;
+    this.#prepared = null;
+    const reuse = prepared && prepared.url === url && prepared.signaling.isOpen ? prepared : null;
+    if (prepared && !reuse) prepared.signaling.close();
+    const signaling = reuse?.signaling ?? new SignalingClient(url);
     this.#signaling = signaling;
     signaling.on('notification', (m) => {
       this.#onNotification(m, generation).catch((error: unknown) => {
@@ -214,25 +281,54 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
       });
     });
     signaling.on('close', (code, reason) => this.#onClose(code, reason, generation));
+    // Consumers may be announced before the join's reply is read: they wait for the transport the reply brings.
+    let recvMade!: (transport: ms.Transport) => void;
+    let recvFailed!: (error: unknown) => void;
+    this.#recvReady = new Promise<ms.Transport>((resolve, reject) => ((recvMade = resolve), (recvFailed = reject)));
+    this.#recvReady.catch(() => {});
+    const programArrived = new Promise<void>((resolve) => (this.#programArrived = resolve));
+    // With a prepared connection the join leaves now, before the page redraws for 'connecting'
+    // (it mounts the whole session page: tens of milliseconds the request need not wait for).
+    const early = reuse?.loaded ? this.#askToJoin(signaling, reuse.loaded.device) : null;
+    // The page shows 'connecting' with the join's reply (below), or after quietConnectingMs if the
+    // reply is slow: its redraw (the whole session page) then runs while the browser sets the
+    // picture's transport up, instead of before — the user sees the page a few ms later, the picture sooner.
+    this.state.connection = phase;
+    const showConnecting = setTimeout(() => generation === this.#generation && this.emit('change', this.state), quietConnectingMs);
     try {
-      await signaling.opened;
-      const { rtpCapabilities } = await signaling.request('router.capabilities', {});
-      const device = new Device();
-      await device.load({ routerRtpCapabilities: rtpCapabilities });
+      const { device, openedAt, loadedAt } = reuse?.loaded ?? (await (reuse?.ready ?? this.#load(signaling)));
+      this.#mark('join:signaling-open', openedAt);
+      this.#mark('join:device-loaded', loadedAt);
       this.#device = device;
-      const joined = await signaling.request('join', {
-        rtpCapabilities: device.rtpCapabilities as unknown as Record<string, unknown> & { codecs: never[] },
-        receiveMode: this.state.receiveMode,
-      });
+      const joined = await (early ?? this.#askToJoin(signaling, device));
+      clearTimeout(showConnecting);
       if (generation !== this.#generation) return;
-      this.#set({ identity: joined.identity, role: joined.role, snapshot: joined.snapshot, failure: null });
-      this.#recvReady = this.#createTransport('recv', generation);
-      await this.#recvReady;
-      if (can(joined.role, 'media.send')) await this.#startSending(generation);
+      // The page redraws with the session a moment later, after the program's consumer (announced
+      // with the reply) has been handed to the browser: a redraw first would hold the picture back.
+      this.#set({ identity: joined.identity, role: joined.role, snapshot: joined.snapshot, failure: null }, 'soon');
+      try {
+        recvMade(
+          joined.recvTransport
+            ? this.#makeTransport('recv', joined.recvTransport, generation)
+            : await this.#createTransport('recv', generation),
+        );
+      } catch (error) {
+        recvFailed(error);
+        throw error;
+      }
+      if (can(joined.role, 'media.send')) {
+        // The user waits for the program's picture, not for their own camera: opening and encoding
+        // the camera (three layers) competes for the CPU with receiving and decoding the picture,
+        // so it starts once the first program frame is decoded (or after programWaitMs at most).
+        if (this.#expectsProgramVideo(joined.snapshot, joined.identity)) await this.#firstProgramFrame(programArrived, generation);
+        if (generation !== this.#generation) return;
+        await this.#startSending(generation);
+      }
       if (generation !== this.#generation) return;
       this.#set({ connection: 'live' });
       this.#startStatsReports(generation);
     } catch (error) {
+      clearTimeout(showConnecting);
       if (generation !== this.#generation || this.#stopped) return;
       // No camera, refused, busy in another program, or unable to meet the constraints:
       // retrying on its own would not help, the user has to act.
@@ -245,9 +341,70 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     }
   }
 
+  /** The join request; it brings the receiving transport along: one round trip less before the picture. */
+  #askToJoin(signaling: SignalingClient, device: Device): Promise<ResponseData['join']> {
+    return signaling.request('join', {
+      rtpCapabilities: device.rtpCapabilities as unknown as Record<string, unknown> & { codecs: never[] },
+      receiveMode: this.state.receiveMode,
+      recvTransport: true,
+    });
+  }
+
+  /** Waits for the socket, asks for the router's capabilities and loads the Device with them. */
+  async #load(signaling: SignalingClient): Promise<Prepared> {
+    await signaling.opened;
+    const openedAt = performance.now();
+    const { rtpCapabilities } = await signaling.request('router.capabilities', {});
+    const device = new Device();
+    await device.load({ routerRtpCapabilities: rtpCapabilities });
+    return { device, openedAt, loadedAt: performance.now() };
+  }
+
+  /** Resolves once the program's first video frame is decoded, the join is over, or programWaitMs have passed. */
+  async #firstProgramFrame(programArrived: Promise<void>, generation: number): Promise<void> {
+    const deadline = performance.now() + programWaitMs;
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), programWaitMs));
+    if ((await Promise.race([programArrived, timeout])) === 'timeout') return;
+    // Bounded: at most programWaitMs / 25 polls of one consumer's stats.
+    while (performance.now() < deadline && generation === this.#generation) {
+      const { framesDecoded } = await this.receiveStats().catch(() => ({ framesDecoded: 0 }));
+      if (framesDecoded > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /** The session shows a picture this page will receive: on air, from someone else, and the page takes video. */
+  #expectsProgramVideo(snapshot: SessionSnapshot, identity: string): boolean {
+    return (
+      snapshot.status === 'live' &&
+      !!snapshot.programSource &&
+      snapshot.programSource !== identity &&
+      this.state.receiveMode !== 'audio-only'
+    );
+  }
+
+  /** Opens the camera and microphone once per client (kept through rejoins). */
+  async #openLocalMedia(): Promise<void> {
+    if (this.localStream) return;
+    const get =
+      this.#options.getLocalMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } }));
+    const stream = await get();
+    if (this.localStream) {
+      stream.getTracks().forEach((t) => t.stop());
+      return;
+    }
+    this.localStream = stream;
+    this.#set({});
+  }
+
   async #createTransport(direction: 'send' | 'recv', generation: number): Promise<ms.Transport> {
+    const options = await this.#signaling!.request('transport.create', { direction });
+    return this.#makeTransport(direction, options, generation);
+  }
+
+  /** The page's side of a transport the server created. */
+  #makeTransport(direction: 'send' | 'recv', options: TransportOptions, generation: number): ms.Transport {
     const signaling = this.#signaling!;
-    const options = await signaling.request('transport.create', { direction });
     const params = options as unknown as ms.TransportOptions;
     const transport = direction === 'send' ? this.#device!.createSendTransport(params) : this.#device!.createRecvTransport(params);
     transport.on('connect', ({ dtlsParameters }, callback, errback) => {
@@ -272,18 +429,16 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
       this.#sendTransport = transport;
     } else {
       this.#recvTransport = transport;
+      this.#mark('join:recv-transport-created');
+      transport.on('connectionstatechange', (state) => state === 'connected' && this.#mark('join:recv-transport-connected'));
     }
     transport.on('connectionstatechange', (state) => this.#watchTransport(transport, state, generation));
     return transport;
   }
 
   async #startSending(generation: number): Promise<void> {
-    if (!this.localStream) {
-      const get =
-        this.#options.getLocalMedia ?? (() => navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } }));
-      this.localStream = await get();
-      this.#set({});
-    }
+    await this.#openLocalMedia();
+    if (!this.localStream) return;
     const transport = await this.#createTransport('send', generation);
     const video = this.localStream.getVideoTracks()[0];
     const audio = this.localStream.getAudioTracks()[0];
@@ -431,6 +586,10 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     });
     this.#consumers.set(consumer.id, consumer);
     if (consumer.kind === 'video') {
+      if (data.program) {
+        this.#mark('join:program-consumer-created');
+        this.#programArrived?.();
+      }
       // One program picture at a time: the new one replaces the old.
       for (const track of this.programStream.getVideoTracks()) this.programStream.removeTrack(track);
       this.#set({ programIdentity: data.identity });
@@ -492,8 +651,17 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     return this.#signaling.request(method, data as never);
   }
 
-  #set(patch: Partial<ClientState>): void {
+  /** Marks a step of the join path on the page's performance timeline, once per join (the join bench reads them). */
+  #mark(name: JoinMark, startTime?: number): void {
+    if (this.#marked.has(name)) return;
+    this.#marked.add(name);
+    performance.mark(name, startTime === undefined ? undefined : { startTime });
+  }
+
+  /** Changes the state and tells the page: now, or 'soon' — after the tasks already waiting (messages received). */
+  #set(patch: Partial<ClientState>, when: 'now' | 'soon' = 'now'): void {
     Object.assign(this.state, patch);
-    this.emit('change', this.state);
+    if (when === 'now') this.emit('change', this.state);
+    else setTimeout(() => this.emit('change', this.state), 0);
   }
 }

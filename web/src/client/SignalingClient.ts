@@ -68,6 +68,11 @@ export class SignalingClient extends Emitter<SignalingEvents> {
     });
   }
 
+  /** The socket is open: requests can be sent. */
+  get isOpen(): boolean {
+    return this.#ws.readyState === WebSocket.OPEN;
+  }
+
   close(): void {
     this.#ws.close();
   }

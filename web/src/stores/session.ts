@@ -59,11 +59,29 @@ export const useSessionStore = defineStore('session', () => {
     programVersion.value++;
   }
 
+  /**
+   * Before the click on "join": the client opens its connection and loads its
+   * media device, so the join itself is quicker. Joins nothing (the point is
+   * not present until start()).
+   */
+  function prepare(newToken: string): void {
+    if (client || !newToken) return;
+    token.value = newToken;
+    const c = markRaw(new ConferenceClient({ token: newToken, signalingUrl: signalingUrl(), receiveMode: state.value.receiveMode }));
+    client = c;
+    c.prepare();
+  }
+
   async function start(newToken: string): Promise<void> {
-    stop();
+    // A second click while this link is joining (the page shows it a moment later) changes nothing.
+    if (client && unsubscribe.length && token.value === newToken && client.state.connection === 'connecting') return;
+    // A client prepared for this link, not started yet, is the one that joins.
+    const ready = client && token.value === newToken && client.state.connection === 'idle' && !unsubscribe.length ? client : null;
+    if (!ready) stop();
     token.value = newToken;
     actionError.value = null;
-    const c = markRaw(new ConferenceClient({ token: newToken, signalingUrl: signalingUrl(), receiveMode: state.value.receiveMode }));
+    const c =
+      ready ?? markRaw(new ConferenceClient({ token: newToken, signalingUrl: signalingUrl(), receiveMode: state.value.receiveMode }));
     client = c;
     window.diemcau = c;
     programStream.value = c.programStream;
@@ -97,7 +115,8 @@ export const useSessionStore = defineStore('session', () => {
 
   /** Runs an action over signaling; a refusal is shown, not thrown. */
   async function run(action: (c: ConferenceClient) => Promise<unknown>): Promise<boolean> {
-    if (!client) return false;
+    // A client only prepared (not joined yet) has nothing to act on.
+    if (!client || !unsubscribe.length) return false;
     actionError.value = null;
     try {
       await action(client);
@@ -129,6 +148,7 @@ export const useSessionStore = defineStore('session', () => {
     onAirIdentity,
     onAirName,
     nameOf,
+    prepare,
     start,
     retry,
     stop,
