@@ -4,10 +4,12 @@
  * live latency (bench/liveLatency.ts), recorder cost (bench/recorderCost.ts),
  * Low-Latency HLS viewers through the caching edge (bench/llEdge.ts) and the
  * cost of an encoder feed's ladder (bench/ingestCost.ts), and encoder → point
- * glass to glass for RTMP, SRT and WHIP (bench/ingestLatency.ts).
+ * glass to glass for RTMP, SRT and WHIP (bench/ingestLatency.ts). The
+ * fan-out duel against Janus (bench/duel/run.ts, root and Janus needed) runs
+ * only with --only duel.
  *
- *   npm run bench [-- --only fanout|join|latency|recorder|edge|ingest|ingest-latency] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
- *                 [--viewers 200] [--warmup 8]
+ *   npm run bench [-- --only fanout|join|latency|recorder|edge|ingest|ingest-latency|duel] [--n 50,100] [--seconds 10] [--budget 540] [--feed-first] [--joins 12]
+ *                 [--viewers 200] [--warmup 8] [--settle 10] [--repeats 1]
  *
  * Other options are passed to the benchmark they belong to.
  */
@@ -31,12 +33,15 @@ const { values } = parseArgs({
     timeout: { type: 'string' },
     viewers: { type: 'string' },
     warmup: { type: 'string' },
+    settle: { type: 'string' },
+    repeats: { type: 'string' },
   },
   strict: false,
 });
 
 const only = values.only as string | undefined;
-const benches = ['fanout', 'join', 'latency', 'recorder', 'edge', 'ingest', 'ingest-latency'];
+// 'duel' (Diemcau against Janus, needs root and Janus) runs only when asked for with --only duel.
+const benches = ['fanout', 'join', 'latency', 'recorder', 'edge', 'ingest', 'ingest-latency', 'duel'];
 if (only && !benches.includes(only)) {
   console.error(`--only takes one of: ${benches.join(', ')}`);
   process.exit(2);
@@ -114,12 +119,14 @@ if (!only || only === 'join') {
   if (values.joins) args.push('--joins', String(values.joins));
   if (values.timeout) args.push('--timeout', String(values.timeout));
   console.log('\n=== Join latency ===');
-  if ((await runBench('joinLatency.ts', args, 4 * 60_000)) !== 0) failures++;
+  // Diemcau's joins and the bare baseline's, one after the other.
+  if ((await runBench('joinLatency.ts', args, 6 * 60_000)) !== 0) failures++;
 }
 
 if (!only || only === 'latency') {
   console.log('\n=== Live latency (HLS and WebRTC, glass to glass) ===');
-  if ((await runBench('liveLatency.ts', [], 4 * 60_000)) !== 0) failures++;
+  // HLS phases, then the point's WebRTC view and the bare baseline's.
+  if ((await runBench('liveLatency.ts', [], 6 * 60_000)) !== 0) failures++;
 }
 
 if (!only || only === 'recorder') {
@@ -153,6 +160,20 @@ if (!only || only === 'ingest-latency') {
   // Four senders, each with a top-layer and a 'low' window (25 + 12 s) and its own start: about 4 minutes on a busy machine.
   const windows = 4 * ((Number(values.seconds) || 25) + 12);
   if ((await runBench('ingestLatency.ts', args, (windows + 240) * 1000)) !== 0) failures++;
+}
+
+if (only === 'duel') {
+  const args: string[] = [];
+  if (values.n) args.push('--n', String(values.n));
+  if (values.seconds) args.push('--seconds', String(values.seconds));
+  if (values.settle) args.push('--settle', String(values.settle));
+  if (values.repeats) args.push('--repeats', String(values.repeats));
+  if (values.json) args.push('--json', String(values.json));
+  console.log('\n=== Fan-out duel: Diemcau against Janus (WebRTC receivers) ===');
+  // Per step and SFU: start-up, joins, settle and window; 5 steps of N, 2 SFUs.
+  const steps = (values.n ? String(values.n).split(',').length : 5) * 2 * (Number(values.repeats) || 1);
+  const perStep = 60 + (Number(values.settle) || 10) + (Number(values.seconds) || 30);
+  if ((await runBench('duel/run.ts', args, (steps * perStep + 60) * 1000)) !== 0) failures++;
 }
 
 console.log(`\n[bench] done in ${Math.round((Date.now() - started) / 1000)} s${failures ? `, ${failures} bench(es) failed` : ''}`);
