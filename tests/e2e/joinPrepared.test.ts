@@ -1,8 +1,8 @@
 /**
  * A point's page connects before the click on "Tham gia" (so the join itself
  * is quick), in real Chromium: opening the page does not make the point
- * present, the click joins on the connection already open, and the program
- * comes on screen.
+ * present, the click joins on the connection already open, the button says
+ * it is joining, and the program comes on screen before the camera is opened.
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,9 +29,39 @@ const countSockets = String.raw`(() => {
   };
 })();`;
 
+/**
+ * Records what the clerk sees during the join (an init script): the join button saying it is
+ * joining, when the program's first frame is on screen, and when the camera is asked for.
+ */
+const watchJoin = String.raw`(() => {
+  const seen = { clickAt: null, joiningLabel: null, presentedAt: null, cameraAskedAt: null };
+  window.__join = seen;
+  document.addEventListener('click', (event) => {
+    if (seen.clickAt === null && event.target instanceof Element && event.target.closest('[data-testid="join"]')) seen.clickAt = performance.now();
+  }, true);
+  const devices = navigator.mediaDevices;
+  const getUserMedia = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = (constraints) => {
+    if (seen.cameraAskedAt === null && constraints && constraints.video) seen.cameraAskedAt = performance.now();
+    return getUserMedia(constraints);
+  };
+  const watched = new WeakSet();
+  new MutationObserver(() => {
+    const button = document.querySelector('[data-testid="join"]');
+    if (button && button.disabled && seen.joiningLabel === null) seen.joiningLabel = button.textContent.trim();
+    const video = document.querySelector('video[data-testid="program-video"]');
+    if (video && !watched.has(video)) {
+      watched.add(video);
+      // The frame's own time: the page's handlers for that frame run before this one.
+      video.requestVideoFrameCallback((now, frame) => (seen.presentedAt ??= Math.min(now, frame.presentationTime)));
+    }
+  }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+})();`;
+
 async function open(sub: string, role: 'studio' | 'point'): Promise<Page> {
   const page = await newPage(browser, server.url);
   await page.context().addInitScript({ content: countSockets });
+  await page.context().addInitScript({ content: watchJoin });
   await page.goto(await server.invitation({ sid, sub, role, name: sub }));
   await page.getByTestId('join').waitFor();
   return page;
@@ -77,6 +107,14 @@ describe('joining on a connection opened with the page', () => {
     await expectDecoding(point, 'studio');
     // Its camera and microphone are sent, as before.
     await waitFor('point sends camera and mic', () => !!room.peer('xa-1')?.producerOf('video') && !!room.peer('xa-1')?.producerOf('audio'));
+    // The click showed at once on the button; the camera was opened after the picture was on screen
+    // (or, on a machine too busy to show it, when the client stops waiting for it: 2 s after the click).
+    const seen = await point.evaluate<{ clickAt: number; joiningLabel: string | null; presentedAt: number; cameraAskedAt: number }>(
+      'window.__join',
+    );
+    expect(seen.joiningLabel).toBe('Đang vào phiên…');
+    expect(seen.presentedAt).toBeGreaterThan(seen.clickAt);
+    expect(seen.cameraAskedAt > seen.presentedAt || seen.cameraAskedAt - seen.clickAt >= 1900).toBe(true);
     await point.context().close();
     await waitFor('point left', () => !room.peer('xa-1'));
   });

@@ -87,9 +87,17 @@ interface Prepared {
  * point's own camera and microphone back).
  */
 const programWaitMs = 2000;
+/** A page that does not say when the picture is on screen: the camera follows this long after the first decoded frame. */
+const shownGraceMs = 250;
 
 /** At most this long after the click, the page shows 'connecting' even if the join's reply has not come. */
 const quietConnectingMs = 100;
+/**
+ * After the join's reply, how long the page's first redraw (the whole session
+ * page) may wait for the picture's transport to connect; the join button says
+ * 'joining' meanwhile. A slow link shows the page, 'connecting', after this.
+ */
+const firstRedrawWaitMs = 300;
 
 export interface ConferenceOptions {
   token: string;
@@ -126,6 +134,12 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   #prepared: { url: string; signaling: SignalingClient; ready: Promise<Prepared>; loaded: Prepared | null } | null = null;
   /** Resolves when the current join's program video consumer exists (the camera is sent after it). */
   #programArrived: (() => void) | null = null;
+  /** Resolves when the page says the current join's program picture is on screen (programShown()). */
+  #programShown: (() => void) | null = null;
+  /** Resolves when the current join's receiving transport is connected (ICE and DTLS up). */
+  #recvConnected: (() => void) | null = null;
+  /** While the first redraw waits for the picture's transport: changes are kept, and told to the page once after. */
+  #redrawHold: object | null = null;
   /** The join path's performance marks already set for the current join (each once per join). */
   readonly #marked = new Set<JoinMark>();
 
@@ -240,6 +254,11 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     return { framesDecoded, packetsReceived, audioPackets, programIdentity: this.state.programIdentity };
   }
 
+  /** The page shows the program's picture (its first frame is on screen): the camera may start now. */
+  programShown(): void {
+    this.#programShown?.();
+  }
+
   /** Drops the connection as a dead network would; the client recovers by itself. */
   simulateNetworkLoss(): void {
     this.#sendTransport?.close();
@@ -287,6 +306,8 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     this.#recvReady = new Promise<ms.Transport>((resolve, reject) => ((recvMade = resolve), (recvFailed = reject)));
     this.#recvReady.catch(() => {});
     const programArrived = new Promise<void>((resolve) => (this.#programArrived = resolve));
+    const recvConnected = new Promise<void>((resolve) => (this.#recvConnected = resolve));
+    const programShown = new Promise<void>((resolve) => (this.#programShown = resolve));
     // With a prepared connection the join leaves now, before the page redraws for 'connecting'
     // (it mounts the whole session page: tens of milliseconds the request need not wait for).
     const early = reuse?.loaded ? this.#askToJoin(signaling, reuse.loaded.device) : null;
@@ -303,8 +324,11 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
       const joined = await (early ?? this.#askToJoin(signaling, device));
       clearTimeout(showConnecting);
       if (generation !== this.#generation) return;
-      // The page redraws with the session a moment later, after the program's consumer (announced
-      // with the reply) has been handed to the browser: a redraw first would hold the picture back.
+      // The page redraws with the session once the picture's transport is up: mounting the whole
+      // session page (tens of ms of main thread on an old PC) before that holds back the consumer's
+      // set-up and starves ICE and DTLS of the CPU — the picture then comes later, not sooner.
+      // (A rejoin redraws at once: its page is already there.)
+      if (phase === 'connecting' && this.#expectsProgramVideo(joined.snapshot, joined.identity)) this.#holdRedraw(recvConnected);
       this.#set({ identity: joined.identity, role: joined.role, snapshot: joined.snapshot, failure: null }, 'soon');
       try {
         recvMade(
@@ -318,9 +342,10 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
       }
       if (can(joined.role, 'media.send')) {
         // The user waits for the program's picture, not for their own camera: opening and encoding
-        // the camera (three layers) competes for the CPU with receiving and decoding the picture,
-        // so it starts once the first program frame is decoded (or after programWaitMs at most).
-        if (this.#expectsProgramVideo(joined.snapshot, joined.identity)) await this.#firstProgramFrame(programArrived, generation);
+        // the camera (three layers) competes for the CPU with receiving, decoding and drawing the
+        // picture, so it starts once the first program frame is on screen (programWaitMs at most).
+        if (this.#expectsProgramVideo(joined.snapshot, joined.identity))
+          await this.#firstProgramFrame(programArrived, programShown, generation);
         if (generation !== this.#generation) return;
         await this.#startSending(generation);
       }
@@ -329,6 +354,7 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
       this.#startStatsReports(generation);
     } catch (error) {
       clearTimeout(showConnecting);
+      this.#releaseRedraw();
       if (generation !== this.#generation || this.#stopped) return;
       // No camera, refused, busy in another program, or unable to meet the constraints:
       // retrying on its own would not help, the user has to act.
@@ -360,16 +386,24 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     return { device, openedAt, loadedAt: performance.now() };
   }
 
-  /** Resolves once the program's first video frame is decoded, the join is over, or programWaitMs have passed. */
-  async #firstProgramFrame(programArrived: Promise<void>, generation: number): Promise<void> {
+  /**
+   * Resolves once the program's first frame is on screen (the page says so), or shownGraceMs after
+   * it is decoded (a page that does not say), the join is over, or programWaitMs have passed.
+   */
+  async #firstProgramFrame(programArrived: Promise<void>, programShown: Promise<void>, generation: number): Promise<void> {
     const deadline = performance.now() + programWaitMs;
     const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), programWaitMs));
     if ((await Promise.race([programArrived, timeout])) === 'timeout') return;
-    // Bounded: at most programWaitMs / 25 polls of one consumer's stats.
-    while (performance.now() < deadline && generation === this.#generation) {
-      const { framesDecoded } = await this.receiveStats().catch(() => ({ framesDecoded: 0 }));
-      if (framesDecoded > 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+    let shown = false;
+    void programShown.then(() => (shown = true));
+    let decodedAt: number | null = null;
+    // Bounded: at most programWaitMs / 50 rounds.
+    while (!shown && performance.now() < deadline && generation === this.#generation) {
+      if (decodedAt === null) {
+        const { framesDecoded } = await this.receiveStats().catch(() => ({ framesDecoded: 0 }));
+        if (framesDecoded > 0) decodedAt = performance.now();
+      } else if (performance.now() - decodedAt >= shownGraceMs) return;
+      await Promise.race([programShown, new Promise((resolve) => setTimeout(resolve, 50))]);
     }
   }
 
@@ -430,7 +464,11 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     } else {
       this.#recvTransport = transport;
       this.#mark('join:recv-transport-created');
-      transport.on('connectionstatechange', (state) => state === 'connected' && this.#mark('join:recv-transport-connected'));
+      transport.on('connectionstatechange', (state) => {
+        if (state !== 'connected') return;
+        this.#mark('join:recv-transport-connected');
+        this.#recvConnected?.();
+      });
     }
     transport.on('connectionstatechange', (state) => this.#watchTransport(transport, state, generation));
     return transport;
@@ -530,6 +568,7 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   }
 
   #teardown(): void {
+    this.#releaseRedraw();
     if (this.#statsTimer) clearInterval(this.#statsTimer);
     this.#statsTimer = null;
     this.#sendTransport?.close();
@@ -651,6 +690,21 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
     return this.#signaling.request(method, data as never);
   }
 
+  /** Keeps the page's redraws until `until`, firstRedrawWaitMs at most (bounded; a failure or a new join lets go at once). */
+  #holdRedraw(until: Promise<void>): void {
+    const hold = {};
+    this.#redrawHold = hold;
+    const waited = new Promise((resolve) => setTimeout(resolve, firstRedrawWaitMs));
+    void Promise.race([until, waited]).then(() => this.#redrawHold === hold && this.#releaseRedraw());
+  }
+
+  /** Tells the page the state kept while the redraw was held (the state itself is always current). */
+  #releaseRedraw(): void {
+    if (!this.#redrawHold) return;
+    this.#redrawHold = null;
+    this.emit('change', this.state);
+  }
+
   /** Marks a step of the join path on the page's performance timeline, once per join (the join bench reads them). */
   #mark(name: JoinMark, startTime?: number): void {
     if (this.#marked.has(name)) return;
@@ -661,6 +715,7 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   /** Changes the state and tells the page: now, or 'soon' — after the tasks already waiting (messages received). */
   #set(patch: Partial<ClientState>, when: 'now' | 'soon' = 'now'): void {
     Object.assign(this.state, patch);
+    if (this.#redrawHold) return;
     if (when === 'now') this.emit('change', this.state);
     else setTimeout(() => this.emit('change', this.state), 0);
   }

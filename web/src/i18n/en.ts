@@ -91,6 +91,7 @@ const en: Messages = {
     pointTitle: 'Join the meeting',
     pointHint: 'Press the button below to join. The browser will ask for camera and microphone access.',
     button: 'Join',
+    joining: 'Joining…',
     noToken: 'No invitation. Open the exact link that was sent to you.',
     session: 'Meeting',
     when: 'Time',

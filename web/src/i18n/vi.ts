@@ -88,6 +88,7 @@ const vi = {
     pointTitle: 'Tham gia phiên họp',
     pointHint: 'Bấm nút dưới đây để vào phiên. Trình duyệt sẽ hỏi quyền dùng camera và micro.',
     button: 'Vào phiên',
+    joining: 'Đang vào phiên…',
     noToken: 'Thiếu lời mời. Hãy mở đúng đường liên kết được gửi cho bạn.',
     session: 'Phiên họp',
     when: 'Thời gian',

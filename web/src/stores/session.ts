@@ -150,6 +150,8 @@ export const useSessionStore = defineStore('session', () => {
     nameOf,
     prepare,
     start,
+    /** The page's program picture drew its first frame (the client opens the camera after it). */
+    programShown: () => client?.programShown(),
     retry,
     stop,
     raiseHand: (raised: boolean) => run((c) => c.raiseHand(raised)),
