@@ -21,10 +21,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import sdpTransform from 'sdp-transform';
-import { RTCPeerConnection, RTCRtpCodecParameters, useTransportWideCC, type MediaStreamTrack } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, useTransportWideCC } from 'werift';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import type { RequestData, RequestMethod, ResponseData } from '../../protocol/index.js';
+import { countRtp, FirstVideo, type RtpCounter } from './firstVideo.js';
 
 export interface DiemcauViewerOptions {
   /** The signaling socket's URL without the token, e.g. ws://127.0.0.1:8080/ws. */
@@ -34,7 +35,7 @@ export interface DiemcauViewerOptions {
   /** Reach the SFU at this address instead of the one its ICE candidates announce (a load client inside a network namespace). */
   announcedAddress?: string;
   /** Called for every RTP packet of the program (retransmissions unwrapped to the original stream). */
-  onRtp: (kind: 'audio' | 'video', packet: { sequenceNumber: number; ssrc: number; payloadType: number }) => void;
+  onRtp: RtpCounter;
   /** Limit on everything up to the first video packet (20 s by default). */
   timeoutMs?: number;
   /** Negotiate RTX (true by default, as browsers do). */
@@ -178,7 +179,6 @@ interface ConsumerEntry {
 /** A Diemcau viewer: one signaling socket, one werift peer connection, the program's consumers. */
 class DiemcauViewer {
   readonly #options: DiemcauViewerOptions;
-  readonly #startedAt = performance.now();
   readonly #rtx: boolean;
   readonly #transportCc: boolean;
   readonly #ws: WebSocket;
@@ -191,21 +191,17 @@ class DiemcauViewer {
   #connected = false;
   /** Offers are made one at a time: consumers arriving meanwhile go into the next one. */
   #negotiation: Promise<void> = Promise.resolve();
-  readonly #tracks = new WeakSet<MediaStreamTrack>();
   #closed = false;
   /** Why the socket closed: the server's reason (a refused token is 4401) says more than "not connected". */
   #closeError: DiemcauViewerError | undefined;
   readonly steps: DiemcauViewerHandle['steps'] = {};
   /** Settles the join: the first video packet, or the first failure. */
-  #joined!: { resolve: (joinMs: number) => void; reject: (error: Error) => void };
-  readonly #joinedPromise: Promise<number>;
+  readonly #joined = new FirstVideo();
 
   constructor(options: DiemcauViewerOptions) {
     this.#options = options;
     this.#rtx = options.rtx ?? true;
     this.#transportCc = options.transportCc ?? true;
-    this.#joinedPromise = new Promise((resolve, reject) => (this.#joined = { resolve, reject }));
-    this.#joinedPromise.catch(() => {});
     const url = new URL(options.url);
     url.searchParams.set('token', options.token);
     this.#ws = new WebSocket(url);
@@ -222,38 +218,33 @@ class DiemcauViewer {
 
   /** Joins and waits for the first program video packet; rejects on the first failure or after timeoutMs. */
   async open(): Promise<number> {
-    const timeoutMs = this.#options.timeoutMs ?? 20_000;
     let stage = 'opening the signaling socket';
-    const timer = setTimeout(() => {
-      if (this.#pc) stage = this.#waitingFor(this.#pc);
-      this.#fail(new DiemcauViewerError(`no program video after ${timeoutMs} ms (${stage})`));
-    }, timeoutMs);
+    const steps = async () => {
+      await new Promise<void>((resolve, reject) => {
+        this.#ws.once('open', resolve);
+        this.#joined.promise.catch(reject);
+      });
+      stage = 'joining';
+      const router = routerCapabilitiesSchema.parse(await this.#request('router.capabilities', {}));
+      const rtpCapabilities = receiveCapabilities(router.rtpCapabilities, this.#rtx, this.#transportCc);
+      if (!rtpCapabilities.codecs.some((c) => c.kind === 'video'))
+        throw new DiemcauViewerError('the router offers no video codec werift takes');
+      await this.#request('join', { rtpCapabilities, receiveMode: 'auto' });
+      this.#step('join');
+      stage = 'creating the receive transport';
+      this.#transport = transportOptionsSchema.parse(await this.#request('transport.create', { direction: 'recv' }));
+      this.#step('transport');
+      this.#pc = this.#createPeerConnection();
+      this.#scheduleNegotiation();
+    };
+    const timeoutMs = this.#options.timeoutMs ?? 20_000;
+    const timeoutError = () =>
+      new DiemcauViewerError(`no program video after ${timeoutMs} ms (${this.#pc ? this.#waitingFor(this.#pc) : stage})`);
     try {
-      const steps = (async () => {
-        await new Promise<void>((resolve, reject) => {
-          this.#ws.once('open', resolve);
-          this.#joinedPromise.catch(reject);
-        });
-        stage = 'joining';
-        const router = routerCapabilitiesSchema.parse(await this.#request('router.capabilities', {}));
-        const rtpCapabilities = receiveCapabilities(router.rtpCapabilities, this.#rtx, this.#transportCc);
-        if (!rtpCapabilities.codecs.some((c) => c.kind === 'video'))
-          throw new DiemcauViewerError('the router offers no video codec werift takes');
-        await this.#request('join', { rtpCapabilities, receiveMode: 'auto' });
-        this.#step('join');
-        stage = 'creating the receive transport';
-        this.#transport = transportOptionsSchema.parse(await this.#request('transport.create', { direction: 'recv' }));
-        this.#step('transport');
-        this.#pc = this.#createPeerConnection();
-        this.#scheduleNegotiation();
-      })();
-      steps.catch((error: unknown) => this.#fail(error instanceof Error ? error : new Error(String(error))));
-      return await this.#joinedPromise;
+      return await this.#joined.run(steps, timeoutMs, timeoutError);
     } catch (error) {
       await this.close();
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -303,11 +294,11 @@ class DiemcauViewer {
   }
 
   #step(name: keyof DiemcauViewerHandle['steps']): void {
-    this.steps[name] ??= Math.round(performance.now() - this.#startedAt);
+    this.steps[name] ??= Math.round(performance.now() - this.#joined.startedAt);
   }
 
   #fail(error: Error): void {
-    this.#joined.reject(error);
+    this.#joined.fail(error);
   }
 
   // ---- Signaling ----------------------------------------------------------------
@@ -401,19 +392,10 @@ class DiemcauViewer {
           }
         : {}),
     });
-    pc.onTrack.subscribe((track) => {
-      // werift announces a track again at each new offer: count each one once.
-      if (this.#tracks.has(track)) return;
-      this.#tracks.add(track);
-      const kind = track.kind === 'audio' ? 'audio' : 'video';
-      track.onReceiveRtp.subscribe((rtp) => {
-        const { sequenceNumber, ssrc, payloadType } = rtp.header;
-        if (kind === 'video' && this.steps.firstVideo === undefined) {
-          this.#step('firstVideo');
-          this.#joined.resolve(performance.now() - this.#startedAt);
-        }
-        this.#options.onRtp(kind, { sequenceNumber, ssrc, payloadType });
-      });
+    countRtp(pc, this.#options.onRtp, () => {
+      if (this.steps.firstVideo !== undefined) return;
+      this.#step('firstVideo');
+      this.#joined.arrived();
     });
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') this.#step('connected');

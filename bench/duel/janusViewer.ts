@@ -11,16 +11,16 @@
  * transport-cc with its header extension (werift sends transport-wide
  * feedback; Janus only reads it, it has no send-side estimate).
  */
-import { performance } from 'node:perf_hooks';
-import { RTCPeerConnection, RTCRtpCodecParameters, useTransportWideCC, type MediaStreamTrack } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, useTransportWideCC } from 'werift';
 import { z } from 'zod';
+import { countRtp, FirstVideo, type RtpCounter } from './firstVideo.js';
 
 export interface JanusViewerOptions {
   /** Janus's HTTP API base, e.g. http://127.0.0.1:8088/janus. */
   janusUrl: string;
   mountpointId: number;
   /** Called for every RTP packet of the mountpoint (retransmissions unwrapped to the original stream). */
-  onRtp: (kind: 'audio' | 'video', packet: { sequenceNumber: number; ssrc: number; payloadType: number }) => void;
+  onRtp: RtpCounter;
   /** Limit on everything up to the first video packet (20 s by default). */
   timeoutMs?: number;
   /** Answer Janus's RTX (true by default, as browsers do). */
@@ -63,60 +63,51 @@ const transaction = () => `duel-${process.pid}-${++transactions}`;
 /** A Janus viewer: one session, one streaming handle, one werift peer connection. */
 class JanusViewer {
   readonly #options: JanusViewerOptions;
-  readonly #startedAt = performance.now();
+  readonly #joined = new FirstVideo();
   readonly #abort = new AbortController();
   #session: number | undefined;
   #handle: number | undefined;
   #pc: RTCPeerConnection | undefined;
   #keepalive: NodeJS.Timeout | undefined;
-  readonly #tracks = new WeakSet<MediaStreamTrack>();
   #closed = false;
   negotiated = { rtx: false, transportCc: false };
-  #joined!: { resolve: (joinMs: number) => void; reject: (error: Error) => void };
-  readonly #joinedPromise: Promise<number>;
   #offer!: (sdp: string) => void;
   readonly #offerPromise: Promise<string>;
 
   constructor(options: JanusViewerOptions) {
     this.#options = options;
-    this.#joinedPromise = new Promise((resolve, reject) => (this.#joined = { resolve, reject }));
-    this.#joinedPromise.catch(() => {});
     this.#offerPromise = new Promise((resolve) => (this.#offer = resolve));
   }
 
   async open(): Promise<number> {
-    const timeoutMs = this.#options.timeoutMs ?? 20_000;
     let stage = 'creating the session';
-    const timer = setTimeout(() => this.#fail(new JanusViewerError(`no video after ${timeoutMs} ms (${stage})`)), timeoutMs);
+    const steps = async () => {
+      this.#session = idReplySchema.parse(await this.#post('', { janus: 'create' })).data.id;
+      void this.#poll();
+      this.#keepalive = setInterval(() => void this.#post(`/${this.#session}`, { janus: 'keepalive' }).catch(() => {}), 25_000);
+      stage = 'attaching the streaming plugin';
+      this.#handle = idReplySchema.parse(
+        await this.#post(`/${this.#session}`, { janus: 'attach', plugin: 'janus.plugin.streaming' }),
+      ).data.id;
+      stage = 'watch: waiting for the offer';
+      await this.#message({ request: 'watch', id: this.#options.mountpointId });
+      const offer = await Promise.race([this.#offerPromise, this.#joined.promise.then(() => '')]);
+      stage = 'answering';
+      const pc = this.#createPeerConnection();
+      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await this.#gathered(pc);
+      const answer = pc.localDescription!.sdp;
+      this.negotiated = { rtx: /a=rtpmap:\d+ rtx\//i.test(answer), transportCc: /transport-wide-cc/i.test(answer) };
+      stage = 'start: ICE, DTLS and the first video packet';
+      await this.#message({ request: 'start' }, { type: 'answer', sdp: pc.localDescription!.sdp });
+    };
+    const timeoutMs = this.#options.timeoutMs ?? 20_000;
     try {
-      const steps = (async () => {
-        this.#session = idReplySchema.parse(await this.#post('', { janus: 'create' })).data.id;
-        void this.#poll();
-        this.#keepalive = setInterval(() => void this.#post(`/${this.#session}`, { janus: 'keepalive' }).catch(() => {}), 25_000);
-        stage = 'attaching the streaming plugin';
-        this.#handle = idReplySchema.parse(
-          await this.#post(`/${this.#session}`, { janus: 'attach', plugin: 'janus.plugin.streaming' }),
-        ).data.id;
-        stage = 'watch: waiting for the offer';
-        await this.#message({ request: 'watch', id: this.#options.mountpointId });
-        const offer = await Promise.race([this.#offerPromise, this.#joinedPromise.then(() => '')]);
-        stage = 'answering';
-        const pc = this.#createPeerConnection();
-        await pc.setRemoteDescription({ type: 'offer', sdp: offer });
-        await pc.setLocalDescription(await pc.createAnswer());
-        await this.#gathered(pc);
-        const answer = pc.localDescription!.sdp;
-        this.negotiated = { rtx: /a=rtpmap:\d+ rtx\//i.test(answer), transportCc: /transport-wide-cc/i.test(answer) };
-        stage = 'start: ICE, DTLS and the first video packet';
-        await this.#message({ request: 'start' }, { type: 'answer', sdp: pc.localDescription!.sdp });
-      })();
-      steps.catch((error: unknown) => this.#fail(error instanceof Error ? error : new Error(String(error))));
-      return await this.#joinedPromise;
+      return await this.#joined.run(steps, timeoutMs, () => new JanusViewerError(`no video after ${timeoutMs} ms (${stage})`));
     } catch (error) {
       await this.close();
       throw error;
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -134,7 +125,7 @@ class JanusViewer {
   }
 
   #fail(error: Error): void {
-    this.#joined.reject(error);
+    this.#joined.fail(error);
   }
 
   async #post(pathname: string, body: Record<string, unknown>): Promise<unknown> {
@@ -223,16 +214,7 @@ class JanusViewer {
       ...(local ? { iceInterfaceAddresses: { udp4: local } } : {}),
     });
     this.#pc = pc;
-    pc.onTrack.subscribe((track) => {
-      if (this.#tracks.has(track)) return;
-      this.#tracks.add(track);
-      const kind = track.kind === 'audio' ? 'audio' : 'video';
-      track.onReceiveRtp.subscribe((rtp) => {
-        const { sequenceNumber, ssrc, payloadType } = rtp.header;
-        if (kind === 'video') this.#joined.resolve(performance.now() - this.#startedAt);
-        this.#options.onRtp(kind, { sequenceNumber, ssrc, payloadType });
-      });
-    });
+    countRtp(pc, this.#options.onRtp, () => this.#joined.arrived());
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'failed') this.#fail(new JanusViewerError('ICE or DTLS failed'));
     });

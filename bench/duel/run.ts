@@ -8,6 +8,12 @@
  *
  *   node --import tsx bench/duel/run.ts [--n 10,25,50,75,100] [--seconds 30] [--settle 10] [--repeats 1]
  *        [--only janus|diemcau] [--rtx on|off] [--transport-cc off|on] [--concurrency 5] [--json out.json]
+ *        [--cpu-limit 25]
+ *
+ * --cpu-limit P holds each SFU's own processes to P % of one core (a cgroup CFS quota,
+ * cpuLimit.ts): on a small machine the werift receivers run out of CPU long before
+ * either SFU loses anything, so with both SFUs on the same budget the loss knee comes
+ * within reach, and receivers per core below 1 % loss is measured (N held / budget).
  *
  * Needs root: it makes its own network namespace (Janus gathers no ICE
  * candidates on `lo`), runs itself again inside it with `--inside`, and
@@ -39,8 +45,12 @@ const optionsSchema = z.object({
   // extension, so Janus gets no transport-wide feedback: off on both sides by default.
   'transport-cc': z.enum(['on', 'off']).default('off'),
   concurrency: z.coerce.number().int().min(1).max(50).default(5),
+  'cpu-limit': z.coerce.number().min(5).max(400).optional(),
   json: z.string().optional(),
   inside: z.boolean().default(false),
+  // Inside: the outer process's pid, whose /proc/<pid>/root still shows the machine's /sys/fs/cgroup
+  // (`ip netns exec` mounts a fresh /sys without it).
+  'host-pid': z.coerce.number().int().positive().optional(),
 });
 type Options = z.infer<typeof optionsSchema>;
 
@@ -54,8 +64,10 @@ const { values } = parseArgs({
     rtx: { type: 'string' },
     'transport-cc': { type: 'string' },
     concurrency: { type: 'string' },
+    'cpu-limit': { type: 'string' },
     json: { type: 'string' },
     inside: { type: 'boolean' },
+    'host-pid': { type: 'string' },
   },
 });
 const options = optionsSchema.parse(values);
@@ -77,7 +89,19 @@ async function outside(): Promise<number> {
   const args = process.argv.slice(2).filter((a) => a !== '--inside');
   const child = spawn(
     'ip',
-    ['netns', 'exec', netns.name, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--inside', ...args],
+    [
+      'netns',
+      'exec',
+      netns.name,
+      process.execPath,
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      '--inside',
+      '--host-pid',
+      String(process.pid),
+      ...args,
+    ],
     { stdio: 'inherit', detached: true },
   );
   const killGroup = (signal: NodeJS.Signals) => {
@@ -122,6 +146,7 @@ function printStep(n: number, results: StepResult[]): void {
       'audio loss %',
       'rate / nominal',
       'UDP drops',
+      'held back %',
       'join med / p95 ms',
       'valid',
     ],
@@ -141,6 +166,7 @@ function printStep(n: number, results: StepResult[]): void {
             f(r.audioLossPct, 2),
             f(r.rateVsNominal, 3),
             `${r.udpRcvbufErrors}/${r.udpInErrors}`,
+            r.throttledPct === undefined ? '–' : f(r.throttledPct),
             `${f(r.joinMedianMs, 0)} / ${f(r.joinP95Ms, 0)}`,
             r.valid ? 'yes' : `no (${r.invalidWhy.join(', ')})`,
           ]
@@ -180,9 +206,14 @@ function printSummary(all: StepResult[], sfus: Sfu[]): void {
       console.log(`  ${sfu}: no step below ${lossLimitPct} % loss`);
       continue;
     }
-    const perCore = best.n / (best.cpu / 100);
+    // With a budget the SFU could use no more than it: N held on the budget, scaled to a core.
+    const budget = all.find((r) => r.sfu === sfu && r.cpuLimitPct)?.cpuLimitPct;
+    const lostAbove = all.some((r) => r.sfu === sfu && r.n > best.n && (!r.ok || Math.max(r.videoLossPct, r.audioLossPct) >= lossLimitPct));
+    const perCore = best.n / ((budget ?? best.cpu) / 100);
     console.log(
       `  ${sfu}: held N = ${best.n} below ${lossLimitPct} % loss at ${f(best.cpu)} % of a core (${f(best.perReceiver, 2)} % / receiver)` +
+        (budget ? `, on a budget of ${f(budget, 0)} % of a core` : '') +
+        (budget && !lostAbove ? ' (it lost nothing at any N: its knee is higher, so is its figure)' : '') +
         ` → ~${f(perCore, 0)} receivers per core${best.valid ? '' : ' (step marked invalid: load client or machine too busy)'}`,
     );
   }
@@ -211,14 +242,17 @@ async function inside(opts: Options): Promise<number> {
     );
     console.log(
       `clip: H.264 baseline 640x360 25 fps ~1 Mbit/s + Opus 64 kbit/s, nominal ${f(nominal.video)} video + ${f(nominal.audio)} audio packets/s;` +
-        ` RTX ${opts.rtx}, transport-cc ${opts['transport-cc']} (both sides); window ${opts.seconds} s after ${opts.settle} s settle, ${opts.repeats} repeat(s)`,
+        ` RTX ${opts.rtx}, transport-cc ${opts['transport-cc']} (both sides); window ${opts.seconds} s after ${opts.settle} s settle, ${opts.repeats} repeat(s)` +
+        (opts['cpu-limit'] ? `; each SFU held to ${opts['cpu-limit']} % of a core` : ''),
     );
     const all: StepResult[] = [];
+    // An SFU that lost more than the limit at some N is done; the other goes on stepping up.
+    let active = [...sfus];
     for (const n of opts.n) {
       const results: StepResult[] = [];
       for (let repeat = 1; repeat <= opts.repeats && !aborted; repeat++) {
         // Alternate the order so neither SFU always runs on a machine the other just warmed or loaded.
-        const order = repeat % 2 ? sfus : [...sfus].reverse();
+        const order = repeat % 2 ? active : [...active].reverse();
         for (const sfu of order) {
           results.push(
             await runDuelStep(
@@ -232,6 +266,7 @@ async function inside(opts: Options): Promise<number> {
                 rtx: opts.rtx === 'on',
                 transportCc: opts['transport-cc'] === 'on',
                 concurrency: opts.concurrency,
+                cpuLimit: opts['cpu-limit'] ? { percentOfCore: opts['cpu-limit'], hostPid: opts['host-pid'] } : undefined,
               },
               repeat,
             ),
@@ -240,12 +275,14 @@ async function inside(opts: Options): Promise<number> {
       }
       printStep(n, results);
       all.push(...results);
-      const over = results.filter((r) => !r.ok || Math.max(r.videoLossPct, r.audioLossPct) > lossLimitPct);
-      if (over.length) {
+      const over = new Set(results.filter((r) => !r.ok || Math.max(r.videoLossPct, r.audioLossPct) > lossLimitPct).map((r) => r.sfu));
+      if (over.size) {
+        active = active.filter((sfu) => !over.has(sfu));
         console.log(
-          `\nStopping after N = ${n}: ${[...new Set(over.map((r) => r.sfu))].join(' and ')} lost more than ${lossLimitPct} % (or failed).`,
+          `\n${[...over].join(' and ')} lost more than ${lossLimitPct} % (or failed) at N = ${n}` +
+            (active.length ? `: ${active.join(' and ')} goes on alone.` : ': stopping.'),
         );
-        break;
+        if (!active.length) break;
       }
     }
     const negotiated = all.find((r) => r.negotiated)?.negotiated;

@@ -4,6 +4,7 @@
  * before it returns, also on failure or time-out.
  */
 import { DiemcauSide } from './diemcauSide.js';
+import { CpuLimit } from './cpuLimit.js';
 import { ClipFeed } from './feed.js';
 import { JanusServer, janusAudioPt, janusMountpointId, janusVideoPt } from './janusServer.js';
 import { LoadClient } from './loadClientHandle.js';
@@ -22,6 +23,8 @@ export interface StepOptions {
   rtx: boolean;
   transportCc: boolean;
   concurrency: number;
+  /** The SFU's processes held to a % of one core (cpuLimit.ts); none: as much as the machine gives. */
+  cpuLimit?: { percentOfCore: number; hostPid?: number };
 }
 
 export interface StepResult {
@@ -51,6 +54,9 @@ export interface StepResult {
   rateVsNominal: number;
   udpRcvbufErrors: number;
   udpInErrors: number;
+  /** With a CPU budget: the budget, and the share of the window the SFU was held back by it (ms per s, %). */
+  cpuLimitPct?: number;
+  throttledPct?: number;
   negotiated?: { rtx: boolean; transportCc: boolean };
   /** Load client above ~70 % of a core or machine above ~60 % busy: not a measurement of the SFU. */
   valid: boolean;
@@ -118,12 +124,19 @@ async function measure(options: StepOptions, result: StepResult, closers: (() =>
   let sfuPids: number[];
   let open: Parameters<LoadClient['open']>[0];
   let feed: ClipFeed;
+  // The budget holds the SFU's processes only: the feed and the load client are taken back out.
+  const limit = options.cpuLimit ? new CpuLimit(options.cpuLimit.percentOfCore, options.cpuLimit.hostPid) : undefined;
+  if (limit) {
+    closers.push(() => limit.close());
+    result.cpuLimitPct = limit.percentOfCore;
+  }
   const common = { type: 'open' as const, count: n, concurrency: options.concurrency, rtx: options.rtx, transportCc: options.transportCc };
   if (sfu === 'janus') {
     const janus = new JanusServer({ iceAddress: duelAddress, httpPort: 8088, videoPort: 5004, audioPort: 5002 });
     closers.push(() => janus.close());
     await janus.start();
     sfuPids = [janus.pid!];
+    limit?.add(janus.pid);
     feed = new ClipFeed(options.clip, {
       videoPort: 5004,
       audioPort: 5002,
@@ -138,12 +151,16 @@ async function measure(options: StepOptions, result: StepResult, closers: (() =>
     closers.push(() => diemcau.close());
     await diemcau.start();
     sfuPids = diemcau.pids;
+    // The bench's own process is Diemcau's server: its children from here on start inside, and are taken out.
+    for (const pid of sfuPids) limit?.add(pid);
     feed = new ClipFeed(options.clip, diemcau.feed);
     open = { ...common, sfu, diemcau: { url: diemcau.signalingUrl, tokens: await diemcau.tokens(n) } };
   }
   closers.push(() => feed.close());
   const client = new LoadClient();
   closers.push(() => client.close());
+  limit?.release(feed.pid);
+  limit?.release(client.pid);
 
   const opened = await client.open(open, 30_000 + n * 400);
   result.joined = opened.joinMs.length;
@@ -156,11 +173,13 @@ async function measure(options: StepOptions, result: StepResult, closers: (() =>
   await new Promise((r) => setTimeout(r, options.settle * 1000));
   const groups = { sfu: sfuPids, client: [client.pid], ffmpeg: [feed.pid] };
   const before = snapshot(groups);
+  const throttledBefore = limit?.throttledMs() ?? NaN;
   await client.mark();
   await new Promise((r) => setTimeout(r, options.seconds * 1000));
   const report = await client.report();
   const after = snapshot(groups);
   const d = between(before, after);
+  if (limit) result.throttledPct = ((limit.throttledMs() - throttledBefore) / (d.seconds * 1000)) * 100;
 
   result.windowSeconds = d.seconds;
   result.sfuCpuPct = d.cpuPct.sfu;
