@@ -10,6 +10,7 @@
  * held back in slices a socket buffer absorbs, not in 100 ms stalls.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /** The machine has no cgroup CPU controller this bench can use, or writing to it failed (root needed). */
@@ -67,8 +68,15 @@ export class CpuLimit {
     if (pid !== undefined) fs.writeFileSync(path.join(this.#root, 'cgroup.procs'), String(pid));
   }
 
-  /** How long the SFU was held back so far (ms): the quota was what limited it. */
+  /**
+   * How long the SFU was held back so far (ms), averaged over the cores: the kernel
+   * counts it per core's run queue, so a group held back on both cores for 1 s reads 2 s.
+   */
   throttledMs(): number {
+    return this.#throttledSumMs() / os.cpus().length;
+  }
+
+  #throttledSumMs(): number {
     try {
       const stat = fs.readFileSync(path.join(this.#dir, 'cpu.stat'), 'utf8');
       const v2 = /throttled_usec (\d+)/.exec(stat);
