@@ -138,6 +138,9 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   #programShown: (() => void) | null = null;
   /** Resolves when the current join's receiving transport is connected (ICE and DTLS up). */
   #recvConnected: (() => void) | null = null;
+  /** Consumers being set up in the page now, and who waits for there to be none. */
+  #consuming = 0;
+  #consumersSettled: (() => void)[] = [];
   /** While the first redraw waits for the picture's transport: changes are kept, and told to the page once after. */
   #redrawHold: object | null = null;
   /** The join path's performance marks already set for the current join (each once per join). */
@@ -327,8 +330,11 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
       // The page redraws with the session once the picture's transport is up: mounting the whole
       // session page (tens of ms of main thread on an old PC) before that holds back the consumer's
       // set-up and starves ICE and DTLS of the CPU — the picture then comes later, not sooner.
+      // The program's sound, announced with its picture, is set up too: the picture's element then starts
+      // once with both, instead of starting again (a blank moment) when the sound joins it.
       // (A rejoin redraws at once: its page is already there.)
-      if (phase === 'connecting' && this.#expectsProgramVideo(joined.snapshot, joined.identity)) this.#holdRedraw(recvConnected);
+      if (phase === 'connecting' && this.#expectsProgramVideo(joined.snapshot, joined.identity))
+        this.#holdRedraw(recvConnected.then(() => this.#consumersSet()));
       this.#set({ identity: joined.identity, role: joined.role, snapshot: joined.snapshot, failure: null }, 'soon');
       try {
         recvMade(
@@ -614,6 +620,20 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   }
 
   async #onNewConsumer(data: Extract<NotificationMessage, { notification: 'consumer.new' }>['data'], generation: number): Promise<void> {
+    this.#consuming++;
+    try {
+      await this.#consume(data, generation);
+    } finally {
+      if (--this.#consuming === 0) this.#consumersSettled.splice(0).forEach((settled) => settled());
+    }
+  }
+
+  /** Resolves once no consumer is being set up (at once if none is). */
+  #consumersSet(): Promise<void> {
+    return this.#consuming === 0 ? Promise.resolve() : new Promise((resolve) => this.#consumersSettled.push(resolve));
+  }
+
+  async #consume(data: Extract<NotificationMessage, { notification: 'consumer.new' }>['data'], generation: number): Promise<void> {
     const transport = await this.#recvReady;
     if (!transport || generation !== this.#generation) return;
     const consumer = await transport.consume({
