@@ -34,7 +34,7 @@ const countSockets = String.raw`(() => {
  * joining, when the program's first frame is on screen, and when the camera is asked for.
  */
 const watchJoin = String.raw`(() => {
-  const seen = { clickAt: null, joiningLabel: null, presentedAt: null, cameraAskedAt: null };
+  const seen = { clickAt: null, joiningLabel: null, presentedAt: null, cameraAskedAt: null, connectingShown: false, connectingGoneAt: null, liveAt: null };
   window.__join = seen;
   document.addEventListener('click', (event) => {
     if (seen.clickAt === null && event.target instanceof Element && event.target.closest('[data-testid="join"]')) seen.clickAt = performance.now();
@@ -49,6 +49,13 @@ const watchJoin = String.raw`(() => {
   new MutationObserver(() => {
     const button = document.querySelector('[data-testid="join"]');
     if (button && button.disabled && seen.joiningLabel === null) seen.joiningLabel = button.textContent.trim();
+    // The picture's "connecting" veil, and when it goes; the page's own state going live.
+    const frame = document.querySelector('.video-frame');
+    const connecting = !!frame && [...frame.children].some((el) => el.textContent.trim() === 'Đang kết nối…');
+    if (connecting) seen.connectingShown = true;
+    else if (seen.connectingShown && seen.connectingGoneAt === null) seen.connectingGoneAt = performance.now();
+    const state = document.querySelector('[data-testid="connection-state"]');
+    if (state && state.getAttribute('data-state') === 'live' && seen.liveAt === null) seen.liveAt = performance.now();
     const video = document.querySelector('video[data-testid="program-video"]');
     if (video && !watched.has(video)) {
       watched.add(video);
@@ -109,12 +116,20 @@ describe('joining on a connection opened with the page', () => {
     await waitFor('point sends camera and mic', () => !!room.peer('xa-1')?.producerOf('video') && !!room.peer('xa-1')?.producerOf('audio'));
     // The click showed at once on the button; the camera was opened after the picture was on screen
     // (or, on a machine too busy to show it, when the client stops waiting for it: 2 s after the click).
-    const seen = await point.evaluate<{ clickAt: number; joiningLabel: string | null; presentedAt: number; cameraAskedAt: number }>(
-      'window.__join',
-    );
+    const seen = await point.evaluate<{
+      clickAt: number;
+      joiningLabel: string | null;
+      presentedAt: number;
+      cameraAskedAt: number;
+      connectingGoneAt: number | null;
+      liveAt: number;
+    }>('window.__join');
     expect(seen.joiningLabel).toBe('Đang vào phiên…');
     expect(seen.presentedAt).toBeGreaterThan(seen.clickAt);
     expect(seen.cameraAskedAt > seen.presentedAt || seen.cameraAskedAt - seen.clickAt >= 1900).toBe(true);
+    // The picture is not veiled as 'connecting' while the camera is still being sent: the veil goes with the first frame.
+    expect(seen.connectingGoneAt).not.toBeNull();
+    expect(seen.connectingGoneAt! < seen.liveAt || seen.presentedAt - seen.clickAt >= 1900).toBe(true);
     await point.context().close();
     await waitFor('point left', () => !room.peer('xa-1'));
   });

@@ -32,6 +32,11 @@ export interface ClientState {
   /** Identity whose picture the program stream shows now. */
   programIdentity: string | null;
   reconnects: number;
+  /**
+   * Joining: the page draws the program's picture first and the rest of the session page once
+   * the picture's transport is up, so the picture's element exists before its first frame.
+   */
+  pictureFirst: boolean;
 }
 
 /** A client's state before it first connects (also the page's before it has a client): idle, knowing nothing of the session. */
@@ -48,6 +53,7 @@ export function idleState(receiveMode: ReceiveMode = 'auto'): ClientState {
     receiveMode,
     programIdentity: null,
     reconnects: 0,
+    pictureFirst: false,
   };
 }
 
@@ -334,7 +340,10 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
       // once with both, instead of starting again (a blank moment) when the sound joins it.
       // (A rejoin redraws at once: its page is already there.)
       if (phase === 'connecting' && this.#expectsProgramVideo(joined.snapshot, joined.identity))
-        this.#holdRedraw(recvConnected.then(() => this.#consumersSet()));
+        this.#holdRedraw(
+          recvConnected.then(() => this.#consumersSet()),
+          programArrived,
+        );
       this.#set({ identity: joined.identity, role: joined.role, snapshot: joined.snapshot, failure: null }, 'soon');
       try {
         recvMade(
@@ -711,9 +720,16 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   }
 
   /** Keeps the page's redraws until `until`, firstRedrawWaitMs at most (bounded; a failure or a new join lets go at once). */
-  #holdRedraw(until: Promise<void>): void {
+  #holdRedraw(until: Promise<void>, pictureReady: Promise<void>): void {
     const hold = {};
     this.#redrawHold = hold;
+    // The picture's consumer exists: the page draws the picture alone (a small redraw), so its
+    // element is there and playing when the first frame is decoded; the rest waits for `until`.
+    void pictureReady.then(() => {
+      if (this.#redrawHold !== hold) return;
+      this.state.pictureFirst = true;
+      this.emit('change', this.state);
+    });
     const waited = new Promise((resolve) => setTimeout(resolve, firstRedrawWaitMs));
     void Promise.race([until, waited]).then(() => this.#redrawHold === hold && this.#releaseRedraw());
   }
@@ -722,6 +738,7 @@ export class ConferenceClient extends Emitter<ConferenceEvents> {
   #releaseRedraw(): void {
     if (!this.#redrawHold) return;
     this.#redrawHold = null;
+    this.state.pictureFirst = false;
     this.emit('change', this.state);
   }
 
